@@ -1,0 +1,386 @@
+"""The one protocol every classification engine follows, and the adapter for pixel-wise estimators.
+
+The raster pipeline needs only three things of an engine: ``fit(sources)``, which draws its
+own sample through :mod:`geouic.sampling`; ``predict_block(data, valid)``, which labels one
+window; and ``halo``, the context pixels a spatial model needs around a window (0 for
+pixel-wise engines). Labels are 1..K, with 0 for nodata or unclassified pixels.
+
+Pixel-wise scikit-learn estimators (k-means, ISODATA, fuzzy c-means, maximum likelihood) are
+wrapped once by :class:`PixelEngine`; the UIC engine implements the protocol directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from geouic.errors import ModelError, NotFittedError, ParameterError
+from geouic.raster import RasterSource, from_samples, to_samples
+from geouic.sampling import Normalizer, sample_labelled, sample_pixels
+
+__all__ = [
+    "Engine",
+    "PixelEngine",
+    "ESTIMATORS",
+    "ENGINES",
+    "METHODS",
+    "make_engine",
+    "engine_from_state",
+    "MAX_CLASSES",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Largest number of classes a uint16 map holds (0 is nodata).
+MAX_CLASSES = 65535
+
+#: Pixel-wise estimators by method name: "module:Class", imported on use.
+ESTIMATORS: dict[str, str] = {
+    "kmeans": "geouic.cluster:KMeans",
+    "isodata": "geouic.cluster:ISODATA",
+    "fcm": "geouic.cluster:FuzzyCMeans",
+    "mlc": "geouic.supervised:MaximumLikelihood",
+}
+#: Engines that implement the protocol themselves (imported on use: they may need torch).
+ENGINES: dict[str, str] = {
+    "uic": "geouic.uic:UICEngine",
+}
+#: Every method name `geouic classify --method` accepts.
+METHODS: tuple[str, ...] = ("uic", "kmeans", "isodata", "fcm", "mlc")
+#: Methods that learn from training data instead of clustering.
+SUPERVISED = frozenset({"mlc"})
+
+
+def _import(spec: str) -> Any:
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class Engine(ABC):
+    """Base class of classification engines.
+
+    Attributes set by ``fit`` (or loading a model)
+    ---------------------------------------------
+    n_classes_ : int
+        Number of output classes K (labels 1..K).
+    band_names_ : list of str
+        Names of the bands the engine was trained on.
+    class_names_ : dict of int to str
+        Optional names per class label (e.g. training class names).
+    """
+
+    #: Method name, as in ``--method``.
+    method: str = ""
+    #: Context pixels needed around each window.
+    halo: int = 0
+    #: Extra per-pixel outputs the engine can produce.
+    extra_outputs: frozenset[str] = frozenset()
+    #: Whether ``fit`` needs training labels.
+    supervised: bool = False
+
+    @abstractmethod
+    def fit(self, sources: Sequence[RasterSource], *, training: Any = None) -> Engine:
+        """Learn from one or several scenes; return self."""
+
+    @abstractmethod
+    def predict_block(self, data: np.ndarray, valid: np.ndarray, *,
+                      outputs: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
+        """Label one window.
+
+        Parameters
+        ----------
+        data : ndarray of shape (bands, rows, cols), float32
+            Raw band values as read (not normalised).
+        valid : ndarray of shape (rows, cols), bool
+        outputs : set of str
+            Extras wanted among :attr:`extra_outputs` (``"confidence"``, ``"entropy"``,
+            ``"memberships"``).
+
+        Returns
+        -------
+        dict
+            ``"labels"``: (rows, cols) uint16, 1..K, 0 where invalid or unclassified; plus one
+            entry per requested extra: (rows, cols) float32, or (K, rows, cols) float32.
+        """
+
+    @abstractmethod
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-able metadata and named arrays that rebuild the fitted engine."""
+
+    @classmethod
+    @abstractmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Engine:
+        """Rebuild a fitted engine from :meth:`get_state` output."""
+
+    def describe(self) -> dict[str, Any]:
+        """Method and parameters, for provenance tags and logs."""
+        return {"method": self.method}
+
+    def check_fitted(self) -> None:
+        """Raise :class:`NotFittedError` unless the engine was fitted or loaded."""
+        if not hasattr(self, "n_classes_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit() first.")
+
+    def check_bands(self, source: RasterSource) -> None:
+        """Refuse a scene whose band count differs from the training bands."""
+        self.check_fitted()
+        if source.count != len(self.band_names_):
+            raise ModelError(
+                f"{source.path} has {source.count} bands ({', '.join(source.band_names)}) but the "
+                f"model was trained on {len(self.band_names_)} ({', '.join(self.band_names_)}); "
+                "pass --bands to select matching bands, or retrain."
+            )
+
+
+class PixelEngine(Engine):
+    """Adapter that runs a pixel-wise scikit-learn estimator over rasters.
+
+    Parameters
+    ----------
+    method : str
+        Key of :data:`ESTIMATORS`.
+    estimator : estimator
+        Unfitted estimator with ``fit(X[, y])`` and ``predict(X)``; ``predict_proba`` is used
+        for memberships and confidence when present.
+    sample_size : int, default=200_000
+        Pixels drawn for fitting an unsupervised estimator.
+    max_per_class : int, default=100_000
+        Training pixels kept per class for a supervised estimator.
+    normalize : {"zscore", "robust", "none"}, default="zscore"
+    seed : int, optional
+    """
+
+    halo = 0
+
+    def __init__(self, method: str, estimator: Any, *, sample_size: int = 200_000,
+                 max_per_class: int = 100_000, normalize: str = "zscore", seed: int | None = None):
+        self.method = method
+        self.estimator = estimator
+        self.sample_size = sample_size
+        self.max_per_class = max_per_class
+        self.normalize = normalize
+        self.seed = seed
+        self.supervised = method in SUPERVISED
+        has_proba = hasattr(estimator, "predict_proba")
+        self.extra_outputs = frozenset({"confidence", "entropy", "memberships"} if has_proba else {"confidence"})
+
+    # -- fitting --------------------------------------------------------------------------
+    def fit(self, sources: Sequence[RasterSource], *, training: Any = None) -> PixelEngine:
+        """Fit the normaliser and the estimator on a bounded sample of the scenes.
+
+        Parameters
+        ----------
+        sources : sequence of RasterSource
+        training : ReferenceData, optional
+            Labels on the grid of ``sources[0]`` (required for supervised methods); anything
+            with ``read(window) -> (rows, cols) int`` and optional ``names`` works.
+        """
+        if isinstance(sources, RasterSource):
+            sources = [sources]
+        if self.supervised:
+            if training is None:
+                raise ParameterError(f"method {self.method!r} needs training data (--training).")
+            X, y = sample_labelled(sources[0], training.read, max_per_class=self.max_per_class, seed=self.seed)
+        else:
+            X, y = sample_pixels(sources, self.sample_size, seed=self.seed), None
+        self.normalizer_ = Normalizer(self.normalize).fit(X)
+        Xn = self.normalizer_.transform(X)
+        logger.info("fitting %s on %d pixels x %d bands", self.method, *Xn.shape)
+        if self.supervised:
+            self.estimator.fit(Xn, y)
+            self._finish_supervised(training)
+        else:
+            n = getattr(self.estimator, "n_clusters", 2)
+            if len(Xn) < n:
+                raise ParameterError(
+                    f"{sources[0].path}: only {len(Xn)} valid pixels for {n} classes; "
+                    "lower --classes or check the nodata value."
+                )
+            self.estimator.fit(Xn)
+            self._finish_unsupervised()
+        self.band_names_ = list(sources[0].band_names)
+        return self
+
+    def _finish_unsupervised(self) -> None:
+        """Number classes 1..K from dark to bright so maps look alike from run to run."""
+        centers = np.asarray(self.estimator.cluster_centers_)
+        order = np.argsort(centers.mean(axis=1), kind="stable")
+        self.lut_ = np.zeros(len(centers), dtype=np.uint16)
+        self.lut_[order] = np.arange(1, len(centers) + 1, dtype=np.uint16)
+        self.n_classes_ = len(centers)
+        self.class_names_: dict[int, str] = {}
+
+    def _finish_supervised(self, training: Any) -> None:
+        classes = np.asarray(self.estimator.classes_)
+        # Classifiers predict class codes themselves (0 = rejected); codes are the labels.
+        self.lut_ = np.zeros(0, dtype=np.uint16)
+        self.n_classes_ = int(classes.max())
+        names = getattr(training, "names", None) or {}
+        self.class_names_ = {int(c): str(names.get(int(c), c)) for c in classes}
+
+    # -- prediction ------------------------------------------------------------------------
+    def _labels(self, raw: np.ndarray) -> np.ndarray:
+        if self.lut_.size:
+            return self.lut_[raw]
+        return raw.astype(np.uint16)
+
+    def predict_block(self, data: np.ndarray, valid: np.ndarray, *,
+                      outputs: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
+        """Label the valid pixels of one window (see :meth:`Engine.predict_block`)."""
+        self.check_fitted()
+        result: dict[str, np.ndarray] = {}
+        X = self.normalizer_.transform(to_samples(data, valid))
+        if not len(X):
+            result["labels"] = np.zeros(valid.shape, np.uint16)
+            for name in outputs:
+                shape = (self.n_classes_,) + valid.shape if name == "memberships" else valid.shape
+                result[name] = np.zeros(shape, np.float32)
+            return result
+        proba = None
+        if outputs and hasattr(self.estimator, "predict_proba"):
+            proba = np.asarray(self.estimator.predict_proba(X), dtype=np.float32)
+        raw = self.estimator.predict(X)
+        result["labels"] = from_samples(self._labels(np.asarray(raw)), valid, 0)
+        if "memberships" in outputs and proba is not None:
+            result["memberships"] = from_samples(self._ordered_proba(proba), valid, 0)
+        if "confidence" in outputs:
+            conf = proba.max(axis=1) if proba is not None else self._distance_confidence(X)
+            result["confidence"] = from_samples(conf.astype(np.float32), valid, 0)
+        if "entropy" in outputs and proba is not None:
+            p = np.clip(proba, 1e-12, 1.0)
+            result["entropy"] = from_samples((-(p * np.log(p)).sum(axis=1)).astype(np.float32), valid, 0)
+        return result
+
+    def _ordered_proba(self, proba: np.ndarray) -> np.ndarray:
+        """Columns of ``proba`` in output-class order (band k = class k+1)."""
+        if self.lut_.size:
+            out = np.empty_like(proba)
+            out[:, self.lut_.astype(np.intp) - 1] = proba
+            return out
+        out = np.zeros((len(proba), self.n_classes_), np.float32)
+        out[:, np.asarray(self.estimator.classes_) - 1] = proba
+        return out
+
+    def _distance_confidence(self, X: np.ndarray) -> np.ndarray:
+        """For hard clusterers: 1 - d1/d2 (0 on a boundary between two centres, 1 on a centre)."""
+        c = np.asarray(self.estimator.cluster_centers_, np.float32)
+        d = (X * X).sum(1)[:, None] - 2 * X @ c.T + (c * c).sum(1)[None]
+        d = np.sqrt(np.maximum(d, 0))
+        two = np.partition(d, 1, axis=1)[:, :2] if d.shape[1] > 1 else np.concatenate([d, d + 1], 1)
+        return 1.0 - two[:, 0] / np.maximum(two[:, 1], 1e-12)
+
+    # -- state -----------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """Method, estimator parameters, sampling and seed."""
+        return {
+            "method": self.method,
+            "params": _jsonable(self.estimator.get_params()),
+            "sample_size": self.sample_size,
+            "normalize": self.normalize,
+            "seed": self.seed,
+        }
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        self.check_fitted()
+        norm_meta, norm_arrays = self.normalizer_.get_state()
+        meta = {
+            "engine": "pixel",
+            **self.describe(),
+            "normalizer": norm_meta,
+            "band_names": self.band_names_,
+            "n_classes": self.n_classes_,
+            "class_names": {str(k): v for k, v in self.class_names_.items()},
+        }
+        arrays = {f"norm.{k}": v for k, v in norm_arrays.items()}
+        arrays["lut"] = self.lut_
+        for attr in type(self.estimator)._state_attrs:
+            arrays[f"est.{attr}"] = np.asarray(getattr(self.estimator, attr))
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PixelEngine:
+        method = meta["method"]
+        if method not in ESTIMATORS:
+            raise ModelError(f"unknown method {method!r} in the model file.")
+        est_cls = _import(ESTIMATORS[method])
+        estimator = est_cls(**meta["params"])
+        for attr in est_cls._state_attrs:
+            setattr(estimator, attr, arrays[f"est.{attr}"])
+        engine = cls(method, estimator, sample_size=meta.get("sample_size", 200_000),
+                     normalize=meta["normalizer"]["method"], seed=meta.get("seed"))
+        engine.normalizer_ = Normalizer.from_state(
+            meta["normalizer"], {"center": arrays["norm.center"], "scale": arrays["norm.scale"]}
+        )
+        engine.lut_ = np.asarray(arrays["lut"], np.uint16)
+        engine.band_names_ = list(meta["band_names"])
+        engine.n_classes_ = int(meta["n_classes"])
+        engine.class_names_ = {int(k): v for k, v in meta.get("class_names", {}).items()}
+        return engine
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def make_engine(method: str, *, n_classes: int | None = None, seed: int | None = None,
+                sample_size: int = 200_000, normalize: str = "zscore", **params: Any) -> Engine:
+    """Build an unfitted engine by method name.
+
+    Parameters
+    ----------
+    method : {"uic", "kmeans", "isodata", "fcm", "mlc"}
+    n_classes : int, optional
+        Number of classes K (clustering methods; ignored by ``mlc``).
+    seed : int, optional
+    sample_size : int, default=200_000
+    normalize : {"zscore", "robust", "none"}, default="zscore"
+    **params
+        Estimator parameters (e.g. ``max_iter``, ``min_class_size`` for ISODATA, ``m`` for
+        fuzzy c-means, ``reject`` and ``priors`` for maximum likelihood).
+
+    Raises
+    ------
+    ParameterError
+        Unknown method, or ``n_classes`` outside 2..65535.
+    """
+    if method not in METHODS:
+        raise ParameterError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}.")
+    if method not in SUPERVISED:
+        if n_classes is None:
+            raise ParameterError(f"method {method!r} needs the number of classes (--classes).")
+        if not 2 <= int(n_classes) <= MAX_CLASSES:
+            raise ParameterError(
+                f"--classes {n_classes} is invalid: must be between 2 and {MAX_CLASSES}."
+            )
+    if method in ENGINES:
+        return _import(ENGINES[method])(n_classes=n_classes, seed=seed, normalize=normalize, **params)
+    est_cls = _import(ESTIMATORS[method])
+    if method in SUPERVISED:
+        estimator = est_cls(**params)
+    else:
+        estimator = est_cls(n_clusters=int(n_classes), random_state=seed, **params)
+    return PixelEngine(method, estimator, sample_size=sample_size, normalize=normalize, seed=seed)
+
+
+def engine_from_state(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Engine:
+    """Rebuild any engine from a model file's metadata and arrays."""
+    kind = meta.get("engine")
+    if kind == "pixel":
+        return PixelEngine.from_state(meta, arrays)
+    if kind in ENGINES:
+        return _import(ENGINES[kind]).from_state(meta, arrays)
+    raise ModelError(f"unknown engine {kind!r} in the model file; it may come from a newer geouic.")
+

@@ -1,0 +1,324 @@
+"""Writing thematic GeoTIFFs (and per-pixel float outputs) atomically.
+
+A thematic map is written window by window to a temporary file beside the target, then given
+its colour table, category names (GDAL PAM ``.aux.xml``), a QGIS ``.qml`` style and provenance
+tags, optionally converted to a Cloud Optimized GeoTIFF, and only then renamed into place. A
+failure at any point leaves no output behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import uuid
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.windows import Window
+
+from geouic.colors import Color, distinct_colors, to_hex
+from geouic.errors import OutputError
+
+__all__ = [
+    "ThematicProfile",
+    "ThematicWriter",
+    "FloatWriter",
+    "Legend",
+    "check_output",
+    "atomic_path",
+    "write_qml",
+    "category_names_xml",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def check_output(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Check that an output can be written before any work is done.
+
+    Raises
+    ------
+    OutputError
+        The file exists and ``overwrite`` is false, its folder is missing, or the folder is
+        not writable.
+    """
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise OutputError(f"{p}: already exists; pass --overwrite to replace it or choose another name.")
+    if p.is_dir():
+        raise OutputError(f"{p}: is a folder; give a file name for the output.")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{p}: the folder {parent} does not exist; create it first.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{p}: the folder {parent} is not writable; choose another output folder.")
+    return p
+
+
+def _tmp_name(path: Path, suffix: str = "") -> Path:
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp{suffix or path.suffix}")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds.
+
+    On an exception the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    tmp = _tmp_name(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@dataclass
+class Legend:
+    """Codes, names and colours of the classes of a map.
+
+    Attributes
+    ----------
+    names : dict of int to str
+        Name per class code (codes >= 1).
+    colors : dict of int to (r, g, b)
+    """
+
+    names: dict[int, str] = field(default_factory=dict)
+    colors: dict[int, Color] = field(default_factory=dict)
+
+    @classmethod
+    def default(cls, n_classes: int, names: Mapping[int, str] | None = None) -> Legend:
+        """Classes 1..n with generated distinct colours and ``class <k>`` names."""
+        names = dict(names or {})
+        palette = distinct_colors(n_classes)
+        return cls(
+            names={k: names.get(k, f"class {k}") for k in range(1, n_classes + 1)},
+            colors={k: palette[k - 1] for k in range(1, n_classes + 1)},
+        )
+
+    @property
+    def codes(self) -> list[int]:
+        return sorted(set(self.names) | set(self.colors))
+
+
+@dataclass(frozen=True)
+class ThematicProfile:
+    """Creation options of thematic maps (defaults live here, not in call sites).
+
+    Attributes
+    ----------
+    blocksize : int
+        Tile size (pixels); smaller scenes get a smaller multiple of 16.
+    compress : str
+    overviews : bool
+        Build internal overviews (mode resampling) when the map is larger than 1024 px.
+    cog : bool
+        Write a Cloud Optimized GeoTIFF.
+    """
+
+    blocksize: int = 256
+    compress: str = "deflate"
+    overviews: bool = True
+    cog: bool = False
+
+    def creation_options(self, width: int, height: int, dtype: str, count: int = 1) -> dict[str, Any]:
+        """rasterio profile entries for a ``width`` x ``height`` map."""
+        size = max(16, min(self.blocksize, (max(width, height) + 15) // 16 * 16))
+        opts: dict[str, Any] = {
+            "driver": "GTiff", "dtype": dtype, "count": count, "width": width, "height": height,
+            "compress": self.compress, "BIGTIFF": "IF_SAFER",
+        }
+        if width >= 16 and height >= 16:
+            opts.update(tiled=True, blockxsize=size, blockysize=size)
+        if dtype in ("uint8", "uint16"):
+            opts["predictor"] = 2
+        elif dtype == "float32":
+            opts["predictor"] = 3
+        return opts
+
+
+def map_dtype(n_classes: int) -> str:
+    """``uint8`` up to 255 classes, ``uint16`` beyond."""
+    return "uint8" if n_classes <= 255 else "uint16"
+
+
+class _AtomicRaster:
+    """Shared machinery: a temporary GeoTIFF beside the target, renamed on success."""
+
+    def __init__(self, path: str | os.PathLike, *, crs: Any, transform: Any, width: int, height: int,
+                 dtype: str, count: int, nodata: float, overwrite: bool, profile: ThematicProfile):
+        self.path = check_output(path, overwrite=overwrite)
+        self.profile = profile
+        self.tmp = _tmp_name(self.path, ".tif")
+        opts = profile.creation_options(width, height, dtype, count)
+        if crs is None and transform is not None and transform.is_identity:
+            transform = None  # a raster without georeferencing stays without it
+        opts.update(crs=crs, transform=transform, nodata=nodata)
+        self._extra_files: list[tuple[Path, Path]] = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            self.ds = rasterio.open(self.tmp, "w", **opts)
+
+    def write(self, window: Window, array: np.ndarray) -> None:
+        """Write one window: ``(rows, cols)`` or ``(bands, rows, cols)``."""
+        if array.ndim == 2:
+            self.ds.write(array.astype(self.ds.dtypes[0], copy=False), 1, window=window)
+        else:
+            self.ds.write(array.astype(self.ds.dtypes[0], copy=False), window=window)
+
+    def _finish_dataset(self) -> None:
+        """Hook: colour tables, tags; the dataset is still open."""
+
+    def _sidecars(self) -> list[tuple[Path, str]]:
+        """Hook: (path, text) pairs written beside the final file."""
+        return []
+
+    def close(self, *, tags: Mapping[str, Any] | None = None) -> Path:
+        """Finish the file and move it into place; return the final path."""
+        try:
+            if tags:
+                self.ds.update_tags(**{k: _tag_text(v) for k, v in tags.items()})
+            self._finish_dataset()
+            if self.profile.overviews and max(self.ds.width, self.ds.height) > 1024:
+                factors = [f for f in (2, 4, 8, 16, 32, 64) if max(self.ds.width, self.ds.height) / f >= 256]
+                self.ds.build_overviews(factors, self._overview_resampling)
+            self.ds.close()
+            final_tmp = self.tmp
+            if self.profile.cog:
+                final_tmp = _tmp_name(self.path, ".cog.tif")
+                rasterio.shutil.copy(self.tmp, final_tmp, driver="COG", compress=self.profile.compress.upper(),
+                                     overview_resampling=self._overview_resampling.name.upper())
+                self.tmp.unlink()
+                self.tmp = final_tmp
+            for target, text in self._sidecars():
+                side_tmp = _tmp_name(target, ".txt")
+                side_tmp.write_text(text, encoding="utf-8")
+                self._extra_files.append((side_tmp, target))
+            for src, dst in self._extra_files:
+                os.replace(src, dst)
+            os.replace(final_tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Drop everything written so far."""
+        with contextlib.suppress(Exception):
+            if not self.ds.closed:
+                self.ds.close()
+        for p in [self.tmp, *(src for src, _ in self._extra_files)]:
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            Path(str(self.tmp) + ".aux.xml").unlink()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+        elif not self.ds.closed:
+            self.close()
+
+
+class ThematicWriter(_AtomicRaster):
+    """Write a class map window by window; colour table, names, style and tags on close.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Target GeoTIFF.
+    crs, transform, width, height
+        Grid of the map (same as the input scene).
+    legend : Legend
+        Class names and colours; ``0`` is always nodata/unclassified.
+    n_classes : int
+        Largest class code (decides uint8 or uint16).
+    overwrite : bool, default=False
+    profile : ThematicProfile, optional
+    """
+
+    _overview_resampling = rasterio.enums.Resampling.mode
+
+    def __init__(self, path: str | os.PathLike, *, crs: Any, transform: Any, width: int, height: int,
+                 legend: Legend, n_classes: int, overwrite: bool = False,
+                 profile: ThematicProfile | None = None):
+        self.legend = legend
+        self.n_classes = n_classes
+        super().__init__(path, crs=crs, transform=transform, width=width, height=height,
+                         dtype=map_dtype(n_classes), count=1, nodata=0, overwrite=overwrite,
+                         profile=profile or ThematicProfile())
+        # The colour table must be set before any pixel is written (TIFF photometric tag).
+        cmap = {0: (0, 0, 0, 0)}
+        for code, rgb in self.legend.colors.items():
+            cmap[int(code)] = (*rgb, 255)
+        self.ds.write_colormap(1, cmap)
+
+    def _sidecars(self) -> list[tuple[Path, str]]:
+        return [
+            (Path(str(self.path) + ".aux.xml"), category_names_xml(self.legend.names, self.n_classes)),
+            (self.path.with_suffix(".qml"), write_qml(self.legend)),
+        ]
+
+
+class FloatWriter(_AtomicRaster):
+    """Write a float32 per-pixel raster (confidence, entropy, memberships), NaN = nodata."""
+
+    _overview_resampling = rasterio.enums.Resampling.average
+
+    def __init__(self, path: str | os.PathLike, *, crs: Any, transform: Any, width: int, height: int,
+                 count: int = 1, band_names: list[str] | None = None, overwrite: bool = False,
+                 profile: ThematicProfile | None = None):
+        super().__init__(path, crs=crs, transform=transform, width=width, height=height, dtype="float32",
+                         count=count, nodata=float("nan"), overwrite=overwrite,
+                         profile=profile or ThematicProfile())
+        for i, name in enumerate(band_names or [], 1):
+            self.ds.set_band_description(i, name)
+
+
+def _tag_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str)
+
+
+def category_names_xml(names: Mapping[int, str], n_classes: int) -> str:
+    """GDAL PAM ``.aux.xml`` text holding category names (index = pixel value)."""
+    top = max([n_classes, *names]) if names else n_classes
+    cats = ["nodata"] + [names.get(k, "") for k in range(1, top + 1)]
+    body = "".join(f"        <Category>{escape(c)}</Category>\n" for c in cats)
+    return (
+        "<PAMDataset>\n  <PAMRasterBand band=\"1\">\n    <CategoryNames>\n"
+        f"{body}    </CategoryNames>\n  </PAMRasterBand>\n</PAMDataset>\n"
+    )
+
+
+def write_qml(legend: Legend) -> str:
+    """A QGIS paletted-renderer style (``.qml``) text for the legend."""
+    entries = "".join(
+        f"        <paletteEntry value=\"{code}\" color=\"{to_hex(legend.colors[code])}\" "
+        f"label={quoteattr(legend.names.get(code, str(code)))} alpha=\"255\"/>\n"
+        for code in sorted(legend.colors)
+    )
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        "<qgis version=\"3.28\" styleCategories=\"AllStyleCategories\">\n  <pipe>\n"
+        "    <rasterrenderer type=\"paletted\" band=\"1\" opacity=\"1\" alphaBand=\"-1\" nodataColor=\"\">\n"
+        "      <rasterTransparency/>\n      <colorPalette>\n"
+        f"{entries}      </colorPalette>\n    </rasterrenderer>\n  </pipe>\n</qgis>\n"
+    )

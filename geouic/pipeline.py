@@ -1,0 +1,253 @@
+"""Raster-wide classification: the only loops over a whole scene.
+
+:func:`apply_engine` predicts a fitted engine window by window (block-aligned windows sized
+from a memory budget, read with the engine's halo, only the core written) and writes the
+thematic map and any per-pixel extras atomically. :func:`classify_raster` fits and applies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import geouic
+from geouic.engine import Engine
+from geouic.errors import ParameterError
+from geouic.output import FloatWriter, Legend, ThematicProfile, ThematicWriter, check_output
+from geouic.raster import DEFAULT_MEM_LIMIT_MB, RasterSource, WindowPair
+
+__all__ = ["ClassifyResult", "apply_engine", "classify_raster", "default_workers"]
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass
+class ClassifyResult:
+    """What a classification run produced.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The class map.
+    n_classes : int
+    counts : ndarray of shape (n_classes + 1,)
+        Pixels per label (index 0: nodata or unclassified).
+    fit_seconds, predict_seconds : float
+    extras : dict of str to Path
+        Extra rasters written (confidence, entropy, memberships).
+    """
+
+    path: Path
+    n_classes: int
+    counts: np.ndarray
+    fit_seconds: float = 0.0
+    predict_seconds: float = 0.0
+    extras: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def n_classified(self) -> int:
+        return int(self.counts[1:].sum())
+
+    @property
+    def n_used_classes(self) -> int:
+        return int((self.counts[1:] > 0).sum())
+
+    def summary(self) -> str:
+        """One line for a person."""
+        return (
+            f"{self.n_used_classes}/{self.n_classes} classes, {self.n_classified:,} pixels classified "
+            f"({int(self.counts[0]):,} nodata/unclassified), fit {self.fit_seconds:.1f} s, "
+            f"predict {self.predict_seconds:.1f} s -> {self.path}"
+        )
+
+
+def default_workers() -> int:
+    """Threads for window prediction: the cores this process may use, at most 4."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    return max(1, min(4, n))
+
+
+def _provenance(engine: Engine, sources: Sequence[RasterSource], extra: Mapping[str, Any] | None) -> dict:
+    desc = engine.describe()
+    tags = {
+        "GEOUIC_VERSION": geouic.__version__,
+        "GEOUIC_METHOD": desc.get("method", engine.method),
+        "GEOUIC_PARAMETERS": desc,
+        "GEOUIC_SEED": desc.get("seed"),
+        "GEOUIC_INPUT": ";".join(str(s.path) for s in sources),
+        "GEOUIC_BANDS": ",".join(sources[0].band_names),
+        "GEOUIC_CREATED": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    tags.update(extra or {})
+    return {k: v for k, v in tags.items() if v is not None}
+
+
+def apply_engine(source: RasterSource, engine: Engine, output: str | os.PathLike, *,
+                 extras: Mapping[str, str | os.PathLike] | None = None,
+                 legend: Legend | None = None, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB,
+                 overwrite: bool = False, profile: ThematicProfile | None = None,
+                 workers: int | None = None, progress: ProgressCallback | None = None,
+                 tags: Mapping[str, Any] | None = None) -> ClassifyResult:
+    """Predict a fitted engine over a whole scene and write the class map.
+
+    Parameters
+    ----------
+    source : RasterSource
+    engine : Engine
+        Fitted engine; its band count must match ``source``.
+    output : str or path-like
+        Class map GeoTIFF (uint8, or uint16 beyond 255 classes; 0 = nodata/unclassified).
+    extras : dict, optional
+        Extra outputs by name (``"confidence"``, ``"entropy"``, ``"memberships"``) to paths.
+    legend : Legend, optional
+        Names and colours; by default generated distinct colours and the engine's names.
+    mem_limit_mb : float, default=64
+        Memory budget of one window; peak memory grows with it, not with the scene.
+    overwrite : bool, default=False
+    profile : ThematicProfile, optional
+    workers : int, optional
+        Threads predicting windows in parallel (default: free cores, at most 4).
+    progress : callable, optional
+        Called with the number of windows just finished.
+    tags : dict, optional
+        More provenance tags.
+
+    Returns
+    -------
+    ClassifyResult
+    """
+    engine.check_bands(source)
+    extras = {k: Path(v) for k, v in (extras or {}).items()}
+    unknown = set(extras) - set(engine.extra_outputs)
+    if unknown:
+        raise ParameterError(
+            f"method {engine.method!r} cannot write {', '.join(sorted(unknown))}; "
+            f"it offers: {', '.join(sorted(engine.extra_outputs)) or 'no extra outputs'}."
+        )
+    check_output(output, overwrite=overwrite)
+    for p in extras.values():
+        check_output(p, overwrite=overwrite)
+    legend = legend or Legend.default(engine.n_classes_, getattr(engine, "class_names_", None))
+    n_classes = max([engine.n_classes_, *legend.codes]) if legend.codes else engine.n_classes_
+    grid = dict(crs=source.crs, transform=source.transform, width=source.width, height=source.height)
+    profile = profile or ThematicProfile()
+    writers: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    try:
+        writers["labels"] = ThematicWriter(output, legend=legend, n_classes=n_classes,
+                                           overwrite=overwrite, profile=profile, **grid)
+        for name, path in extras.items():
+            count = engine.n_classes_ if name == "memberships" else 1
+            band_names = [legend.names.get(k, f"class {k}") for k in range(1, count + 1)] if count > 1 else [name]
+            writers[name] = FloatWriter(path, count=count, band_names=band_names, overwrite=overwrite,
+                                        profile=profile, **grid)
+        counts = np.zeros(n_classes + 1, dtype=np.int64)
+        pairs = source.windows(mem_limit_mb=mem_limit_mb, halo=engine.halo)
+        wanted = frozenset(extras)
+        for pair, result in _predict_windows(source, engine, pairs, wanted, workers):
+            for name, writer in writers.items():
+                writer.write(pair.core, result[name])
+            counts += np.bincount(result["labels"].ravel(), minlength=n_classes + 1)[: n_classes + 1]
+            if progress is not None:
+                progress(1)
+        predict_seconds = time.perf_counter() - t0
+        all_tags = _provenance(engine, [source], tags)
+        written = {name: w.close(tags=all_tags) for name, w in writers.items()}
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+    return ClassifyResult(path=written.pop("labels"), n_classes=n_classes, counts=counts,
+                          predict_seconds=predict_seconds, extras=written)
+
+
+def _predict_windows(source: RasterSource, engine: Engine, pairs: Sequence[WindowPair],
+                     outputs: frozenset[str], workers: int | None):
+    """Yield ``(pair, cropped result)`` in order, predicting up to ``workers`` windows at once."""
+    workers = workers or default_workers()
+    if workers <= 1 or len(pairs) <= 1:
+        for pair in pairs:
+            yield pair, _predict_one(source, engine, pair, outputs)
+        return
+    local = threading.local()
+    handles: list[RasterSource] = []
+    lock = threading.Lock()
+
+    def task(pair: WindowPair) -> dict[str, np.ndarray]:
+        src = getattr(local, "source", None)
+        if src is None:
+            src = local.source = source.reopen()
+            with lock:
+                handles.append(src)
+        return _predict_one(src, engine, pair, outputs)
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pending: deque = deque()
+            it = iter(pairs)
+            for pair in it:  # keep at most 2 windows per worker in flight: bounded memory
+                pending.append((pair, pool.submit(task, pair)))
+                if len(pending) >= 2 * workers:
+                    done_pair, fut = pending.popleft()
+                    yield done_pair, fut.result()
+            while pending:
+                done_pair, fut = pending.popleft()
+                yield done_pair, fut.result()
+    finally:
+        for h in handles:
+            h.close()
+
+
+def _predict_one(source: RasterSource, engine: Engine, pair: WindowPair,
+                 outputs: frozenset[str]) -> dict[str, np.ndarray]:
+    data, valid = source.read(pair.read)
+    result = engine.predict_block(data, valid, outputs=outputs)
+    return {k: pair.crop(v) for k, v in result.items()}
+
+
+def classify_raster(source: RasterSource, engine: Engine,
+                    output: str | os.PathLike, *, training: Any = None,
+                    **kwargs: Any) -> ClassifyResult:
+    """Fit an engine on a scene and write its class map.
+
+    Parameters
+    ----------
+    source : RasterSource
+        The scene to classify (the engine is fitted on it).
+    engine : Engine
+        Unfitted engine (see :func:`geouic.engine.make_engine`).
+    output : str or path-like
+    training : ReferenceData, optional
+        Training labels for supervised engines.
+    **kwargs
+        Passed to :func:`apply_engine`.
+
+    Returns
+    -------
+    ClassifyResult
+    """
+    check_output(output, overwrite=kwargs.get("overwrite", False))
+    for p in (kwargs.get("extras") or {}).values():
+        check_output(p, overwrite=kwargs.get("overwrite", False))
+    t0 = time.perf_counter()
+    engine.fit([source], training=training)
+    fit_seconds = time.perf_counter() - t0
+    logger.info("fitted %s in %.1f s", engine.method, fit_seconds)
+    result = apply_engine(source, engine, output, **kwargs)
+    result.fit_seconds = fit_seconds
+    return result
