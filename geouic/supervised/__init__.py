@@ -1,0 +1,5 @@
+"""Supervised pixel-wise classifiers (scikit-learn contract)."""
+
+from geouic.supervised._mlc import MaximumLikelihood
+
+__all__ = ["MaximumLikelihood"]
