@@ -154,7 +154,9 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
             )
         r = self.reject
         if r is not None and not (_is_real(r) and 0.0 < r < 1.0):
-            raise ParameterError(f"reject={r!r} is out of range; use None or a probability in (0, 1).")
+            raise ParameterError(
+                f"reject={r!r} is out of range; use None or a probability in (0, 1)."
+            )
         if not (_is_real(self.reg) and 0.0 <= self.reg < math.inf):
             raise ParameterError(f"reg={self.reg!r} is out of range; use a float >= 0.")
         f = self.min_samples_factor
@@ -180,7 +182,9 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
                 f"class code {classes.tolist()} in that order."
             )
         if abs(p.sum() - 1.0) > 1e-6:
-            raise ParameterError(f"priors={list(self.priors)!r} sum to {p.sum():.6g}; they must sum to 1.")
+            raise ParameterError(
+                f"priors={list(self.priors)!r} sum to {p.sum():.6g}; they must sum to 1."
+            )
         return p / p.sum()
 
     # -------------------------------------------------------------- predict
@@ -265,8 +269,7 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
                 "call fit(X, y) first."
             )
         X = np.asarray(X)
-        if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
-            raise ParameterError(f"X must be a numeric 2-D array (n_samples, n_features); got shape {X.shape}.")
+        _check_2d(X)
         n_features = self.means_.shape[1]
         if X.shape[1] != n_features:
             raise ModelError(
@@ -322,17 +325,27 @@ def _is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _check_2d(X: np.ndarray) -> None:
+    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
+        raise ParameterError(
+            f"X must be a numeric 2-D array (n_samples, n_features); got shape {X.shape}."
+        )
+
+
 def _check_training_data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     X = np.asarray(X)
     y = np.asarray(y)
-    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
-        raise ParameterError(f"X must be a numeric 2-D array (n_samples, n_features); got shape {X.shape}.")
+    _check_2d(X)
     if y.ndim != 1 or len(y) != len(X):
-        raise ParameterError(f"y must be 1-D with one code per row of X ({len(X)}); got shape {y.shape}.")
+        raise ParameterError(
+            f"y must be 1-D with one code per row of X ({len(X)}); got shape {y.shape}."
+        )
     X = X.astype(np.float64)
     bad = ~np.isfinite(X).all(axis=1)
     if bad.any():
-        raise ParameterError(f"X has {int(bad.sum())} rows with NaN or infinity; drop nodata pixels before fit.")
+        raise ParameterError(
+            f"X has {int(bad.sum())} rows with NaN or infinity; drop nodata pixels before fit."
+        )
     if np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
         y = y.astype(np.int64)
     if not np.issubdtype(y.dtype, np.integer):
@@ -343,7 +356,8 @@ def _check_training_data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.n
 def _check_classes(classes: np.ndarray, counts: np.ndarray) -> None:
     if classes[0] < 1:
         raise ReferenceDataError(
-            f"class code {classes[0]} is not allowed: codes must be >= 1 (0 means unclassified/rejected)."
+            f"class code {classes[0]} is not allowed: codes must be >= 1 "
+            "(0 means unclassified/rejected)."
         )
     if len(classes) < 2:
         raise ReferenceDataError(
@@ -353,8 +367,8 @@ def _check_classes(classes: np.ndarray, counts: np.ndarray) -> None:
     small = classes[counts < 2]
     if len(small):
         raise ReferenceDataError(
-            f"class {small.tolist()} has fewer than 2 training pixels; a covariance needs at least 2: "
-            "add training data or drop the class."
+            f"class {small.tolist()} has fewer than 2 training pixels; a covariance needs at "
+            "least 2: add training data or drop the class."
         )
 
 
