@@ -28,9 +28,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Pixels a sampling unit aims at (whole blocks are grouped up to about this size).
-UNIT_PIXELS = 65536
+UNIT_PIXELS = 16384
 #: Valid pixels read per sample pixel kept, so the kept sample is spread over many blocks.
 OVERSAMPLE = 8
+#: Fewest units read (when the scene has them), so even a small sample covers the scene.
+MIN_UNITS = 64
 
 
 def sampling_units(source: RasterSource, unit_pixels: int = UNIT_PIXELS) -> list[Window]:
@@ -130,13 +132,13 @@ def _sample_one(source: RasterSource, n: int, rng: np.random.Generator) -> np.nd
     order = rng.permutation(len(units))
     reservoir = _Reservoir(n)
     n_valid = 0
-    for i in order:
+    for n_read, i in enumerate(order, 1):
         data, valid = source.read(units[i])
         count = int(valid.sum())
         if count:
             reservoir.add(rng.random(count), to_samples(data, valid))
             n_valid += count
-        if n_valid >= OVERSAMPLE * n:
+        if n_valid >= OVERSAMPLE * n and n_read >= MIN_UNITS:
             break
     if n_valid == 0:
         raise RasterInputError(

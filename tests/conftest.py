@@ -54,7 +54,8 @@ def make_scene(labels: np.ndarray, *, n_bands: int = 4, dtype: str = "uint16", n
     """Band values per class label with Gaussian noise; label 0 becomes nodata fill later."""
     rng = np.random.default_rng(seed)
     k = int(labels.max())
-    means = 200 + 600 * rng.random((k + 1, n_bands))
+    lo, span = (20, 200) if dtype == "uint8" else (200, 600)
+    means = lo + span * rng.random((k + 1, n_bands))
     data = means[labels].transpose(2, 0, 1) + rng.normal(0, noise, (n_bands, *labels.shape))
     if np.issubdtype(np.dtype(dtype), np.integer):
         info = np.iinfo(dtype)
