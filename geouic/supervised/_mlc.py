@@ -175,16 +175,18 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
             if self.priors == "equal":
                 return np.full(k, 1.0 / k)
             return counts / counts.sum()
-        p = np.asarray(self.priors, dtype=np.float64)
+        given = np.asarray(self.priors).tolist()
+        try:
+            p = np.asarray(self.priors, dtype=np.float64)
+        except (TypeError, ValueError):
+            p = np.full(k, np.nan)
         if p.shape != (k,) or not np.all(np.isfinite(p)) or np.any(p <= 0):
             raise ParameterError(
-                f"priors={list(self.priors)!r} is not allowed: give {k} positive values, one per "
+                f"priors={given!r} is not allowed: give {k} positive values, one per "
                 f"class code {classes.tolist()} in that order."
             )
         if abs(p.sum() - 1.0) > 1e-6:
-            raise ParameterError(
-                f"priors={list(self.priors)!r} sum to {p.sum():.6g}; they must sum to 1."
-            )
+            raise ParameterError(f"priors={given!r} sum to {p.sum():.6g}; they must sum to 1.")
         return p / p.sum()
 
     # -------------------------------------------------------------- predict

@@ -111,6 +111,8 @@ def test_few_pixels_class_is_regularised(data):
         ({"priors": [0.5, 0.5]}, "priors"),
         ({"priors": [0.5, 0.4, 0.2]}, "priors"),
         ({"priors": [1.0, 0.0, 0.0]}, "priors"),
+        ({"priors": ["a", "b", "c"]}, "priors"),
+        ({"priors": np.array([0.2, 0.2, 0.2])}, "priors=\\[0.2, 0.2, 0.2\\] sum to 0.6"),
         ({"reject": 1.0}, "reject"),
         ({"reject": 0}, "reject"),
         ({"reg": -1e-3}, "reg"),
