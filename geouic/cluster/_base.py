@@ -106,22 +106,25 @@ def check_data(X: object, *, who: str, n_features: int | None = None) -> np.ndar
 
 
 # ------------------------------------------------------------------------------ distance kernels
-def iter_chunks(n: int, size: int = CHUNK_ROWS) -> Iterator[slice]:
-    """Yield consecutive row slices of at most ``size`` rows covering ``range(n)``."""
+def iter_chunks(n: int, size: int | None = None) -> Iterator[slice]:
+    """Yield consecutive row slices of at most ``size`` (default :data:`CHUNK_ROWS`) rows."""
+    size = CHUNK_ROWS if size is None else size
     for start in range(0, n, size):
         yield slice(start, min(start + size, n))
 
 
-def sq_distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
+def sq_distances(
+    X: np.ndarray, centers: np.ndarray, x_sq: np.ndarray | None = None
+) -> np.ndarray:
     """Squared Euclidean distances ``(n, k)`` in ``X.dtype``, clipped at 0 against round-off.
 
     Computed as ``||x||² - 2x·c + ||c||²``: one matrix product, no ``(n, k, d)`` temporary.
-    Call it on one chunk at a time.
+    ``x_sq`` may pass precomputed row norms ``||x||²``. Call it on one chunk at a time.
     """
     C = centers.astype(X.dtype, copy=False)
     d2 = X @ C.T
     d2 *= -2
-    d2 += np.einsum("ij,ij->i", X, X)[:, None]
+    d2 += (np.einsum("ij,ij->i", X, X) if x_sq is None else x_sq)[:, None]
     d2 += np.einsum("ij,ij->i", C, C)[None, :]
     return np.maximum(d2, 0, out=d2)
 
@@ -156,9 +159,10 @@ def kmeans_plusplus(X: np.ndarray, k: int, rng: np.random.RandomState) -> np.nda
     """
     n = X.shape[0]
     n_trials = 2 + int(np.log(k))
+    x_sq = np.einsum("ij,ij->i", X, X)
     centers = np.empty((k, X.shape[1]), dtype=np.float64)
     centers[0] = X[rng.randint(n)]
-    closest = sq_distances(X, centers[:1])[:, 0].astype(np.float64)
+    closest = sq_distances(X, centers[:1], x_sq)[:, 0].astype(np.float64)
     for c in range(1, k):
         potential = closest.sum()
         if potential > 0:
@@ -166,7 +170,8 @@ def kmeans_plusplus(X: np.ndarray, k: int, rng: np.random.RandomState) -> np.nda
             cand = np.minimum(np.searchsorted(np.cumsum(closest), draws), n - 1)
         else:  # every sample sits on a centre already: duplicates are unavoidable
             cand = rng.randint(n, size=n_trials)
-        d_cand = np.minimum(closest[:, None], sq_distances(X, X[cand]).astype(np.float64))
+        d_cand = sq_distances(X, X[cand], x_sq).astype(np.float64)
+        np.minimum(d_cand, closest[:, None], out=d_cand)
         best = int(np.argmin(d_cand.sum(axis=0)))
         centers[c] = X[cand[best]]
         closest = d_cand[:, best]

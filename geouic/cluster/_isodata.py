@@ -282,19 +282,20 @@ class ISODATA(CentroidPredictMixin, ClusterMixin, BaseEstimator):
     ) -> tuple[dict, bool]:
         """One iteration: assign and discard, update centres, then split or merge."""
         labels, dropped = _assign(X, run, s.min_class_size)
-        counts, run.centers = _class_means(X, labels, len(run.centers))
         pixel_ids = run.ids[labels]
         prev, run.prev_ids = run.prev_ids, pixel_ids
         changed = 1.0 if prev is None else float(np.mean(pixel_ids != prev))
         stable = changed <= 1.0 - s.convergence
         n_classes = len(run.centers)
+        last = it == s.max_iter
+        forced = n_classes <= s.n_clusters / 2 or n_classes < s.min_clusters
+        try_split = not last and n_classes < s.max_clusters and (forced or stable or it % 2)
+        counts, run.centers, var = _class_moments(X, labels, n_classes, variances=try_split)
         splits = merges = 0
-        if it < s.max_iter:
-            forced = n_classes <= s.n_clusters / 2 or n_classes < s.min_clusters
-            if n_classes < s.max_clusters and (forced or stable or it % 2 == 1):
-                splits = _split(X, labels, counts, run, forced, s)
-            if splits == 0:
-                merges = _merge(counts, run, s)
+        if var is not None:
+            splits = _split(var, counts, run, forced, s)
+        if not last and splits == 0:
+            merges = _merge(counts, run, s)
         record = {
             "iteration": it,
             "n_clusters": n_classes,
@@ -384,37 +385,37 @@ def _one_hot(labels: np.ndarray, k: int, dtype: np.dtype) -> np.ndarray:
     return onehot
 
 
-def _class_means(X: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel counts ``(k,)`` and float64 class means ``(k, d)``; every class is non-empty."""
+def _class_moments(
+    X: np.ndarray, labels: np.ndarray, k: int, *, variances: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Pixel counts ``(k,)``, class means and (optionally) per-band variances ``(k, d)``.
+
+    One chunked pass: per chunk, a one-hot ``(rows, k)`` matrix turns the class sums of ``x``
+    and ``x²`` into matrix products; chunk sums are accumulated in float64. Every class must
+    hold pixels.
+    """
     sums = np.zeros((k, X.shape[1]), dtype=np.float64)
+    squares = np.zeros_like(sums) if variances else None
     for rows in iter_chunks(X.shape[0]):
-        sums += _one_hot(labels[rows], k, X.dtype).T @ X[rows]
+        onehot_t = _one_hot(labels[rows], k, X.dtype).T
+        block = X[rows]
+        sums += onehot_t @ block
+        if squares is not None:
+            squares += onehot_t @ np.square(block)
     counts = np.bincount(labels, minlength=k)
-    return counts, sums / counts[:, None]
-
-
-def _class_variances(X: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Per-class, per-band variances ``(k, d)`` around ``centers`` (two-pass, chunked)."""
-    k = len(centers)
-    acc = np.zeros(centers.shape, dtype=np.float64)
-    C = centers.astype(X.dtype, copy=False)
-    for rows in iter_chunks(X.shape[0]):
-        diff = X[rows] - C[labels[rows]]
-        diff *= diff
-        acc += _one_hot(labels[rows], k, X.dtype).T @ diff
-    return acc / np.bincount(labels, minlength=k)[:, None]
+    means = sums / counts[:, None]
+    if squares is None:
+        return counts, means, None
+    return counts, means, np.maximum(squares / counts[:, None] - means**2, 0.0)
 
 
 def _split(
-    X: np.ndarray,
-    labels: np.ndarray,
-    counts: np.ndarray,
-    run: _Run,
-    forced: bool,
-    s: _Settings,
+    var: np.ndarray, counts: np.ndarray, run: _Run, forced: bool, s: _Settings
 ) -> int:
-    """Split the classes that qualify (Tou & Gonzalez step 10); returns how many."""
-    var = _class_variances(X, labels, run.centers)
+    """Split the classes that qualify (Tou & Gonzalez steps 7-10); returns how many.
+
+    ``var`` holds the per-band variances ``(k, d)`` of the classes around ``run.centers``.
+    """
     axis = np.argmax(var, axis=1)
     sigma = np.sqrt(var[np.arange(len(var)), axis])
     spread = np.sqrt(var.sum(axis=1))
@@ -426,7 +427,7 @@ def _split(
     chosen = chosen[: s.max_clusters - len(run.centers)]
     new_centers, new_ids = [], []
     for j in chosen:
-        step = np.zeros(X.shape[1])
+        step = np.zeros(var.shape[1])
         step[axis[j]] = s.split_factor * sigma[j]
         new_centers.append(run.centers[j] - step)
         new_ids.append(run.new_id())
