@@ -1,0 +1,76 @@
+"""``geouic assign-schema``: turn spectral classes into the land-cover classes of a schema."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+
+import click
+
+from geouic.cli.options import (
+    handle_errors, mem_limit_opt, output_opt, overwrite_opt, progress_callback, status, verbosity,
+)
+
+
+@contextlib.contextmanager
+def echo_warnings() -> Iterator[None]:
+    """Show library warnings as one ``Warning: ...`` line each on stderr (no source lines)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            yield
+        finally:
+            for w in caught:
+                click.echo(f"Warning: {w.message}", err=True)
+
+
+@click.command(short_help="Map spectral classes to land-cover classes of a schema.")
+@click.argument("class_map", metavar="CLASS_MAP", type=click.Path())
+@click.option("--reference", type=click.Path(), default=None,
+              help="Reference polygons/points (any OGR vector, reprojected as needed) or a label raster.")
+@click.option("--field", default=None, help="Class field of a vector reference (values = schema names or codes).")
+@click.option("--mapping", type=click.Path(), default=None,
+              help="Mapping file (YAML or CSV: class -> schema code or name) instead of --reference.")
+@click.option("--schema", default=None, metavar="FILE|PRESET",
+              help="Schema YAML file or preset (nlcd, worldcover, corine1). Default: the mapping's "
+                   "embedded schema, or the reference's values with generated colours.")
+@click.option("--method", type=click.Choice(["majority", "hungarian"], case_sensitive=False), default="majority",
+              show_default=True, help="majority: many-to-one vote; hungarian: one-to-one matching.")
+@click.option("--min-purity", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Classes whose chosen reference class holds a smaller share of their labelled pixels are unassigned.")
+@click.option("--unassigned-class", default=None, metavar="NAME",
+              help="Schema class for unassigned spectral classes (default: 0 = nodata).")
+@output_opt
+@mem_limit_opt
+@overwrite_opt
+@verbosity
+@handle_errors
+def cli(class_map, reference, field, mapping, schema, method, min_purity, unassigned_class, output,
+        mem_limit, overwrite):
+    """Write a land-cover map from CLASS_MAP (e.g. from `geouic classify`) and reference data or a mapping.
+
+    Besides the map (with the schema's colours, names and a QGIS .qml) it writes the mapping
+    table <stem>.mapping.csv/.json (per class: pixels, labelled pixels, purity, assigned class,
+    reference classes seen) and, when learned from references, <stem>.mapping.yaml, which
+    re-applies the same mapping to other scenes classified with the same model.
+
+    \b
+    geouic assign-schema classes.tif --reference training.gpkg --field landcover --schema nlcd -o lc.tif
+    geouic assign-schema classes.tif --reference training.gpkg --field class --method hungarian -o lc.tif
+    geouic assign-schema other.tif --mapping lc.mapping.yaml -o other_lc.tif
+    """
+    from geouic.assign import assign_schema
+    from geouic.raster import open_raster
+
+    with open_raster(class_map) as src:
+        n_windows = len(src.windows(mem_limit_mb=mem_limit, bytes_per_pixel=32))
+    passes = 2 if reference else 1
+    target = schema or ("the reference classes" if reference else "the mapping's schema")
+    status(f"Assigning the classes of {class_map} to {target}...")
+    with echo_warnings(), progress_callback(passes * n_windows, "Assigning") as update:
+        result = assign_schema(class_map, output, reference=reference, mapping=mapping, schema=schema,
+                               field=field, method=method.lower(), min_purity=min_purity,
+                               unassigned_class=unassigned_class, mem_limit_mb=mem_limit,
+                               overwrite=overwrite, progress=update)
+    click.echo(result.summary())
