@@ -15,14 +15,22 @@ from geouic.cli.options import (
 
 @contextlib.contextmanager
 def echo_warnings() -> Iterator[None]:
-    """Show library warnings as one ``Warning: ...`` line each on stderr (no source lines)."""
+    """Show library warnings as one ``Warning: ...`` line each on stderr (no source lines).
+
+    Deprecation warnings concern developers, not users: they are logged at debug level.
+    """
+    import logging
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
             yield
         finally:
             for w in caught:
-                click.echo(f"Warning: {w.message}", err=True)
+                if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
+                    logging.getLogger("geouic.cli").debug("%s: %s", w.category.__name__, w.message)
+                else:
+                    click.echo(f"Warning: {w.message}", err=True)
 
 
 @click.command(short_help="Map spectral classes to land-cover classes of a schema.")

@@ -1,0 +1,47 @@
+"""``geouic stats``: per-class pixels, areas, band statistics and plots of a class map."""
+
+from __future__ import annotations
+
+import click
+
+from geouic.cli.assign_schema import echo_warnings
+from geouic.cli.options import (
+    bands_opt, handle_errors, mem_limit_opt, overwrite_opt, parse_bands, progress_callback, status, verbosity,
+)
+
+
+@click.command(short_help="Per-class areas, band statistics, signatures and dendrogram.")
+@click.argument("class_map", metavar="CLASS_MAP", type=click.Path())
+@click.argument("scene", metavar="[SCENE]", type=click.Path(), required=False)
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="Output folder (created if missing) for stats.csv, stats.json, signatures.png, dendrogram.png.")
+@bands_opt
+@click.option("--plots/--no-plots", default=True, show_default=True, help="Write the two PNG plots.")
+@mem_limit_opt
+@overwrite_opt
+@verbosity
+@handle_errors
+def cli(class_map, scene, output, bands, plots, mem_limit, overwrite):
+    """Statistics of every class of CLASS_MAP, with band means and standard deviations from SCENE.
+
+    Per class: pixel count, area in hectares (on the ellipsoid for geographic CRSs) and, with
+    SCENE (the image on the same grid), the mean and standard deviation of each band. Written
+    as stats.csv and stats.json, a spectral-signature plot (signatures.png) and a Ward
+    dendrogram of the z-scored class means (dendrogram.png), which `geouic merge --to` cuts.
+
+    \b
+    geouic stats classes.tif scene.tif -o stats/
+    geouic stats landcover.tif -o areas/          # pixels and areas only
+    """
+    from geouic.classstats import class_statistics, write_stats
+    from geouic.raster import open_raster
+
+    with open_raster(scene or class_map, bands=parse_bands(bands) if scene else None) as src:
+        n_windows = len(src.windows(mem_limit_mb=mem_limit))
+    status(f"Computing class statistics of {class_map}{' over ' + scene if scene else ''}...")
+    with echo_warnings(), progress_callback(n_windows, "Statistics") as update:
+        stats = class_statistics(class_map, scene, bands=parse_bands(bands), mem_limit_mb=mem_limit,
+                                 progress=update)
+        files = write_stats(stats, output, overwrite=overwrite, plots=plots)
+    click.echo(f"{len(stats.codes)} classes, {int(stats.pixels.sum()):,} pixels, {stats.area_ha.sum():,.1f} ha "
+               f"-> {', '.join(str(f) for f in files)}")
