@@ -377,6 +377,9 @@ def _check_same_grid(cmap: Any, img: Any) -> None:
 def class_linkage(stats: ClassStatistics) -> np.ndarray:
     """Ward linkage (SciPy format) of the class means in z-scored bands.
 
+    Only classes with band statistics (``count > 0``) take part, in the order of ``codes``;
+    the leaves of the linkage are ``stats.codes[stats.count > 0]``.
+
     Raises
     ------
     ParameterError
@@ -384,12 +387,11 @@ def class_linkage(stats: ClassStatistics) -> np.ndarray:
     """
     from scipy.cluster.hierarchy import linkage
 
-    if len(stats.band_names) == 0 or (stats.count > 0).sum() < 2 or (stats.count == 0).any():
-        missing = stats.codes[stats.count == 0].tolist()
-        raise ParameterError("a dendrogram needs band means of at least two classes"
-                             + (f"; classes {missing} have no valid scene pixel" if missing else "")
-                             + "; give the scene (--scene) or a stats.json computed with one.")
-    return linkage(stats.zscored_means(), method="ward")
+    ok = stats.count > 0
+    if len(stats.band_names) == 0 or ok.sum() < 2:
+        raise ParameterError("a dendrogram needs the band means of at least two classes; give the scene "
+                             "(--scene) or a stats.json computed with one.")
+    return linkage(stats.zscored_means()[ok], method="ward")
 
 
 # ---------------------------------------------------------------------------------- writing
@@ -421,7 +423,8 @@ def write_stats(stats: ClassStatistics, folder: str | os.PathLike, *, overwrite:
             tmp = [stack.enter_context(atomic_path(t)) for t in targets]
             tmp[0].write_text(stats.csv_text(), encoding="utf-8")
             doc = stats.to_dict()
-            if len(stats.codes) >= 2 and stats.band_names and (stats.count > 0).all():
+            if stats.band_names and (stats.count > 0).sum() >= 2:
+                doc["linkage_codes"] = stats.codes[stats.count > 0].tolist()
                 doc["linkage"] = class_linkage(stats).round(6).tolist()
             tmp[1].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
             if plots:
@@ -471,16 +474,17 @@ def plot_dendrogram(stats: ClassStatistics, path: str | os.PathLike) -> None:
     fig = Figure(figsize=(6.5, max(3.0, 0.3 * len(stats.codes) + 1.5)), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    labels = [_label(c, n) for c, n in zip(stats.codes.tolist(), stats.names)]
-    if len(stats.codes) >= 2:
+    ok = stats.count > 0
+    labels = [_label(c, n) for c, n, k in zip(stats.codes.tolist(), stats.names, ok) if k]
+    if ok.sum() >= 2:
         dendrogram(class_linkage(stats), labels=labels, orientation="right", ax=ax,
                    link_color_func=lambda _: "0.3")
-        colour = dict(zip(labels, stats.colors))
+        colour = dict(zip(labels, [c for c, k in zip(stats.colors, ok) if k]))
         for tick in ax.get_yticklabels():
             tick.set_color(np.array(colour[tick.get_text()]) / 255)
             tick.set_fontweight("bold")
     else:
-        ax.text(0.5, 0.5, "one class: nothing to cluster", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "fewer than two classes with band statistics", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("Ward distance (z-scored band means)")
     ax.set_title("Class similarity")
     fig.tight_layout()
@@ -585,6 +589,10 @@ def merge_groups(codes: Sequence[int], *, groups: Sequence[Sequence[int]] | None
     if missing:
         raise ParameterError(f"the statistics have no entry for classes {_ranges(missing)} of the map; "
                              "recompute them with `geouic stats` on this map.")
+    empty = sorted(set(codes) & set(stats.codes[stats.count == 0].tolist()))
+    if empty:
+        raise ParameterError(f"classes {_ranges(empty)} have no valid pixel in the scene, so no band means to "
+                             "compare; merge them with --merge instead.")
     if to == len(codes):
         warnings.warn(f"--to {to} keeps all {len(codes)} classes; nothing is merged.", stacklevel=3)
         return [[c] for c in codes]

@@ -221,3 +221,16 @@ def test_merge_errors(strips, kwargs, match):
     with pytest.raises(ParameterError, match=match):
         merge_classes(strips["map"], out, **kwargs)
     assert not out.exists() and not (strips["dir"] / "m.merge.csv").exists()
+
+
+def test_class_without_scene_pixels(strips, tmp_path):
+    data = strips["data"].copy()
+    data[:, :8] = np.nan  # class 1 has no valid scene pixel
+    scene = write_raster(tmp_path / "holes.tif", data)
+    st = class_statistics(strips["map"], scene)
+    assert st.count[0] == 0 and np.isnan(st.mean[0]).all() and st.pixels[0] == 8 * 64
+    assert class_linkage(st).shape == (2, 4)  # classes 2..4 only
+    files = write_stats(st, tmp_path / "st")
+    assert json.loads(files[1].read_text())["linkage_codes"] == [2, 3, 4]
+    with pytest.raises(ParameterError, match="classes 1 have no valid pixel"):
+        merge_groups(st.codes, to=2, stats=st)
