@@ -1,0 +1,79 @@
+"""``geouic accuracy``: assess a map against reference data and write a report folder."""
+
+from __future__ import annotations
+
+import click
+
+from geouic.cli.options import handle_errors, mem_limit_opt, overwrite_opt, status, verbosity
+
+
+def echo_warnings(func):
+    """Show Python warnings raised by the command as one ``Warning: ...`` line each on stderr."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        import warnings
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            click.echo(f"Warning: {message}", err=True)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("default", UserWarning)
+            warnings.showwarning = show
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+@click.command(short_help="Assess a map against reference data; write a report folder.")
+@click.argument("map_path", metavar="MAP", type=click.Path())
+@click.option("-r", "--reference", required=True, type=click.Path(),
+              help="Reference points or polygons (any OGR vector, with --field) or a label raster (0 = unlabelled).")
+@click.option("--field", default=None, help="Class field of a vector reference.")
+@click.option("--area-adjusted", is_flag=True,
+              help="Add area-adjusted accuracy and class areas with 95 % intervals (Olofsson et al. 2014); "
+                   "needs a stratified random point sample (see `geouic sample-design`).")
+@click.option("--clusters", is_flag=True,
+              help="MAP holds clusters without a legend: report NMI, ARI and Hungarian-matched accuracy.")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="Report folder to create.")
+@click.option("--no-figures", is_flag=True, help="Skip the PNG figures (faster; the HTML then has tables only).")
+@mem_limit_opt
+@overwrite_opt
+@verbosity
+@handle_errors
+@echo_warnings
+def cli(map_path, reference, field, area_adjusted, clusters, output, no_figures, mem_limit, overwrite):
+    """Compare MAP (a class raster; 0 = unclassified) with reference data and write a report folder:
+    report.json, confusion.csv, PNG figures, report.html (self-contained) and report.md.
+
+    \b
+    geouic accuracy landcover.tif --reference validation_points.gpkg --field ref --area-adjusted -o report/
+    geouic accuracy classes.tif --reference reference.tif --clusters -o report/
+    """
+    from geouic.accuracy import assess
+    from geouic.errors import ParameterError
+    from geouic.report import check_report_folder, write_report
+
+    if area_adjusted and clusters:
+        raise ParameterError("--area-adjusted and --clusters exclude each other: area estimates need a map "
+                             "legend that matches the reference classes.")
+    check_report_folder(output, overwrite=overwrite)
+    status(f"Assessing {map_path} against {reference}...")
+    result = assess(map_path, reference, field=field, area_adjusted=area_adjusted, clusters=clusters,
+                    mem_limit_mb=mem_limit)
+    write_report(result, output, overwrite=overwrite, figures=not no_figures)
+    click.echo(_summary(result, output))
+
+
+def _summary(result, output) -> str:
+    line = f"OA {result.overall_accuracy:.3f}, kappa {result.kappa:.3f}, n = {result.n_samples:,}"
+    if result.area_adjusted is not None:
+        oa = result.area_adjusted.overall_accuracy
+        line += f"; area-adjusted OA {oa.estimate:.3f} \u00b1 {oa.ci95:.3f}"
+    if result.clusters is not None:
+        c = result.clusters
+        line = (f"matched OA {c.matched_overall_accuracy:.3f}, NMI {c.nmi:.3f}, ARI {c.ari:.3f}, "
+                f"n = {result.n_samples:,}")
+    return f"{line} -> {output}"

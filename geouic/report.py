@@ -1,0 +1,459 @@
+"""Accuracy report folders: JSON, CSV, PNG figures, a self-contained HTML page and Markdown.
+
+:func:`write_report` turns an :class:`~geouic.accuracy.AccuracyAssessment` into a folder::
+
+    report.json        every number (keys as documented in geouic.accuracy.AccuracyAssessment.to_dict)
+    confusion.csv      rows = map, columns = reference
+    contingency.csv    clusters x reference classes (cluster mode only)
+    confusion.png      heatmap of the confusion matrix
+    class_accuracy.png user's / producer's accuracy and F1 per class
+    area.png           mapped and area-adjusted class areas with 95 % intervals (area-adjusted only)
+    map_preview.png    the map, downsampled, in its own colours, with a legend
+    report.html        one file with the figures embedded (base64), for a browser
+    report.md          a Markdown summary
+
+The folder is built beside the target under a temporary name and renamed into place at the end,
+so a failure leaves no partial report. matplotlib is imported only when figures are drawn.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import datetime as _dt
+import html
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geouic.accuracy import AccuracyAssessment
+from geouic.colors import to_hex
+from geouic.errors import OutputError
+
+__all__ = [
+    "atomic_folder",
+    "check_report_folder",
+    "plot_area",
+    "plot_class_accuracy",
+    "plot_confusion",
+    "plot_contingency",
+    "plot_map_preview",
+    "render_html",
+    "render_markdown",
+    "write_report",
+]
+
+logger = logging.getLogger(__name__)
+
+_MAX_LEGEND = 30
+
+
+# ----------------------------------------------------------------------------- the folder
+def check_report_folder(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Check that a report folder can be written, before any work is done.
+
+    Raises
+    ------
+    OutputError
+        It exists and ``overwrite`` is false, or its parent folder is missing or not writable.
+    """
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise OutputError(f"{p}: already exists; pass --overwrite to replace it or choose another name.")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{p}: the folder {parent} does not exist; create it first.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{p}: the folder {parent} is not writable; choose another output folder.")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; move it to ``path`` when the block succeeds.
+
+    An existing ``path`` (only with ``overwrite``) is replaced after the new folder is complete.
+    On an exception the temporary folder is removed and ``path`` is left as it was.
+    """
+    path = check_report_folder(path, overwrite=overwrite)
+    tag = uuid.uuid4().hex[:8]
+    tmp = path.with_name(f".{path.name}.{tag}.tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+        old = path.with_name(f".{path.name}.{tag}.old")
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        elif old.exists():
+            old.unlink()
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_report(assessment: AccuracyAssessment, folder: str | os.PathLike, *, overwrite: bool = False,
+                 figures: bool = True, preview_size: int = 900) -> Path:
+    """Write the report folder of an assessment (see the module docstring for its files).
+
+    Parameters
+    ----------
+    assessment : AccuracyAssessment
+    folder : str or path-like
+        Target folder; created atomically.
+    overwrite : bool, default=False
+        Replace an existing folder.
+    figures : bool, default=True
+        Draw the PNG figures (and embed them in the HTML).
+    preview_size : int, default=900
+        Longest side of the map preview, in pixels of the map read (decimated by GDAL).
+
+    Returns
+    -------
+    Path
+        The report folder.
+    """
+    data = assessment.to_dict()
+    data["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    data["geouic_version"] = _version()
+    with atomic_folder(folder, overwrite=overwrite) as tmp:
+        (tmp / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        _write_matrix_csv(tmp / "confusion.csv", assessment.labels, assessment.labels,
+                          assessment.counts, assessment.name)
+        if assessment.clusters is not None:
+            c = assessment.clusters
+            _write_matrix_csv(tmp / "contingency.csv", c.cluster_labels, c.class_labels, c.contingency,
+                              lambda k: f"cluster {k}")
+        images = _write_figures(assessment, tmp, preview_size) if figures else {}
+        (tmp / "report.html").write_text(render_html(assessment, images, tmp), encoding="utf-8")
+        (tmp / "report.md").write_text(render_markdown(assessment, images), encoding="utf-8")
+    logger.info("report written to %s", folder)
+    return Path(folder)
+
+
+def _version() -> str:
+    from geouic import __version__
+
+    return __version__
+
+
+def _write_matrix_csv(path: Path, rows: Sequence[int], cols: Sequence[int], counts: np.ndarray,
+                      name: Any) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["map \\ reference", "name", *cols, "total"])
+        for code, row in zip(rows, counts):
+            w.writerow([code, name(code), *row.tolist(), int(row.sum())])
+        w.writerow(["total", "", *counts.sum(0).tolist(), int(counts.sum())])
+
+
+# ------------------------------------------------------------------------------- figures
+def _write_figures(a: AccuracyAssessment, folder: Path, preview_size: int) -> dict[str, str]:
+    """Draw every figure into ``folder``; return {file name: caption}."""
+    figs: dict[str, tuple[Any, str]] = {
+        "confusion.png": (plot_confusion(a), "Confusion matrix (rows = map, columns = reference); "
+                          "colour: share of the map class's samples."),
+        "class_accuracy.png": (plot_class_accuracy(a), "Per-class accuracy."),
+    }
+    if a.clusters is not None:
+        figs["confusion.png"] = (figs["confusion.png"][0], "Confusion matrix after matching clusters to "
+                                 "classes (rows = map, columns = reference).")
+        figs["contingency.png"] = (plot_contingency(a), "Clusters x reference classes; colour: share of "
+                                   "the cluster's pixels.")
+    if a.area_adjusted is not None:
+        figs["area.png"] = (plot_area(a), "Mapped and area-adjusted class areas (error bars: 95 % CI).")
+    figs["map_preview.png"] = (plot_map_preview(a.map_path, max_size=preview_size, assessment=a),
+                               "Map preview (downsampled).")
+    out = {}
+    for name, (fig, caption) in figs.items():
+        fig.savefig(folder / name, dpi=100)
+        out[name] = caption
+    return out
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _short(text: str, n: int = 18) -> str:
+    return text if len(text) <= n else text[: n - 1] + "\u2026"
+
+
+def plot_confusion(a: AccuracyAssessment) -> Any:
+    """A heatmap of the confusion matrix, counts written in the cells (up to 25 classes).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    ticks = [_short(_label(a, c), 24) for c in a.labels]
+    title = f"Confusion matrix, n = {a.n_samples:,}, OA = {a.overall_accuracy:.3f}"
+    return _heatmap(a.counts, ticks, ticks, title, "map")
+
+
+def plot_contingency(a: AccuracyAssessment) -> Any:
+    """A heatmap of the cluster x reference-class contingency table (cluster mode)."""
+    c = a.clusters
+    if c is None:
+        raise ValueError("plot_contingency needs an assessment made with clusters=True.")
+    title = f"Clusters x reference classes, NMI = {c.nmi:.3f}, ARI = {c.ari:.3f}"
+    return _heatmap(c.contingency, [str(k) for k in c.cluster_labels],
+                    [_short(_label(a, k)) for k in c.class_labels], title, "map cluster")
+
+
+def _heatmap(counts: np.ndarray, row_ticks: list[str], col_ticks: list[str], title: str, ylabel: str) -> Any:
+    rows_n, cols_n = counts.shape
+    side = min(12.0, 3.0 + 0.55 * max(rows_n, cols_n))
+    fig = _figure(min(14.0, 4.5 + 0.55 * cols_n), side)
+    ax = fig.add_subplot()
+    totals = counts.sum(1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="share of the row's samples")
+    ax.set_xticks(range(cols_n), col_ticks, rotation=45, ha="right")
+    ax.set_yticks(range(rows_n), row_ticks)
+    ax.set_xlabel("reference")
+    ax.set_ylabel(ylabel)
+    if max(rows_n, cols_n) <= 25:
+        size = 9 if max(rows_n, cols_n) <= 10 else 7
+        for i in range(rows_n):
+            for j in range(cols_n):
+                ax.text(j, i, f"{counts[i, j]:,}", ha="center", va="center", fontsize=size,
+                        color="white" if share[i, j] > 0.6 else "black")
+    ax.set_title(title)
+    return fig
+
+
+def _label(a: AccuracyAssessment, code: int) -> str:
+    """``"code name"``, or just the code when the class has no other name."""
+    name = a.name(code)
+    return str(code) if name == str(code) else f"{code} {name}"
+
+
+def plot_class_accuracy(a: AccuracyAssessment) -> Any:
+    """Grouped bars of user's and producer's accuracy and F1 per class.
+
+    With area-adjusted estimates a second panel shows the adjusted user's and producer's
+    accuracies with their 95 % intervals.
+    """
+    per = a.per_class()
+    k = len(a.labels)
+    x = np.arange(k)
+    panels = 2 if a.area_adjusted is not None else 1
+    fig = _figure(min(16.0, 4.0 + 0.8 * k), 3.6 * panels)
+    axes = fig.subplots(panels, 1, squeeze=False)[:, 0]
+    ticks = [_short(a.name(c)) for c in a.labels]
+    for i, (key, label) in enumerate((("users_accuracy", "user's"), ("producers_accuracy", "producer's"),
+                                      ("f1", "F1"))):
+        values = [per[key][c] for c in a.labels]
+        axes[0].bar(x + (i - 1) * 0.27, np.nan_to_num(values), width=0.27, label=label)
+    axes[0].set_title("Sample accuracy per class")
+    if a.area_adjusted is not None:
+        aa = a.area_adjusted
+        for i, (key, label) in enumerate((("users_accuracy", "user's"), ("producers_accuracy", "producer's"))):
+            value = np.nan_to_num([e.estimate for e in getattr(aa, key)])
+            half = np.nan_to_num([e.ci95 for e in getattr(aa, key)])
+            yerr = [np.minimum(half, value), np.minimum(half, 1 - value)]  # the interval within [0, 1]
+            axes[1].bar(x + (i - 0.5) * 0.36, value, width=0.36, yerr=yerr, capsize=3, label=label)
+        axes[1].set_title("Area-adjusted accuracy (Olofsson et al. 2014), 95 % CI")
+    for ax in axes:
+        ax.set_xticks(x, ticks, rotation=30 if k > 6 else 0, ha="right" if k > 6 else "center")
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("accuracy")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+    return fig
+
+
+def plot_area(a: AccuracyAssessment) -> Any:
+    """Mapped area and area-adjusted estimate (95 % CI) per class, in hectares."""
+    aa = a.area_adjusted
+    if aa is None:
+        raise ValueError("plot_area needs an assessment with area-adjusted estimates.")
+    k = len(a.labels)
+    x = np.arange(k)
+    fig = _figure(min(16.0, 4.0 + 0.8 * k), 3.6)
+    ax = fig.add_subplot()
+    ax.bar(x - 0.2, aa.mapped_area_ha, width=0.4, label="mapped", color="#9ecae1")
+    ax.bar(x + 0.2, [e.estimate for e in aa.area_ha], width=0.4, yerr=np.nan_to_num([e.ci95 for e in aa.area_ha]),
+           capsize=3, label="area-adjusted", color="#3182bd")
+    ax.set_xticks(x, [_short(a.name(c)) for c in a.labels], rotation=30 if k > 6 else 0,
+                  ha="right" if k > 6 else "center")
+    ax.set_ylabel("area (ha)")
+    ax.yaxis.set_major_formatter("{x:,.0f}")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+    ax.set_title("Class area")
+    return fig
+
+
+def plot_map_preview(path: str | os.PathLike, *, max_size: int = 900,
+                     assessment: AccuracyAssessment | None = None) -> Any:
+    """The class map, decimated by GDAL to at most ``max_size`` pixels a side, with a legend.
+
+    Value 0 and nodata are drawn transparent. With an assessment in cluster mode, legend entries
+    name the reference class each cluster was matched to.
+    """
+    import rasterio
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    from geouic.classstats import read_legend
+
+    with rasterio.open(path) as ds:
+        scale = max(1.0, max(ds.width, ds.height) / max_size)
+        shape = (max(1, round(ds.height / scale)), max(1, round(ds.width / scale)))
+        values = ds.read(1, out_shape=shape, masked=True)
+    codes_arr = np.asarray(values.filled(0)).astype(np.int64)
+    valid = ~np.ma.getmaskarray(values) & (codes_arr > 0)
+    codes = np.unique(codes_arr[valid]).tolist()
+    legend = read_legend(path, codes)
+    colors, names = legend.colors, legend.names
+    if assessment is not None:
+        names = _preview_names(assessment, codes, names)
+    index = np.searchsorted(codes, codes_arr) if codes else np.zeros_like(codes_arr)
+    image = np.ma.masked_array(index, ~valid)
+    cmap = ListedColormap([np.array(colors[c]) / 255 for c in codes] or ["white"])
+    fig = _figure(9.5, 9.5 * shape[0] / shape[1] * 0.75 + 1.0)
+    ax = fig.add_subplot()
+    ax.imshow(image, cmap=cmap, vmin=-0.5, vmax=max(len(codes), 1) - 0.5, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(f"{Path(path).name} ({values.shape[1]}x{values.shape[0]} preview)")
+    handles = [Patch(facecolor=to_hex(colors[c]), edgecolor="0.3", label=_short(f"{c}: {names[c]}", 28))
+               for c in codes[:_MAX_LEGEND]]
+    if len(codes) > _MAX_LEGEND:
+        handles.append(Patch(facecolor="white", label=f"... {len(codes) - _MAX_LEGEND} more"))
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return fig
+
+
+def _preview_names(a: AccuracyAssessment, codes: list[int], names: dict[int, str]) -> dict[int, str]:
+    if a.clusters is None:
+        return {c: a.names[c] if names[c] == f"class {c}" and c in a.names else names[c] for c in codes}
+    matched = {cl: ref for cl, ref, _ in a.clusters.matching}
+    return {c: f"cluster -> {a.name(matched[c])}" if matched.get(c) is not None else "unmatched cluster"
+            for c in codes}
+
+
+# ---------------------------------------------------------------------------- documents
+def _f(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _pm(est: Any, digits: int = 3, area: bool = False) -> str:
+    if area:
+        e = "n/a" if not np.isfinite(est.estimate) else f"{est.estimate:,.0f}"
+        ci = "n/a" if not np.isfinite(est.ci95) else f"{est.ci95:,.0f}"
+    else:
+        e, ci = _f(est.estimate, digits), _f(est.ci95, digits)
+    return f"{e} \u00b1 {ci}"
+
+
+def _tables(a: AccuracyAssessment) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """Every table of the report as (header, rows) of text, shared by HTML and Markdown."""
+    per = a.per_class()
+    tables: dict[str, tuple[list[str], list[list[str]]]] = {}
+    summary = [["overall accuracy", _f(a.overall_accuracy)], ["kappa", _f(a.kappa)],
+               ["samples", f"{a.n_samples:,}"], ["reference", f"{a.reference_path} ({a.reference_kind})"]]
+    for key, value in a.excluded.items():
+        summary.append([f"excluded: {key.replace('_', ' ')}", f"{value:,}"])
+    if a.area_adjusted is not None:
+        summary.insert(1, ["area-adjusted overall accuracy", _pm(a.area_adjusted.overall_accuracy)])
+    if a.clusters is not None:
+        c = a.clusters
+        summary += [["NMI", _f(c.nmi)], ["ARI", _f(c.ari)], ["matched overall accuracy", _f(c.matched_overall_accuracy)]]
+    tables["Summary"] = (["measure", "value"], summary)
+    rows = [[str(c), a.name(c), _f(per["users_accuracy"][c]), _f(per["producers_accuracy"][c]), _f(per["f1"][c]),
+             f"{int(a.counts[i].sum()):,}", f"{int(a.counts[:, i].sum()):,}"] for i, c in enumerate(a.labels)]
+    tables["Per class"] = (["code", "name", "user's", "producer's", "F1", "n map", "n reference"], rows)
+    if a.area_adjusted is not None:
+        aa = a.area_adjusted
+        rows = [[str(c), a.name(c), f"{aa.mapped_area_ha[i]:,.0f}", _pm(aa.area_ha[i], area=True),
+                 _pm(aa.users_accuracy[i]), _pm(aa.producers_accuracy[i])] for i, c in enumerate(a.labels)]
+        tables["Area-adjusted estimates (95 % CI)"] = (
+            ["code", "name", "mapped (ha)", "area (ha)", "user's", "producer's"], rows)
+    header = ["map \\ reference", *[str(c) for c in a.labels], "total"]
+    rows = [[_label(a, c), *[f"{v:,}" for v in a.counts[i]],
+             f"{int(a.counts[i].sum()):,}"] for i, c in enumerate(a.labels)]
+    rows.append(["total", *[f"{v:,}" for v in a.counts.sum(0)], f"{a.n_samples:,}"])
+    tables["Confusion matrix (rows = map, columns = reference)"] = (header, rows)
+    if a.clusters is not None:
+        rows = [[str(cl), "unmatched" if ref is None else _label(a, ref), f"{n:,}"]
+                for cl, ref, n in a.clusters.matching]
+        tables["Cluster matching (Hungarian)"] = (["cluster", "reference class", "pixels"], rows)
+    return tables
+
+
+def render_markdown(a: AccuracyAssessment, images: dict[str, str] | None = None) -> str:
+    """The report as Markdown (figures linked by file name)."""
+    lines = [f"# Accuracy report: {Path(a.map_path).name}", ""]
+    if a.warnings:
+        lines += ["## Warnings", "", *[f"- {w}" for w in a.warnings], ""]
+    for title, (header, rows) in _tables(a).items():
+        lines += [f"## {title}", "", "| " + " | ".join(header) + " |",
+                  "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+        lines.append("")
+    if images:
+        lines += ["## Figures", ""] + [f"![{caption}]({name})" for name, caption in images.items()] + [""]
+    return "\n".join(lines)
+
+
+def _td(cell: str) -> str:
+    numeric = cell.replace(",", "").replace(".", "").replace(" \u00b1 ", "").replace("n/a", "0").isdigit()
+    return f"<td>{html.escape(cell)}</td>" if numeric else f'<td class="text">{html.escape(cell)}</td>'
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1100px;
+color:#222;padding:0 1em}
+h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5em 0;font-size:.9em}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f2f2f2;text-align:left}
+td:first-child,th:first-child,td.text{text-align:left}
+.warn{background:#fff4ce;border:1px solid #e0b000;padding:.6em 1em;border-radius:4px}
+.meta{color:#666;font-size:.85em}figure{margin:1em 0}img{max-width:100%;border:1px solid #eee}
+figcaption{color:#555;font-size:.85em}
+"""
+
+
+def render_html(a: AccuracyAssessment, images: dict[str, str] | None = None,
+                folder: str | os.PathLike | None = None) -> str:
+    """The report as one HTML file: tables and the PNGs of ``folder`` embedded as data URIs."""
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>Accuracy report: {esc(Path(a.map_path).name)}</title>", f"<style>{_CSS}</style></head><body>",
+        f"<h1>Accuracy report: {esc(Path(a.map_path).name)}</h1>",
+        f'<p class="meta">map {esc(a.map_path)} &middot; reference {esc(a.reference_path)}'
+        f"{' field ' + esc(a.field) if a.field else ''} &middot; geouic {esc(_version())}</p>",
+    ]
+    if a.warnings:
+        items = "".join(f"<li>{esc(w)}</li>" for w in a.warnings)
+        parts.append(f'<div class="warn"><strong>Warnings</strong><ul>{items}</ul></div>')
+    for title, (header, rows) in _tables(a).items():
+        parts.append(f"<h2>{esc(title)}</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
+        parts += ["<tr>" + "".join(_td(cell) for cell in row) + "</tr>" for row in rows]
+        parts.append("</table>")
+    if images and folder is not None:
+        parts.append("<h2>Figures</h2>")
+        for name, caption in images.items():
+            data = base64.b64encode((Path(folder) / name).read_bytes()).decode("ascii")
+            parts.append(f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
+                         f"<figcaption>{esc(caption)}</figcaption></figure>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
