@@ -182,8 +182,6 @@ def kmeans_plusplus(X: np.ndarray, k: int, rng: np.random.RandomState) -> np.nda
 class CentroidPredictMixin:
     """``predict`` by nearest centre for estimators whose only state is ``cluster_centers_``."""
 
-    _state_attrs: tuple[str, ...] = ("cluster_centers_",)
-
     def __sklearn_is_fitted__(self) -> bool:
         return getattr(self, "cluster_centers_", None) is not None
 

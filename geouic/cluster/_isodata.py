@@ -238,14 +238,14 @@ class ISODATA(CentroidPredictMixin, ClusterMixin, BaseEstimator):
         s = self._settings()
         rng = check_seed(self.random_state)
         X = check_data(X, who="ISODATA.fit")
-        sample = X[:: s.sample_interval]
+        sample = X if s.sample_interval == 1 else np.ascontiguousarray(X[:: s.sample_interval])
         _check_sample(sample, s)
         centers = _initial_centers(sample, s, rng)
         run = _Run(centers=centers, ids=np.arange(len(centers)), next_id=len(centers))
         self.history_: list[dict] = []
         self.converged_ = False
         for it in range(1, s.max_iter + 1):
-            record, stable = self._iterate(sample, run, it, s)
+            record, stable = _iterate(sample, run, it, s)
             self.history_.append(record)
             logger.debug("ISODATA iteration %s", record)
             if stable and record["splits"] == record["merges"] == 0:
@@ -277,35 +277,6 @@ class ISODATA(CentroidPredictMixin, ClusterMixin, BaseEstimator):
             init=check_choice("init", self.init, _INITS),
         )
 
-    def _iterate(
-        self, X: np.ndarray, run: _Run, it: int, s: _Settings
-    ) -> tuple[dict, bool]:
-        """One iteration: assign and discard, update centres, then split or merge."""
-        labels, dropped = _assign(X, run, s.min_class_size)
-        pixel_ids = run.ids[labels]
-        prev, run.prev_ids = run.prev_ids, pixel_ids
-        changed = 1.0 if prev is None else float(np.mean(pixel_ids != prev))
-        stable = changed <= 1.0 - s.convergence
-        n_classes = len(run.centers)
-        last = it == s.max_iter
-        forced = n_classes <= s.n_clusters / 2 or n_classes < s.min_clusters
-        try_split = not last and n_classes < s.max_clusters and (forced or stable or it % 2)
-        counts, run.centers, var = _class_moments(X, labels, n_classes, variances=try_split)
-        splits = merges = 0
-        if var is not None:
-            splits = _split(var, counts, run, forced, s)
-        if not last and splits == 0:
-            merges = _merge(counts, run, s)
-        record = {
-            "iteration": it,
-            "n_clusters": n_classes,
-            "changed_fraction": changed,
-            "dropped": dropped,
-            "splits": splits,
-            "merges": merges,
-        }
-        return record, stable
-
     def _set_result(
         self, X: np.ndarray, labels: np.ndarray, run: _Run, dropped: int, s: _Settings
     ) -> None:
@@ -331,7 +302,7 @@ def _check_sample(X: np.ndarray, s: _Settings) -> None:
             f"ISODATA.fit: {X.shape[0]} sample rows (sample_interval={s.sample_interval}) "
             f"are fewer than n_clusters={s.n_clusters}; pass more pixels or lower n_clusters."
         )
-    if not np.any(X != X[0]):
+    if not np.any(X.max(axis=0) > X.min(axis=0)):
         raise ParameterError("ISODATA.fit: all sample rows are identical; nothing to cluster.")
 
 
@@ -342,6 +313,34 @@ def _initial_centers(X: np.ndarray, s: _Settings, rng: np.random.RandomState) ->
     std = X.std(axis=0, dtype=np.float64)
     steps = np.linspace(-1.0, 1.0, s.n_clusters)[:, None]
     return mean + steps * std
+
+
+def _iterate(X: np.ndarray, run: _Run, it: int, s: _Settings) -> tuple[dict, bool]:
+    """One iteration: assign and discard, update centres, then split or merge."""
+    labels, dropped = _assign(X, run, s.min_class_size)
+    pixel_ids = run.ids[labels]
+    prev, run.prev_ids = run.prev_ids, pixel_ids
+    changed = 1.0 if prev is None else float(np.mean(pixel_ids != prev))
+    stable = changed <= 1.0 - s.convergence
+    n_classes = len(run.centers)
+    last = it == s.max_iter
+    forced = n_classes <= s.n_clusters / 2 or n_classes < s.min_clusters
+    try_split = not last and n_classes < s.max_clusters and (forced or stable or it % 2 == 1)
+    counts, run.centers, var = _class_moments(X, labels, run.centers, variances=try_split)
+    splits = merges = 0
+    if var is not None:
+        splits = _split(var, counts, run, forced, s)
+    if not last and splits == 0:
+        merges = _merge(counts, run, s)
+    record = {
+        "iteration": it,
+        "n_clusters": n_classes,
+        "changed_fraction": changed,
+        "dropped": dropped,
+        "splits": splits,
+        "merges": merges,
+    }
+    return record, stable
 
 
 def _assign(X: np.ndarray, run: _Run, min_size: int) -> tuple[np.ndarray, int]:
@@ -386,27 +385,33 @@ def _one_hot(labels: np.ndarray, k: int, dtype: np.dtype) -> np.ndarray:
 
 
 def _class_moments(
-    X: np.ndarray, labels: np.ndarray, k: int, *, variances: bool
+    X: np.ndarray, labels: np.ndarray, ref: np.ndarray, *, variances: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Pixel counts ``(k,)``, class means and (optionally) per-band variances ``(k, d)``.
 
-    One chunked pass: per chunk, a one-hot ``(rows, k)`` matrix turns the class sums of ``x``
-    and ``x²`` into matrix products; chunk sums are accumulated in float64. Every class must
-    hold pixels.
+    One chunked pass: per chunk, a one-hot ``(rows, k)`` matrix turns class sums into matrix
+    products, accumulated in float64. Every class must hold pixels. For variances the pixels
+    are first shifted by their class's reference point ``ref`` (the centres they were assigned
+    to, close to the new means), so ``E[y²] - E[y]²`` loses no float32 precision to
+    cancellation even for a tight class far from the origin.
     """
-    sums = np.zeros((k, X.shape[1]), dtype=np.float64)
+    k = len(ref)
+    sums = np.zeros(ref.shape, dtype=np.float64)
     squares = np.zeros_like(sums) if variances else None
+    R = ref.astype(X.dtype, copy=False)
     for rows in iter_chunks(X.shape[0]):
         onehot_t = _one_hot(labels[rows], k, X.dtype).T
-        block = X[rows]
+        if squares is None:
+            sums += onehot_t @ X[rows]
+            continue
+        block = X[rows] - R[labels[rows]]
         sums += onehot_t @ block
-        if squares is not None:
-            squares += onehot_t @ np.square(block)
+        squares += onehot_t @ np.square(block, out=block)
     counts = np.bincount(labels, minlength=k)
     means = sums / counts[:, None]
     if squares is None:
         return counts, means, None
-    return counts, means, np.maximum(squares / counts[:, None] - means**2, 0.0)
+    return counts, ref + means, np.maximum(squares / counts[:, None] - means**2, 0.0)
 
 
 def _split(

@@ -258,7 +258,7 @@ def test_init_only_stores_parameters():
         ({"sample_interval": 0}, "sample_interval=0 is invalid"),
         ({"split_factor": 0.0}, "split_factor=0.0 is invalid: must be a number in (0.0, 1.0]."),
         ({"split_factor": 1.5}, "split_factor=1.5 is invalid"),
-        ({"init": "random"}, "init='random' is invalid: must be one of kmeans++, spectral_diagonal."),
+        ({"init": "random"}, "init='random' is invalid: must be one of kmeans++, spectral_diag"),
         ({"random_state": "abc"}, "random_state='abc' is invalid"),
         ({"random_state": -1}, "random_state=-1 is invalid"),
     ],
