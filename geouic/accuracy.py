@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from geouic.errors import ParameterError, RasterInputError
+from geouic.errors import ParameterError, RasterInputError, ReferenceDataError
 
 __all__ = [
     "AccuracyAssessment",
@@ -38,6 +38,7 @@ __all__ = [
     "confusion_matrix",
     "f1_scores",
     "kappa",
+    "matched_confusion",
     "olofsson",
     "overall_accuracy",
     "producers_accuracy",
@@ -611,7 +612,7 @@ def _warn_about_sample(result: AccuracyAssessment, area_adjusted: bool) -> None:
     unit = "points" if result.reference_kind == "points" else "pixels"
     if ex.get("map_nodata") or ex.get("outside_map"):
         total = result.n_samples + ex.get("map_nodata", 0) + ex.get("outside_map", 0)
-        approx = "" if unit == "points" or result.reference_kind == "raster" else "about "
+        approx = "about " if result.reference_kind == "polygons" else ""  # polygon area / pixel area
         warnings.warn(
             f"reference and map overlap only partly: of {total:,} labelled reference {unit}, "
             f"{ex.get('map_nodata', 0):,} fall on map nodata/unclassified (0) and {approx}"
@@ -629,9 +630,7 @@ def _warn_about_sample(result: AccuracyAssessment, area_adjusted: bool) -> None:
             "pixels are not one, so read the intervals as too narrow.", stacklevel=3)
 
 
-def _no_samples(ref: Any, src: Any, excluded: dict[str, int]) -> Exception:
-    from geouic.errors import ReferenceDataError
-
+def _no_samples(ref: Any, src: Any, excluded: dict[str, int]) -> ReferenceDataError:
     return ReferenceDataError(
         f"no labelled reference {'point' if ref.kind == 'points' else 'pixel'} of {os.path.basename(ref.path)} "
         f"falls on a classified pixel of {os.path.basename(src.path)} ({excluded['map_nodata']:,} on map "
