@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from geouic._threads import single_threaded_blas
 from geouic.errors import ModelError, NotFittedError, ParameterError
 from geouic.raster import RasterSource, from_samples, to_samples
 from geouic.sampling import Normalizer, sample_labelled, sample_pixels
@@ -121,6 +122,14 @@ class Engine(ABC):
         """Method and parameters, for provenance tags and logs."""
         return {"method": self.method}
 
+    def bytes_per_pixel(self, n_bands: int) -> int:
+        """Memory one pixel of a window costs while predicting, temporaries included.
+
+        The default fits pixel-wise engines: the raw read, masks, float32 copies (raw,
+        normalised, transposed samples) and labels. Spatial engines override it.
+        """
+        return 4 * n_bands * 4 + n_bands + 24
+
     def check_fitted(self) -> None:
         """Raise :class:`NotFittedError` unless the engine was fitted or loaded."""
         if not hasattr(self, "n_classes_"):
@@ -191,6 +200,13 @@ class PixelEngine(Engine):
         self.normalizer_ = Normalizer(self.normalize).fit(X)
         Xn = self.normalizer_.transform(X)
         logger.info("fitting %s on %d pixels x %d bands", self.method, *Xn.shape)
+        with single_threaded_blas():
+            self._fit_estimator(Xn, y, sources, training)
+        self.band_names_ = list(sources[0].band_names)
+        return self
+
+    def _fit_estimator(self, Xn: np.ndarray, y: np.ndarray | None, sources: Sequence[RasterSource],
+                       training: Any) -> None:
         if self.supervised:
             self.estimator.fit(Xn, y)
             self._finish_supervised(training)
@@ -203,8 +219,6 @@ class PixelEngine(Engine):
                 )
             self.estimator.fit(Xn)
             self._finish_unsupervised()
-        self.band_names_ = list(sources[0].band_names)
-        return self
 
     def _finish_unsupervised(self) -> None:
         """Number classes 1..K from dark to bright so maps look alike from run to run."""

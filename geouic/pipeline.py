@@ -19,18 +19,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import rasterio
 
 import geouic
+from geouic._threads import free_cores, single_threaded_blas
 from geouic.engine import Engine
 from geouic.errors import ParameterError
 from geouic.output import FloatWriter, Legend, ThematicProfile, ThematicWriter, check_output
 from geouic.raster import DEFAULT_MEM_LIMIT_MB, RasterSource, WindowPair
 
-__all__ = ["ClassifyResult", "apply_engine", "classify_raster", "default_workers"]
+__all__ = ["ClassifyResult", "apply_engine", "classify_raster", "default_workers", "prediction_windows"]
 
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int], None]
+
+#: GDAL block cache during the prediction pass (MB): blocks are read once, so a small cache
+#: suffices and keeps peak memory flat.
+GDAL_CACHE_MB = 32
 
 
 @dataclass
@@ -74,12 +80,8 @@ class ClassifyResult:
 
 
 def default_workers() -> int:
-    """Threads for window prediction: the cores this process may use, at most 4."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        n = os.cpu_count() or 1
-    return max(1, min(4, n))
+    """Threads for window prediction: the free cores of this machine, at most 4."""
+    return free_cores(4)
 
 
 def _provenance(engine: Engine, sources: Sequence[RasterSource], extra: Mapping[str, Any] | None) -> dict:
@@ -117,7 +119,8 @@ def apply_engine(source: RasterSource, engine: Engine, output: str | os.PathLike
     legend : Legend, optional
         Names and colours; by default generated distinct colours and the engine's names.
     mem_limit_mb : float, default=64
-        Memory budget of one window; peak memory grows with it, not with the scene.
+        Working-memory budget of the prediction pass, shared by all windows in flight
+        (each worker holds up to two); peak memory grows with it, not with the scene.
     overwrite : bool, default=False
     profile : ThematicProfile, optional
     workers : int, optional
@@ -157,14 +160,16 @@ def apply_engine(source: RasterSource, engine: Engine, output: str | os.PathLike
             writers[name] = FloatWriter(path, count=count, band_names=band_names, overwrite=overwrite,
                                         profile=profile, **grid)
         counts = np.zeros(n_classes + 1, dtype=np.int64)
-        pairs = source.windows(mem_limit_mb=mem_limit_mb, halo=engine.halo)
+        workers = workers or default_workers()
+        pairs = prediction_windows(source, engine, mem_limit_mb, workers)
         wanted = frozenset(extras)
-        for pair, result in _predict_windows(source, engine, pairs, wanted, workers):
-            for name, writer in writers.items():
-                writer.write(pair.core, result[name])
-            counts += np.bincount(result["labels"].ravel(), minlength=n_classes + 1)[: n_classes + 1]
-            if progress is not None:
-                progress(1)
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024), single_threaded_blas():
+            for pair, result in _predict_windows(source, engine, pairs, wanted, workers):
+                for name, writer in writers.items():
+                    writer.write(pair.core, result[name])
+                counts += np.bincount(result["labels"].ravel(), minlength=n_classes + 1)[: n_classes + 1]
+                if progress is not None:
+                    progress(1)
         predict_seconds = time.perf_counter() - t0
         all_tags = _provenance(engine, [source], tags)
         written = {name: w.close(tags=all_tags) for name, w in writers.items()}
@@ -174,6 +179,14 @@ def apply_engine(source: RasterSource, engine: Engine, output: str | os.PathLike
         raise
     return ClassifyResult(path=written.pop("labels"), n_classes=n_classes, counts=counts,
                           predict_seconds=predict_seconds, extras=written)
+
+
+def prediction_windows(source: RasterSource, engine: Engine, mem_limit_mb: float,
+                       workers: int) -> list[WindowPair]:
+    """Windows for the prediction pass: the budget is shared by the windows in flight."""
+    in_flight = 2 * workers if workers > 1 else 1
+    return source.windows(mem_limit_mb=mem_limit_mb / in_flight, halo=engine.halo,
+                          bytes_per_pixel=engine.bytes_per_pixel(source.count))
 
 
 def _predict_windows(source: RasterSource, engine: Engine, pairs: Sequence[WindowPair],

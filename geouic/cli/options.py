@@ -95,7 +95,7 @@ bands_opt = click.option("--bands", default=None, metavar="LIST",
 seed_opt = click.option("--seed", type=int, default=0, show_default=True,
                         help="Random seed (sampling, initialisation, training).")
 mem_limit_opt = click.option("--mem-limit", type=click.FloatRange(min=1), default=64, show_default=True,
-                             metavar="MB", help="Memory budget of one processing window, in MB.")
+                             metavar="MB", help="Working-memory budget of the processing windows, in MB.")
 
 
 def parse_bands(text: str | None) -> list[str] | None:

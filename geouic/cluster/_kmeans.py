@@ -1,55 +1,26 @@
-"""k-means: scikit-learn's k-means++ fit on a sample, vectorised nearest-centre prediction."""
+"""k-means: k-means++ seeding and Lloyd iterations in numpy, chunked so memory stays bounded.
+
+Written here rather than wrapping :class:`sklearn.cluster.KMeans`: importing
+``sklearn.cluster`` costs several seconds and tens of MB at every CLI start, and its OpenMP
+loops busy-wait badly when the machine's cores are shared. Every step here is a chunked BLAS
+product (distances, and the class sums as a one-hot product), which is as fast on pixel samples.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.cluster import KMeans as _SkKMeans
 
-from geouic.errors import NotFittedError, ParameterError
+from geouic.cluster._base import (
+    CentroidPredictMixin, check_data, check_float, check_int, check_seed, iter_chunks,
+    kmeans_plusplus, sq_distances,
+)
 
-__all__ = ["KMeans", "nearest_center", "CHUNK_ROWS"]
-
-#: Rows per chunk in prediction: bounds the (rows, k) distance matrix.
-CHUNK_ROWS = 65536
-
-
-def nearest_center(X: np.ndarray, centers: np.ndarray, *, return_distance: bool = False):
-    """Index of the nearest centre for each row, computed in chunks.
-
-    Squared distances are ``||x||² - 2x·c + ||c||²`` with one matrix product per chunk;
-    ``||x||²`` is constant per row so it is skipped unless distances are asked for.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, features)
-    centers : ndarray of shape (k, features)
-    return_distance : bool, default=False
-        Also return the squared distance to the nearest centre.
-    """
-    dtype = np.float32 if X.dtype == np.float32 else np.float64
-    X = np.asarray(X, dtype=dtype)
-    c = np.asarray(centers, dtype=dtype)
-    c_sq = (c * c).sum(axis=1)
-    labels = np.empty(len(X), dtype=np.intp)
-    dist = np.empty(len(X), dtype=dtype) if return_distance else None
-    for start in range(0, len(X), CHUNK_ROWS):
-        chunk = X[start : start + CHUNK_ROWS]
-        d = c_sq - 2.0 * (chunk @ c.T)
-        lab = d.argmin(axis=1)
-        labels[start : start + len(chunk)] = lab
-        if dist is not None:
-            best = d[np.arange(len(chunk)), lab] + (chunk * chunk).sum(axis=1)
-            dist[start : start + len(chunk)] = np.maximum(best, 0)
-    return (labels, dist) if return_distance else labels
+__all__ = ["KMeans"]
 
 
-class KMeans(ClusterMixin, BaseEstimator):
+class KMeans(CentroidPredictMixin, ClusterMixin, BaseEstimator):
     """k-means clustering for pixel samples.
-
-    The fit is scikit-learn's Lloyd k-means with k-means++ seeding and several
-    initialisations; prediction is a chunked nearest-centre search in the input's float
-    precision, so a float32 window is labelled without a float64 copy.
 
     Parameters
     ----------
@@ -58,8 +29,10 @@ class KMeans(ClusterMixin, BaseEstimator):
     n_init : int, default=4
         k-means++ initialisations; the run with the lowest inertia is kept.
     max_iter : int, default=300
+        Lloyd iterations per initialisation.
     tol : float, default=1e-4
-        Relative centre movement that stops an initialisation.
+        Stop when the squared centre movement is below ``tol`` times the mean band variance
+        (scikit-learn's convention).
     random_state : int, optional
 
     Attributes
@@ -67,7 +40,9 @@ class KMeans(ClusterMixin, BaseEstimator):
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
     labels_ : ndarray of shape (n_samples,)
     inertia_ : float
+        Sum of squared distances to the nearest centre.
     n_iter_ : int
+        Iterations of the kept initialisation.
     """
 
     _state_attrs = ("cluster_centers_",)
@@ -80,30 +55,67 @@ class KMeans(ClusterMixin, BaseEstimator):
         self.tol = tol
         self.random_state = random_state
 
-    def _validate(self, n_samples: int) -> None:
-        for name, value, low in (("n_clusters", self.n_clusters, 2), ("n_init", self.n_init, 1),
-                                 ("max_iter", self.max_iter, 1)):
-            if not isinstance(value, (int, np.integer)) or value < low:
-                raise ParameterError(f"{name}={value!r} is invalid: must be an integer >= {low}.")
-        if n_samples < self.n_clusters:
-            raise ParameterError(
-                f"n_clusters={self.n_clusters} is larger than the {n_samples} samples; lower it."
-            )
-
     def fit(self, X: np.ndarray, y: None = None) -> KMeans:
         """Cluster samples ``(n, features)``; return self."""
-        X = np.asarray(X)
-        self._validate(len(X))
-        km = _SkKMeans(n_clusters=self.n_clusters, n_init=self.n_init, max_iter=self.max_iter,
-                       tol=self.tol, random_state=self.random_state).fit(X)
-        self.cluster_centers_ = km.cluster_centers_.astype(np.float64)
-        self.labels_ = km.labels_
-        self.inertia_ = float(km.inertia_)
-        self.n_iter_ = int(km.n_iter_)
+        k = check_int("n_clusters", self.n_clusters, low=2)
+        n_init = check_int("n_init", self.n_init, low=1)
+        max_iter = check_int("max_iter", self.max_iter, low=1)
+        tol = check_float("tol", self.tol, low=0.0)
+        X = check_data(X, who="KMeans.fit")
+        if len(X) < k:
+            raise_few(len(X), k)
+        rng = check_seed(self.random_state)
+        threshold = tol * float(np.mean(np.var(X, axis=0)))
+        best = None
+        for _ in range(n_init):
+            run = _lloyd(X, kmeans_plusplus(X, k, rng), max_iter, threshold, rng)
+            if best is None or run[2] < best[2]:
+                best = run
+        self.cluster_centers_, self.labels_, self.inertia_, self.n_iter_ = best
+        self.n_features_in_ = X.shape[1]
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Nearest-centre labels 0..K-1 for samples ``(n, features)``."""
-        if not hasattr(self, "cluster_centers_"):
-            raise NotFittedError("this KMeans is not fitted yet; call fit() first.")
-        return nearest_center(np.asarray(X), self.cluster_centers_)
+
+def raise_few(n: int, k: int) -> None:
+    from geouic.errors import ParameterError
+
+    raise ParameterError(f"n_clusters={k} is larger than the {n} samples; lower it.")
+
+
+def _assign(X: np.ndarray, centers: np.ndarray, x_sq: np.ndarray):
+    """Labels, squared distances and per-class sums and counts, chunk by chunk."""
+    k, d = centers.shape
+    labels = np.empty(len(X), np.int32)
+    dist = np.empty(len(X), np.float64)
+    sums = np.zeros((k, d), np.float64)
+    counts = np.zeros(k, np.int64)
+    for rows in iter_chunks(len(X)):
+        d2 = sq_distances(X[rows], centers, x_sq[rows])
+        lab = d2.argmin(axis=1)
+        labels[rows], dist[rows] = lab, d2[np.arange(len(lab)), lab]
+        onehot = np.zeros((k, len(lab)), X.dtype)
+        onehot[lab, np.arange(len(lab))] = 1
+        sums += onehot @ X[rows]
+        counts += np.bincount(lab, minlength=k)
+    return labels, dist, sums, counts
+
+
+def _lloyd(X: np.ndarray, centers: np.ndarray, max_iter: int, threshold: float,
+           rng: np.random.RandomState):
+    """One k-means run from ``centers``: (centres, labels, inertia, iterations)."""
+    x_sq = np.einsum("ij,ij->i", X, X)
+    for it in range(1, max_iter + 1):
+        labels, dist, sums, counts = _assign(X, centers, x_sq)
+        new = centers.copy()
+        filled = counts > 0
+        new[filled] = sums[filled] / counts[filled, None]
+        empty = np.flatnonzero(~filled)
+        if len(empty):  # relocate empty classes to the worst-fitted samples
+            far = np.argsort(dist)[::-1][: len(empty)]
+            new[empty] = X[far]
+        shift = float(((new - centers) ** 2).sum())
+        centers = new
+        if shift <= threshold and not len(empty):
+            break
+    labels, dist, _, _ = _assign(X, centers, x_sq)
+    return centers, labels, float(dist.sum()), it

@@ -134,10 +134,10 @@ def test_output_folder_not_writable(quadrants, tmp_path, monkeypatch):
 def test_existing_output_without_overwrite(quadrants, out):
     src, _ = quadrants
     out.write_bytes(b"keep me")
-    result = run(["classify", src, "-k", 3, "-o", out])
+    result = run(["classify", src, "--method", "kmeans", "-k", 3, "-o", out])
     assert result.exit_code == 2 and "--overwrite" in result.output
     assert out.read_bytes() == b"keep me"
-    assert run(["classify", src, "-k", 3, "-o", out, "--overwrite"]).exit_code == 0
+    assert run(["classify", src, "--method", "kmeans", "-k", 3, "-o", out, "--overwrite"]).exit_code == 0
     assert out.read_bytes() != b"keep me"
 
 
@@ -151,7 +151,7 @@ def test_corrupt_model(quadrants, tmp_path, out):
 def test_truncated_model(quadrants, tmp_path, out):
     src, _ = quadrants
     model = tmp_path / "model.geouic"
-    assert run(["classify", src, "-k", 3, "-o", tmp_path / "c0.tif", "--save-model", model]).exit_code == 0
+    assert run(["classify", src, "--method", "kmeans", "-k", 3, "-o", tmp_path / "c0.tif", "--save-model", model]).exit_code == 0
     data = model.read_bytes()
     model.write_bytes(data[: len(data) - 40])
     assert_clean_failure(run(["predict", model, src, "-o", out]), expect="model", outputs=[out])
@@ -160,7 +160,7 @@ def test_truncated_model(quadrants, tmp_path, out):
 def test_model_band_mismatch(quadrants, tmp_path, out):
     src, _ = quadrants
     model = tmp_path / "model.geouic"
-    assert run(["classify", src, "-k", 3, "-o", tmp_path / "c0.tif", "--save-model", model]).exit_code == 0
+    assert run(["classify", src, "--method", "kmeans", "-k", 3, "-o", tmp_path / "c0.tif", "--save-model", model]).exit_code == 0
     three = write_raster(tmp_path / "three.tif", make_scene(quadrant_labels(32), n_bands=3), nodata=0)
     assert_clean_failure(run(["predict", model, three, "-o", out]), expect="trained on 4", outputs=[out])
 

@@ -48,7 +48,7 @@ def test_classify_writes_a_proper_map(quadrants_nodata, tmp_path, method, extra)
 
 def test_save_model_predict_and_info(quadrants, tmp_path):
     scene, _ = quadrants
-    run("classify", scene, "-k", 4, "-o", tmp_path / "a.tif", "--save-model", tmp_path / "m.geouic", "--cog")
+    run("classify", scene, "--method", "kmeans", "-k", 4, "-o", tmp_path / "a.tif", "--save-model", tmp_path / "m.geouic", "--cog")
     run("predict", tmp_path / "m.geouic", scene, "-o", tmp_path / "b.tif", "--confidence", tmp_path / "conf.tif")
     with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "b.tif") as b:
         np.testing.assert_array_equal(a.read(1), b.read(1))
@@ -63,7 +63,7 @@ def test_save_model_predict_and_info(quadrants, tmp_path):
 
 def test_band_selection(quadrants, tmp_path):
     scene, _ = quadrants
-    run("classify", scene, "-k", 3, "--bands", "red,nir", "-o", tmp_path / "c.tif", "--save-model", tmp_path / "m.geouic")
+    run("classify", scene, "--method", "kmeans", "-k", 3, "--bands", "red,nir", "-o", tmp_path / "c.tif", "--save-model", tmp_path / "m.geouic")
     info = json.loads(run("info", tmp_path / "m.geouic", "--json").output)
     assert info["band_names"] == ["red", "nir"]
     run("predict", tmp_path / "m.geouic", scene, "--bands", "3,4", "-o", tmp_path / "p.tif")
@@ -71,8 +71,8 @@ def test_band_selection(quadrants, tmp_path):
 
 def test_quiet_and_verbose(quadrants, tmp_path):
     scene, _ = quadrants
-    assert "Fitting" not in run("classify", scene, "-k", 3, "-q", "-o", tmp_path / "q.tif").output
-    run("classify", scene, "-k", 3, "-v", "-o", tmp_path / "v.tif")
+    assert "Fitting" not in run("classify", scene, "--method", "kmeans", "-k", 3, "-q", "-o", tmp_path / "q.tif").output
+    run("classify", scene, "--method", "kmeans", "-k", 3, "-v", "-o", tmp_path / "v.tif")
 
 
 def test_import_and_help_stay_light():
