@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from geouic.errors import NotFittedError, ParameterError, RasterInputError, SchemaError
+from geouic.errors import NotFittedError, ParameterError, SchemaError
 from geouic.schema import LandCoverSchema, load_schema
 
 __all__ = [
@@ -478,6 +478,7 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
     ------
     ParameterError, SchemaError, ReferenceDataError, RasterInputError, OutputError
     """
+    from geouic.classstats import check_class_map
     from geouic.output import check_output
     from geouic.raster import open_raster
 
@@ -493,7 +494,7 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
     if mapping is not None and Path(mapping).resolve() in {p.resolve() for p in [Path(output), *written]}:
         raise ParameterError(f"the mapping file {mapping} would be overwritten by the outputs; choose another -o.")
     with open_raster(map_path) as source:
-        _check_class_map(source)
+        check_class_map(source)
         pairs = source.windows(mem_limit_mb=mem_limit_mb, bytes_per_pixel=32)
         if reference is not None:
             mapper, schema_obj = _learn(source, pairs, reference, schema, field, method, min_purity,
@@ -509,31 +510,10 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
     return result
 
 
-def _check_class_map(source: Any) -> None:
-    ds = source.dataset
-    if ds.count != 1:
-        raise RasterInputError(f"{source.path}: has {ds.count} bands; a class map has one (the output of "
-                               "`geouic classify`).")
-    if not np.issubdtype(np.dtype(ds.dtypes[0]), np.integer):
-        raise RasterInputError(f"{source.path}: holds {ds.dtypes[0]} values; a class map holds integer class "
-                               "codes (the output of `geouic classify`).")
-
-
-def _read_classes(source: Any, window: Any) -> np.ndarray:
-    """Class values of a window as int64, nodata and negatives -> 0; codes beyond 65535 are an error."""
-    values = source.dataset.read(1, window=window).astype(np.int64)
-    nodata = source.dataset.nodata
-    values[values < 0] = 0
-    if nodata is not None and nodata == nodata and nodata != 0:
-        values[values == int(nodata)] = 0
-    if values.size and values.max() > 65535:
-        raise RasterInputError(f"{source.path}: holds class {values.max()} > 65535; is it really a class map?")
-    return values
-
-
 def _learn(source: Any, pairs: Sequence[Any], reference: Any, schema: Any, field: str | None, method: str,
            min_purity: float, unassigned_class: Any, progress: Callable | None
            ) -> tuple[SchemaMapper, LandCoverSchema]:
+    from geouic.classstats import read_classes
     from geouic.reference import Grid, open_reference
 
     ref = open_reference(reference, Grid.from_dataset(source.dataset), field=field)
@@ -545,7 +525,7 @@ def _learn(source: Any, pairs: Sequence[Any], reference: Any, schema: Any, field
         lut[code] = col
     table = CrossTab(len(schema_obj))
     for pair in pairs:
-        classes = _read_classes(source, pair.core)
+        classes = read_classes(source, pair.core)
         codes = ref.read(pair.core)
         table.update(classes, lut[np.clip(codes, 0, len(lut) - 1)])
         if progress is not None:
@@ -608,6 +588,7 @@ def _write_map(source: Any, pairs: Sequence[Any], output: Any, mapper: SchemaMap
     """Apply the lookup table window by window; the map and its sidecars appear together or not at all."""
     from contextlib import ExitStack
 
+    from geouic.classstats import read_classes
     from geouic.output import ThematicWriter, atomic_path
 
     counts = CrossTab(0)
@@ -616,7 +597,7 @@ def _write_map(source: Any, pairs: Sequence[Any], output: Any, mapper: SchemaMap
                         height=source.height, legend=schema.to_legend(), n_classes=schema.max_code,
                         overwrite=overwrite) as writer:
         for pair in pairs:
-            classes = _read_classes(source, pair.core)
+            classes = read_classes(source, pair.core)
             counts.update(classes)
             if len(lut) <= classes.max(initial=0):
                 lut = mapper.lookup_table(int(classes.max()) + 1)
@@ -626,7 +607,7 @@ def _write_map(source: Any, pairs: Sequence[Any], output: Any, mapper: SchemaMap
         unknown = sorted(set(counts.classes.tolist()) - set(mapper.mapping_))
         if unknown:
             warnings.warn(f"classes {', '.join(map(str, unknown))} of {Path(source.path).name} are not in the "
-                          "mapping and are left unassigned.", stacklevel=4)
+                          "mapping and are left unassigned.", stacklevel=3)
         rows = _table_rows(mapper, counts, schema, unknown)
         with ExitStack() as stack:
             for path, text in _sidecar_texts(sidecars, rows, schema, mapper, meta):

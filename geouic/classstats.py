@@ -47,6 +47,8 @@ __all__ = [
     "merge_groups",
     "MergeResult",
     "STATS_FILES",
+    "check_class_map",
+    "read_classes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -136,15 +138,16 @@ def class_areas(map_path: str | os.PathLike, *, mem_limit_mb: float = 64) -> dic
     from geouic.raster import open_raster
 
     with open_raster(map_path) as source:
-        _check_class_map(source)
+        check_class_map(source)
         acc = _Accumulator(0)
         for pair in source.windows(mem_limit_mb=mem_limit_mb, bytes_per_pixel=32):
-            classes = _read_classes(source, pair.core)
+            classes = read_classes(source, pair.core)
             acc.add_areas(classes, _window_areas(source, pair.core))
     return {int(c): (int(acc.pixels[c]), float(acc.area[c])) for c in np.flatnonzero(acc.pixels[1:]) + 1}
 
 
-def _check_class_map(source: Any) -> None:
+def check_class_map(source: Any) -> None:
+    """Raise RasterInputError unless ``source`` (a RasterSource) is a single-band integer map."""
     ds = source.dataset
     if ds.count != 1 or not np.issubdtype(np.dtype(ds.dtypes[0]), np.integer):
         raise RasterInputError(f"{source.path}: has {ds.count} band(s) of {ds.dtypes[0]}; a class map has one band "
@@ -153,7 +156,14 @@ def _check_class_map(source: Any) -> None:
         warnings.warn(f"{source.path} has no CRS; areas assume map units of metres.", stacklevel=3)
 
 
-def _read_classes(source: Any, window: Any) -> np.ndarray:
+def read_classes(source: Any, window: Any) -> np.ndarray:
+    """Class values of a window of a class map as int64; nodata and negative values become 0.
+
+    Raises
+    ------
+    RasterInputError
+        A value above 65535 (not a class map).
+    """
     values = source.dataset.read(1, window=window).astype(np.int64)
     nodata = source.dataset.nodata
     values[values < 0] = 0
@@ -338,14 +348,14 @@ def class_statistics(map_path: str | os.PathLike, scene: str | os.PathLike | Non
 
     with ExitStack() as stack:
         cmap = stack.enter_context(open_raster(map_path))
-        _check_class_map(cmap)
+        check_class_map(cmap)
         img = stack.enter_context(open_raster(scene, bands=bands)) if scene is not None else None
         if img is not None:
             _check_same_grid(cmap, img)
         acc = _Accumulator(img.count if img is not None else 0)
         driver = img if img is not None else cmap
         for pair in driver.windows(mem_limit_mb=mem_limit_mb):
-            classes = _read_classes(cmap, pair.core)
+            classes = read_classes(cmap, pair.core)
             acc.add_areas(classes, _window_areas(cmap, pair.core))
             if img is not None:
                 data, valid = img.read(pair.core)
@@ -712,7 +722,7 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
             output, crs=source.crs, transform=source.transform, width=source.width, height=source.height,
             legend=legend, n_classes=max(legend.names), overwrite=overwrite) as writer:
         for pair in source.windows(mem_limit_mb=mem_limit_mb, bytes_per_pixel=32):
-            classes = _read_classes(source, pair.core)
+            classes = read_classes(source, pair.core)
             writer.write(pair.core, lut[np.minimum(classes, len(lut) - 1)] * (classes < len(lut)))
             if progress is not None:
                 progress(1)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import click
 
 from geouic.cli.options import (
-    handle_errors, mem_limit_opt, output_opt, overwrite_opt, progress_callback, status, verbosity,
+    CliError, handle_errors, mem_limit_opt, output_opt, overwrite_opt, progress_callback, status, verbosity,
 )
 
 
@@ -70,6 +70,14 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
     """
     from geouic.assign import assign_schema
     from geouic.raster import open_raster
+
+    if mapping and not reference:
+        ctx = click.get_current_context()
+        given = [f"--{name.replace('_', '-')}" for name in ("field", "method", "min_purity")
+                 if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise CliError(f"{', '.join(given)} {verb} to --reference (learning a mapping), not to --mapping.")
 
     with open_raster(class_map) as src:
         n_windows = len(src.windows(mem_limit_mb=mem_limit, bytes_per_pixel=32))

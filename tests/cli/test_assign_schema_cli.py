@@ -117,6 +117,7 @@ BAD_CASES = {
     "bad mapping": (["--mapping", "{bad_mapping}", "--schema", "{schema}"], "not valid YAML"),
     "mapping target": (["--mapping", "{csv_mapping}", "--schema", "{schema}"], "class 2 maps to 'urban'"),
     "mapping without schema": (["--mapping", "{csv_mapping}"], "pass --schema"),
+    "method with mapping": (["--mapping", "{csv_mapping}", "--method", "hungarian"], "--method applies to --reference"),
     "float map": (["--reference", "{ref}", "--field", "landcover"], "integer class codes"),
 }
 
