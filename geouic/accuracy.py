@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from geouic.errors import ParameterError, RasterInputError, ReferenceDataError
+from geouic.classstats import check_class_map, read_classes
+from geouic.errors import ParameterError, ReferenceDataError
 
 __all__ = [
     "AccuracyAssessment",
@@ -528,7 +529,7 @@ def assess(map_path: str | os.PathLike, reference_path: str | os.PathLike, *, fi
     if area_adjusted and clusters:
         raise ParameterError("area_adjusted and clusters exclude each other: area estimates need a "
                              "map legend that matches the reference classes.")
-    with _recorded_warnings() as log, open_raster(map_path, bands=[1]) as src:
+    with _recorded_warnings() as log, open_raster(map_path) as src:
         _check_class_map(src)
         ref = open_reference(reference_path, Grid.from_dataset(src.dataset), field=field)
         map_names = _map_category_names(src.path)
@@ -662,21 +663,11 @@ def _reissue(caught: list[warnings.WarningMessage], log: list[str]) -> None:
 
 
 def _check_class_map(src: Any) -> None:
-    if np.dtype(src.dtype).kind not in "iu":
-        if np.dtype(src.dtype).kind != "f":
-            raise RasterInputError(f"{src.path}: a class map must hold integers; its dtype is {src.dtype}.")
-        logger.info("%s: float class map; values must be whole numbers", src.path)
-    if src.dataset.count > 1:
-        logger.warning("%s has %d bands; band 1 is taken as the class map", src.path, src.dataset.count)
-
-
-def _map_codes(src: Any, window: Any) -> np.ndarray:
-    """Class codes of a map window as int64, 0 where invalid (nodata, masked, NaN)."""
-    data, valid = src.read(window)
-    values = data[0]
-    if values.dtype.kind == "f" and np.any(values[valid] != np.round(values[valid])):
-        raise RasterInputError(f"{src.path}: the map holds non-integer values; it is not a class map.")
-    return np.where(valid, values, 0).astype(np.int64)
+    """One band of integer codes (classstats' check), without its no-CRS note on areas: that one
+    comes from :func:`~geouic.classstats.class_areas` when areas are computed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        check_class_map(src)
 
 
 def _pairs_from(m: np.ndarray, r: np.ndarray) -> list[tuple[int, int, int]]:
@@ -703,7 +694,7 @@ def _point_pairs(src: Any, ref: Any) -> tuple[list[tuple[int, int, int]], dict[s
                   & (cols >= w.col_off) & (cols < w.col_off + w.width))
         if not inside.any():
             continue
-        values = _map_codes(src, w)[rows[inside] - w.row_off, cols[inside] - w.col_off]
+        values = read_classes(src, w)[rows[inside] - w.row_off, cols[inside] - w.col_off]
         classified = values > 0
         nodata += int((~classified).sum())
         _merge(acc, _pairs_from(values[classified], codes[inside][classified]))
@@ -719,7 +710,7 @@ def _window_pairs(src: Any, ref: Any, mem_limit_mb: float) -> tuple[list[tuple[i
         labelled = r > 0
         if not labelled.any():
             continue
-        m = _map_codes(src, pair.core)
+        m = read_classes(src, pair.core)
         both = labelled & (m > 0)
         nodata += int(labelled.sum() - both.sum())
         _merge(acc, _pairs_from(m[both], r[both]))

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from geouic.classstats import check_class_map, read_classes
 from geouic.errors import ParameterError, RasterInputError
 
 __all__ = [
@@ -273,7 +274,10 @@ def stratified_sample(map_path: str | os.PathLike, *, n: int | None = None, allo
     if (n is None) == (target_se is None):
         raise ParameterError("give either n (the sample size) or target_se (to size it by Cochran's formula), "
                              "not both and not neither.")
-    with open_raster(map_path, bands=[1]) as src:
+    with open_raster(map_path) as src:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # its note on areas without a CRS
+            check_class_map(src)
         windows = [p.core for p in src.windows(mem_limit_mb=mem_limit_mb, bytes_per_pixel=24)]
         per_window = [_window_counts(src, w) for w in windows]
         strata = sorted(set().union(*per_window))
@@ -310,13 +314,8 @@ def _names(path: str) -> dict[int, str]:
     return {c: n for c, n in _category_names(str(path), 1).items() if c > 0}
 
 
-def _window_codes(src: Any, window: Any) -> np.ndarray:
-    data, valid = src.read(window)
-    return np.where(valid, data[0], 0).astype(np.int64)
-
-
 def _window_counts(src: Any, window: Any) -> dict[int, int]:
-    codes = _window_codes(src, window)
+    codes = read_classes(src, window)
     u, c = np.unique(codes[codes > 0], return_counts=True)
     return dict(zip(u.tolist(), c.tolist()))
 
@@ -338,7 +337,7 @@ def _draw(src: Any, windows: list, per_window: list[dict[int, int]], design: Sam
             seen[s] += cnt
         if not wanted:
             continue
-        codes = _window_codes(src, window)
+        codes = read_classes(src, window)
         for s, local in wanted.items():
             flat = np.flatnonzero(codes == s)[local]
             r, c = np.divmod(flat, codes.shape[1])

@@ -15,7 +15,7 @@ from geouic.accuracy import (
     assess, cluster_metrics, confusion_matrix, f1_scores, kappa, matched_confusion, olofsson,
     overall_accuracy, producers_accuracy, users_accuracy,
 )
-from geouic.errors import ParameterError, ReferenceDataError
+from geouic.errors import ParameterError, RasterInputError, ReferenceDataError
 from tests.conftest import quadrant_labels, write_raster
 
 # Olofsson et al. (2014), Remote Sensing of Environment 148: 42-57, worked example (section 5).
@@ -259,6 +259,9 @@ def test_assess_errors(class_map, tmp_path):
         assess(path, pts, field="class")
     with pytest.raises(ParameterError, match="exclude each other"):
         assess(path, pts, field="ref", area_adjusted=True, clusters=True)
+    floats = write_raster(tmp_path / "float.tif", quadrant_labels(64).astype(np.float32) + 0.5)
+    with pytest.raises(RasterInputError, match="integer class codes"):
+        assess(floats, pts, field="ref")
     nodata_only = _points(tmp_path / "nod.gpkg", [5, 6], [1, 2], [1, 1])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
