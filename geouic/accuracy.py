@@ -281,7 +281,11 @@ class ClusterMetrics:
     ari : float
         Adjusted Rand index.
     matched_overall_accuracy : float
-        Overall accuracy after matching clusters one-to-one to classes (Hungarian method).
+        Overall accuracy after matching clusters one-to-one to classes (Hungarian method);
+        with more clusters than classes the unmatched clusters count as errors.
+    majority_overall_accuracy : float
+        Overall accuracy when every cluster takes its majority class (many-to-one), the fair
+        score of an over-clustered map.
     matching : list of (int, int or None, int)
         ``(cluster, reference class or None when unmatched, pixels of the cluster)``.
     contingency : ndarray of shape (n_clusters, n_classes)
@@ -291,6 +295,7 @@ class ClusterMetrics:
     nmi: float
     ari: float
     matched_overall_accuracy: float
+    majority_overall_accuracy: float
     matching: list[tuple[int, int | None, int]]
     contingency: np.ndarray
     cluster_labels: list[int]
@@ -299,7 +304,7 @@ class ClusterMetrics:
 
 def cluster_metrics(contingency: np.ndarray, cluster_labels: Sequence[int] | None = None,
                     class_labels: Sequence[int] | None = None) -> ClusterMetrics:
-    """NMI, ARI and Hungarian-matched overall accuracy from a contingency table.
+    """NMI, ARI, Hungarian-matched and majority overall accuracy from a contingency table.
 
     Parameters
     ----------
@@ -324,8 +329,9 @@ def cluster_metrics(contingency: np.ndarray, cluster_labels: Sequence[int] | Non
     matched = dict(zip(r_idx.tolist(), c_idx.tolist()))
     matching = [(int(rows[i]), int(cols[matched[i]]) if i in matched else None, int(c[i].sum()))
                 for i in range(c.shape[0])]
-    moa = float(c[r_idx, c_idx].sum() / total) if total else float("nan")
-    return ClusterMetrics(_nmi(c), _ari(c), moa, matching, c.astype(np.int64), rows, cols)
+    matched_oa = float(c[r_idx, c_idx].sum() / total) if total else float("nan")
+    majority_oa = float(c.max(axis=1, initial=0).sum() / total) if total else float("nan")
+    return ClusterMetrics(_nmi(c), _ari(c), matched_oa, majority_oa, matching, c.astype(np.int64), rows, cols)
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -474,6 +480,7 @@ def _clusters_dict(cm: ClusterMetrics) -> dict[str, Any]:
     return {
         "nmi": _num(cm.nmi), "ari": _num(cm.ari),
         "matched_overall_accuracy": _num(cm.matched_overall_accuracy),
+        "majority_overall_accuracy": _num(cm.majority_overall_accuracy),
         "matching": [{"cluster": c, "reference": r, "pixels": n} for c, r, n in cm.matching],
         "contingency": {"clusters": cm.cluster_labels, "classes": cm.class_labels,
                         "counts": cm.contingency.tolist()},

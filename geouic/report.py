@@ -176,7 +176,7 @@ def _write_figures(a: AccuracyAssessment, folder: Path, preview_size: int) -> di
                                "Map preview (downsampled).")
     out = {}
     for name, (fig, caption) in figs.items():
-        fig.savefig(folder / name, dpi=100)
+        fig.savefig(folder / name, dpi=100, bbox_inches="tight")
         out[name] = caption
     return out
 
@@ -375,7 +375,9 @@ def _tables(a: AccuracyAssessment) -> dict[str, tuple[list[str], list[list[str]]
         summary.insert(1, ["area-adjusted overall accuracy", _pm(a.area_adjusted.overall_accuracy)])
     if a.clusters is not None:
         c = a.clusters
-        summary += [["NMI", _f(c.nmi)], ["ARI", _f(c.ari)], ["matched overall accuracy", _f(c.matched_overall_accuracy)]]
+        summary += [["NMI", _f(c.nmi)], ["ARI", _f(c.ari)],
+                    ["matched overall accuracy (one-to-one)", _f(c.matched_overall_accuracy)],
+                    ["majority overall accuracy (many-to-one)", _f(c.majority_overall_accuracy)]]
     tables["Summary"] = (["measure", "value"], summary)
     rows = [[str(c), a.name(c), _f(per["users_accuracy"][c]), _f(per["producers_accuracy"][c]), _f(per["f1"][c]),
              f"{int(a.counts[i].sum()):,}", f"{int(a.counts[:, i].sum()):,}"] for i, c in enumerate(a.labels)]

@@ -110,6 +110,7 @@ def test_matched_accuracy_and_table():
     table = np.array([[np.sum((clusters == c) & (ref == r)) for r in (1, 2, 3)] for c in (4, 5, 7, 9)])
     m = cluster_metrics(table, [4, 5, 7, 9], [1, 2, 3])
     assert m.matched_overall_accuracy == pytest.approx(28 / 30)
+    assert m.majority_overall_accuracy == 1.0  # the extra cluster 4 is pure class 1
     assert m.matching == [(4, None, 2), (5, 2, 10), (7, 1, 8), (9, 3, 10)]
     labels, cm = matched_confusion(m)
     assert labels == [1, 2, 3, 0]

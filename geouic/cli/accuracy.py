@@ -74,6 +74,7 @@ def _summary(result, output) -> str:
         line += f"; area-adjusted OA {oa.estimate:.3f} \u00b1 {oa.ci95:.3f}"
     if result.clusters is not None:
         c = result.clusters
-        line = (f"matched OA {c.matched_overall_accuracy:.3f}, NMI {c.nmi:.3f}, ARI {c.ari:.3f}, "
+        line = (f"matched OA {c.matched_overall_accuracy:.3f}, majority OA {c.majority_overall_accuracy:.3f}, "
+                f"NMI {c.nmi:.3f}, ARI {c.ari:.3f}, "
                 f"n = {result.n_samples:,}")
     return f"{line} -> {output}"
