@@ -752,9 +752,9 @@ def _align_codes(ref_names: Mapping[int, str], map_names: Mapping[int, str], clu
 
 def _map_category_names(path: str) -> dict[int, str]:
     """Category names of band 1 of the map (GDAL PAM side-car), without 'nodata' at 0."""
-    from geouic.reference import _category_names  # shared parser of the PAM side-car
+    from geouic.reference import category_names
 
-    return {c: n for c, n in _category_names(str(path), 1).items() if c > 0}
+    return {c: n for c, n in category_names(path, 1).items() if c > 0}
 
 
 def _outside_map(ref: Any, src: Any) -> int:

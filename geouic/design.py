@@ -309,9 +309,9 @@ def _ua_per_stratum(expected_ua: float | Mapping[int, float], strata: list[int])
 
 
 def _names(path: str) -> dict[int, str]:
-    from geouic.reference import _category_names  # the PAM side-car parser
+    from geouic.reference import category_names
 
-    return {c: n for c, n in _category_names(str(path), 1).items() if c > 0}
+    return {c: n for c, n in category_names(path, 1).items() if c > 0}
 
 
 def _window_counts(src: Any, window: Any) -> dict[int, int]:

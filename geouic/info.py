@@ -69,33 +69,23 @@ def describe_raster(path: str | os.PathLike, *, stats: bool = True) -> dict[str,
         except ValueError:
             cmap = None
         if cmap and provenance:
-            info["legend"] = _legend(path, cmap)
+            info["legend"] = _legend(path, cmap, ds.dtypes[0])
         if stats:
             info["bands"] = _band_stats(src)
     return info
 
 
-def _legend(path: str | os.PathLike, cmap: dict) -> dict[str, dict[str, Any]]:
-    import rasterio
+def _legend(path: str | os.PathLike, cmap: dict, dtype: str) -> dict[str, dict[str, Any]]:
+    from geouic.reference import category_names
 
-    with rasterio.open(path) as ds:
-        names = _category_names(Path(str(path) + ".aux.xml"))
-        top = 255 if ds.dtypes[0] == "uint8" else 65535
+    names = category_names(path)
+    top = 255 if dtype == "uint8" else 65535
     if names:
-        used = [k for k in range(1, min(len(names), top + 1)) if k in cmap]
+        used = [k for k in sorted(names) if 0 < k <= top and k in cmap]
     else:
         used = [k for k, v in cmap.items() if 0 < k <= top and v[3] > 0 and tuple(v[:3]) != (0, 0, 0)]
-    return {str(k): {"name": names[k] if k < len(names) else "", "color": "#{:02x}{:02x}{:02x}".format(*cmap[k][:3])}
+    return {str(k): {"name": names.get(k, ""), "color": "#{:02x}{:02x}{:02x}".format(*cmap[k][:3])}
             for k in sorted(used)}
-
-
-def _category_names(aux: Path) -> list[str]:
-    if not aux.is_file():
-        return []
-    import xml.etree.ElementTree as ET
-
-    root = ET.parse(aux).getroot()
-    return [c.text or "" for c in root.iter("Category")]
 
 
 def _band_stats(src) -> dict[str, dict[str, Any]]:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping
@@ -36,6 +37,7 @@ __all__ = [
     "Legend",
     "check_output",
     "atomic_path",
+    "atomic_folder",
     "write_qml",
     "category_names_xml",
 ]
@@ -43,19 +45,27 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def check_output(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+def check_output(path: str | os.PathLike, *, overwrite: bool = False, folder: bool = False) -> Path:
     """Check that an output can be written before any work is done.
+
+    Parameters
+    ----------
+    path : str or path-like
+    overwrite : bool, default=False
+        Allow replacing an existing output.
+    folder : bool, default=False
+        The output is a folder (a report), not a file.
 
     Raises
     ------
     OutputError
-        The file exists and ``overwrite`` is false, its folder is missing, or the folder is
-        not writable.
+        The output exists and ``overwrite`` is false, a file output names a folder, its
+        parent folder is missing, or the parent is not writable.
     """
     p = Path(path)
     if p.exists() and not overwrite:
         raise OutputError(f"{p}: already exists; pass --overwrite to replace it or choose another name.")
-    if p.is_dir():
+    if p.is_dir() and not folder:
         raise OutputError(f"{p}: is a folder; give a file name for the output.")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
@@ -83,6 +93,32 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; move it to ``path`` when the block succeeds.
+
+    An existing ``path`` (only with ``overwrite``) is replaced after the new folder is complete.
+    On an exception the temporary folder is removed and ``path`` is left as it was.
+    """
+    path = check_output(path, overwrite=overwrite, folder=True)
+    tag = uuid.uuid4().hex[:8]
+    tmp = path.with_name(f".{path.name}.{tag}.tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+        old = path.with_name(f".{path.name}.{tag}.old")
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        elif old.exists():
+            old.unlink()
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 @dataclass

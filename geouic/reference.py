@@ -40,7 +40,7 @@ from rasterio.windows import Window
 
 from geouic.errors import ParameterError, ReferenceDataError
 
-__all__ = ["Grid", "ReferenceData", "open_reference"]
+__all__ = ["Grid", "ReferenceData", "open_reference", "category_names"]
 
 logger = logging.getLogger(__name__)
 
@@ -506,7 +506,7 @@ class _RasterReference(ReferenceData):
             _check_raster_overlap(src, grid, path, self._warp)
         super().__init__(path, grid, None, np.zeros(0, np.int64), {})
         self.codes = self._scan_codes()
-        categories = _category_names(path, self.band)
+        categories = category_names(path, self.band)
         self.names = {int(c): categories.get(int(c)) or str(c) for c in self.codes}
 
     def read(self, window: Window | None = None) -> np.ndarray:
@@ -586,8 +586,15 @@ def _check_raster_overlap(src: Any, grid: Grid, path: str, warp: dict[str, Any] 
         raise _no_overlap(f"the label raster {_name(path)} does not", grid, bounds)
 
 
-def _category_names(path: str, band: int) -> dict[int, str]:
-    """GDAL category names of ``band`` from the PAM side-car ``<path>.aux.xml``, if any."""
+def category_names(path: str | os.PathLike, band: int = 1) -> dict[int, str]:
+    """GDAL category names of ``band`` from the PAM side-car ``<path>.aux.xml``, if any.
+
+    Returns
+    -------
+    dict of int to str
+        Pixel value -> name, for the non-empty names.
+    """
+    path = str(path)
     aux = path + ".aux.xml"
     if not os.path.exists(aux):
         return {}

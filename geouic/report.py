@@ -19,16 +19,13 @@ so a failure leaves no partial report. matplotlib is imported only when figures 
 from __future__ import annotations
 
 import base64
-import contextlib
 import csv
 import datetime as _dt
 import html
 import json
 import logging
 import os
-import shutil
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +33,9 @@ import numpy as np
 
 from geouic.accuracy import AccuracyAssessment
 from geouic.colors import to_hex
-from geouic.errors import OutputError
+from geouic.output import atomic_folder
 
 __all__ = [
-    "atomic_folder",
-    "check_report_folder",
     "plot_area",
     "plot_class_accuracy",
     "plot_confusion",
@@ -54,52 +49,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _MAX_LEGEND = 30
-
-
-# ----------------------------------------------------------------------------- the folder
-def check_report_folder(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Check that a report folder can be written, before any work is done.
-
-    Raises
-    ------
-    OutputError
-        It exists and ``overwrite`` is false, or its parent folder is missing or not writable.
-    """
-    p = Path(path)
-    if p.exists() and not overwrite:
-        raise OutputError(f"{p}: already exists; pass --overwrite to replace it or choose another name.")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{p}: the folder {parent} does not exist; create it first.")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{p}: the folder {parent} is not writable; choose another output folder.")
-    return p
-
-
-@contextlib.contextmanager
-def atomic_folder(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder beside ``path``; move it to ``path`` when the block succeeds.
-
-    An existing ``path`` (only with ``overwrite``) is replaced after the new folder is complete.
-    On an exception the temporary folder is removed and ``path`` is left as it was.
-    """
-    path = check_report_folder(path, overwrite=overwrite)
-    tag = uuid.uuid4().hex[:8]
-    tmp = path.with_name(f".{path.name}.{tag}.tmp")
-    tmp.mkdir()
-    try:
-        yield tmp
-        old = path.with_name(f".{path.name}.{tag}.old")
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
-        elif old.exists():
-            old.unlink()
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_report(assessment: AccuracyAssessment, folder: str | os.PathLike, *, overwrite: bool = False,

@@ -13,7 +13,8 @@ import pytest
 
 from geouic.accuracy import AccuracyAssessment, assess, olofsson
 from geouic.errors import OutputError
-from geouic.report import atomic_folder, plot_map_preview, render_markdown, write_report
+from geouic.output import atomic_folder
+from geouic.report import plot_map_preview, render_markdown, write_report
 from tests.conftest import quadrant_labels, write_raster
 
 COUNTS = np.array([[66, 0, 5, 4], [0, 55, 8, 12], [1, 0, 153, 11], [2, 1, 9, 313]])

@@ -4,26 +4,7 @@ from __future__ import annotations
 
 import click
 
-from geouic.cli.options import handle_errors, mem_limit_opt, overwrite_opt, status, verbosity
-
-
-def echo_warnings(func):
-    """Show Python warnings raised by the command as one ``Warning: ...`` line each on stderr."""
-    import functools
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        import warnings
-
-        def show(message, category, filename, lineno, file=None, line=None):
-            click.echo(f"Warning: {message}", err=True)
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("default", UserWarning)
-            warnings.showwarning = show
-            return func(*args, **kwargs)
-
-    return wrapper
+from geouic.cli.options import echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, status, verbosity
 
 
 @click.command(short_help="Assess a map against reference data; write a report folder.")
@@ -43,7 +24,7 @@ def echo_warnings(func):
 @overwrite_opt
 @verbosity
 @handle_errors
-@echo_warnings
+@echo_warnings()
 def cli(map_path, reference, field, area_adjusted, clusters, output, no_figures, mem_limit, overwrite):
     """Compare MAP (a class raster; 0 = unclassified) with reference data and write a report folder:
     report.json, confusion.csv, PNG figures, report.html (self-contained) and report.md.
@@ -54,12 +35,13 @@ def cli(map_path, reference, field, area_adjusted, clusters, output, no_figures,
     """
     from geouic.accuracy import assess
     from geouic.errors import ParameterError
-    from geouic.report import check_report_folder, write_report
+    from geouic.output import check_output
+    from geouic.report import write_report
 
     if area_adjusted and clusters:
         raise ParameterError("--area-adjusted and --clusters exclude each other: area estimates need a map "
                              "legend that matches the reference classes.")
-    check_report_folder(output, overwrite=overwrite)
+    check_output(output, overwrite=overwrite, folder=True)
     status(f"Assessing {map_path} against {reference}...")
     result = assess(map_path, reference, field=field, area_adjusted=area_adjusted, clusters=clusters,
                     mem_limit_mb=mem_limit)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -22,6 +23,7 @@ __all__ = [
     "parse_bands",
     "progress_callback",
     "status",
+    "echo_warnings",
 ]
 
 
@@ -79,6 +81,27 @@ def is_quiet() -> bool:
     """True when -q was given."""
     ctx = click.get_current_context(silent=True)
     return bool(ctx and ctx.find_object(dict) and ctx.find_object(dict).get("quiet"))
+
+
+@contextlib.contextmanager
+def echo_warnings() -> Iterator[None]:
+    """Show library warnings as one ``Warning: ...`` line each on stderr (no source lines).
+
+    Usable as a context manager or a decorator (``@echo_warnings()``). Deprecation warnings
+    concern developers, not users: they are logged at debug level.
+    """
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            yield
+        finally:
+            for w in caught:
+                if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
+                    logging.getLogger("geouic.cli").debug("%s: %s", w.category.__name__, w.message)
+                else:
+                    click.echo(f"Warning: {w.message}", err=True)
 
 
 def status(message: str) -> None:

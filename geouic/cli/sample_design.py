@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from geouic.cli.accuracy import echo_warnings
-from geouic.cli.options import CliError, handle_errors, mem_limit_opt, overwrite_opt, seed_opt, verbosity
+from geouic.cli.options import CliError, echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, seed_opt, verbosity
 
 
 def parse_expected_ua(text: str) -> float | dict[int, float]:
@@ -41,7 +40,7 @@ def parse_expected_ua(text: str) -> float | dict[int, float]:
 @overwrite_opt
 @verbosity
 @handle_errors
-@echo_warnings
+@echo_warnings()
 def cli(map_path, n, allocation, min_per_class, target_se, expected_ua, seed, output, mem_limit, overwrite):
     """Draw stratified random points on MAP (strata = its classes; 0 and nodata are skipped) and write
     them, at pixel centres in the map's CRS, to a GeoPackage whose empty `ref` field the analyst fills
