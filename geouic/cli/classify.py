@@ -50,7 +50,7 @@ def engine_options(func):
     from geouic.engine import METHODS
 
     opts = [
-        click.option("--method", type=click.Choice(METHODS, case_sensitive=False), default="kmeans",
+        click.option("--method", type=click.Choice(METHODS, case_sensitive=False), default="uic",
                      show_default=True, help="Classification engine."),
         click.option("-k", "--classes", "n_classes", type=int, default=None,
                      help="Number of classes K (2-65535; clustering methods). [default: 12]"),

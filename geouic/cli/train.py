@@ -1,0 +1,58 @@
+"""``geouic train``: fit an engine on one or several scenes and save the model."""
+
+from __future__ import annotations
+
+import click
+
+from geouic.cli.classify import build_engine, engine_options, method_params, open_training
+from geouic.cli.options import CliError, handle_errors, overwrite_opt, parse_bands, status, verbosity
+
+
+@click.command(short_help="Train a model on one or several scenes and save it.")
+@click.argument("scenes", nargs=-1, required=True, type=click.Path())
+@engine_options
+@click.option("--save-model", "-o", "save_model", required=True, type=click.Path(dir_okay=False),
+              help="Model file to write (apply it with `geouic predict`).")
+@overwrite_opt
+@verbosity
+@handle_errors
+def cli(scenes, method, n_classes, bands, seed, sample_size, normalize, training, field, save_model,
+        overwrite, **given):
+    """Train on SCENES (rasters with the same bands) and save the model to --save-model.
+
+    Patches (or pixels, for pixel-wise methods) are drawn from every scene, so a class means
+    the same in all of them and in any scene the model is later applied to.
+
+    \b
+    geouic train a.tif b.tif c.tif --classes 16 --save-model region.geouic
+    geouic predict region.geouic d.tif -o d_classes.tif
+    """
+    import contextlib
+    import time
+
+    from geouic.model import save_model as _save
+    from geouic.output import check_output
+    from geouic.raster import open_raster
+
+    method = method.lower()
+    params = method_params(method, given)
+    check_output(save_model, overwrite=overwrite)
+    engine = build_engine(method, n_classes, seed, sample_size, normalize, params)
+    with contextlib.ExitStack() as stack:
+        sources = [stack.enter_context(open_raster(s, bands=parse_bands(bands))) for s in scenes]
+        first = sources[0]
+        for src in sources[1:]:
+            if src.count != first.count:
+                raise CliError(
+                    f"{src.path} has {src.count} bands ({', '.join(src.band_names)}) but {first.path} has "
+                    f"{first.count} ({', '.join(first.band_names)}); every scene needs the same bands (--bands)."
+                )
+        ref = open_training(first, training, field, method)
+        pixels = sum(s.width * s.height for s in sources)
+        status(f"Training {method} on {len(sources)} scene(s), {pixels:,} pixels, {first.count} bands...")
+        t0 = time.perf_counter()
+        engine.fit(sources, training=ref)
+        seconds = time.perf_counter() - t0
+        path = _save(engine, save_model, overwrite=overwrite,
+                     extra={"trained_on": [str(s.path) for s in sources]})
+    click.echo(f"{method}: {engine.n_classes_} classes from {len(sources)} scene(s), fit {seconds:.1f} s -> {path}")

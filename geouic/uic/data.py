@@ -1,0 +1,266 @@
+"""What the UIC engine learns from: a stored first stage and a bounded pool of scene regions.
+
+:class:`Projection` is the fixed linear first stage of the network: per-band normalisation
+(:class:`geouic.sampling.Normalizer`) followed, when a scene has more bands than
+``n_components``, by a PCA projection, both fitted on valid pixels and stored in the model.
+Hundreds of hyperspectral bands then cost one small matrix product per pixel.
+
+:class:`PatchPool` holds block-aligned regions of the training scene(s), already projected,
+with their validity masks: at most ``pool_pixels`` pixels in all, drawn at random from every
+scene in proportion to its size, so memory does not grow with the scene. Training patches are
+cut from the pool around random valid pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rasterio.windows import Window
+
+from geouic.errors import ParameterError, RasterInputError
+from geouic.raster import RasterSource
+from geouic.sampling import Normalizer, sampling_units
+
+__all__ = ["Projection", "PatchPool", "Region"]
+
+logger = logging.getLogger(__name__)
+
+
+class Projection:
+    """Normalisation then (for many bands) PCA: raw band values -> network input channels.
+
+    Parameters
+    ----------
+    normalize : {"zscore", "robust", "none"}, default="zscore"
+    n_components : int, default=16
+        PCA is applied when the scene has more bands than this; fewer bands are only
+        normalised.
+
+    Attributes
+    ----------
+    normalizer_ : Normalizer
+    mean_ : ndarray of shape (bands,)
+        Mean of the normalised sample (subtracted before projecting).
+    components_ : ndarray of shape (channels, bands)
+        Projection rows (the identity when no PCA is applied), divided by ``scale_``.
+    explained_ : float
+        Fraction of the normalised variance the channels keep.
+    """
+
+    def __init__(self, normalize: str = "zscore", n_components: int = 16):
+        self.normalize = normalize
+        self.n_components = n_components
+
+    def fit(self, X: np.ndarray) -> Projection:
+        """Fit on raw samples ``(n, bands)`` of valid pixels."""
+        if self.n_components < 1:
+            raise ParameterError(f"pca_components={self.n_components} is invalid: must be >= 1.")
+        self.normalizer_ = Normalizer(self.normalize).fit(X)
+        Z = self.normalizer_.transform(X).astype(np.float64)
+        bands = Z.shape[1]
+        self.mean_ = Z.mean(axis=0)
+        if bands > self.n_components:
+            cov = np.cov(Z - self.mean_, rowvar=False)
+            evals, evecs = np.linalg.eigh(cov)
+            order = np.argsort(evals)[::-1][: self.n_components]
+            comps = evecs[:, order].T
+            # Fix each component's sign so the projection does not depend on the LAPACK build.
+            comps *= np.where(comps[np.arange(len(comps)), np.abs(comps).argmax(1)] < 0, -1.0, 1.0)[:, None]
+            kept = evals[order]
+            self.explained_ = float(kept.sum() / max(evals.sum(), 1e-12))
+            # One global scale: mean variance 1 per channel, relative variances kept (not whitened).
+            scale = np.sqrt(max(kept.mean(), 1e-12))
+            self.components_ = (comps / scale).astype(np.float32)
+        else:
+            self.mean_ = np.zeros(bands)
+            self.explained_ = 1.0
+            self.components_ = np.eye(bands, dtype=np.float32)
+        self.mean_ = self.mean_.astype(np.float32)
+        logger.info("first stage: %d bands -> %d channels (%.1f %% of the variance)", bands,
+                    self.n_channels, 100 * self.explained_)
+        return self
+
+    @property
+    def n_channels(self) -> int:
+        """Network input channels."""
+        return int(self.components_.shape[0])
+
+    def affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(W, b)`` with ``channels = W @ raw + b``: the whole first stage as one affine map."""
+        n = self.normalizer_
+        W = self.components_ / n.scale_[None, :]
+        b = -self.components_ @ (n.center_ / n.scale_ + self.mean_)
+        return W.astype(np.float32), b.astype(np.float32)
+
+    def transform_block(self, data: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Raw ``(bands, rows, cols)`` -> ``(channels, rows, cols)`` float32, 0 where invalid."""
+        W, b = self.affine()
+        flat = data.reshape(data.shape[0], -1)
+        out = (W @ flat + b[:, None]).reshape(-1, *data.shape[1:])
+        out[:, ~valid] = 0.0
+        return out.astype(np.float32, copy=False)
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Metadata and arrays for the model file."""
+        norm_meta, norm_arrays = self.normalizer_.get_state()
+        meta = {"normalizer": norm_meta, "n_components": self.n_components,
+                "channels": self.n_channels, "explained_variance": self.explained_}
+        arrays = {f"norm.{k}": v for k, v in norm_arrays.items()}
+        arrays["proj.mean"] = self.mean_
+        arrays["proj.components"] = self.components_
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Projection:
+        """Rebuild from :meth:`get_state` output."""
+        obj = cls(meta["normalizer"]["method"], int(meta["n_components"]))
+        obj.normalizer_ = Normalizer.from_state(
+            meta["normalizer"], {"center": arrays["norm.center"], "scale": arrays["norm.scale"]})
+        obj.mean_ = np.asarray(arrays["proj.mean"], np.float32)
+        obj.components_ = np.asarray(arrays["proj.components"], np.float32)
+        obj.explained_ = float(meta.get("explained_variance", 1.0))
+        return obj
+
+
+@dataclass
+class Region:
+    """One block-aligned part of a scene in the pool.
+
+    Attributes
+    ----------
+    x : ndarray of shape (channels, rows, cols), float32
+        Projected values, 0 where invalid.
+    valid : ndarray of shape (rows, cols), bool
+    """
+
+    x: np.ndarray
+    valid: np.ndarray
+
+
+class PatchPool:
+    """Projected regions of the training scenes, bounded in pixels, and patch sampling.
+
+    Parameters
+    ----------
+    regions : list of Region
+    """
+
+    def __init__(self, regions: list[Region]):
+        self.regions = [r for r in regions if r.valid.any()]
+        if not self.regions:
+            raise RasterInputError("no valid pixel in the training regions; check the nodata value.")
+        counts = np.array([r.valid.sum() for r in self.regions], dtype=np.float64)
+        self.n_valid = int(counts.sum())
+        self._p = counts / counts.sum()
+        self._valid_idx = [np.flatnonzero(r.valid.ravel()) for r in self.regions]
+
+    @classmethod
+    def from_sources(cls, sources: Sequence[RasterSource], projection: Projection, *,
+                     pool_pixels: int, seed: np.random.Generator | int | None = None) -> PatchPool:
+        """Read random block-aligned regions of every scene, up to ``pool_pixels`` in all.
+
+        A scene smaller than its share is read whole; a larger one is read unit by unit (see
+        :func:`geouic.sampling.sampling_units`) in random order until its share is reached.
+        """
+        rng = np.random.default_rng(seed)
+        sizes = np.array([s.width * s.height for s in sources], dtype=np.float64)
+        shares = np.maximum(1, np.floor(pool_pixels * sizes / sizes.sum())).astype(int)
+        regions: list[Region] = []
+        for source, share in zip(sources, shares):
+            if source.width * source.height <= share:
+                units = [Window(0, 0, source.width, source.height)]
+            else:
+                units = sampling_units(source)
+                units = [units[i] for i in rng.permutation(len(units))]
+            n = 0
+            for win in units:
+                data, valid = source.read(win)
+                if valid.any():
+                    regions.append(Region(projection.transform_block(data, valid), valid))
+                n += int(win.width * win.height)
+                if n >= share:
+                    break
+        pool = cls(regions)
+        logger.info("training pool: %d regions, %d valid pixels", len(pool.regions), pool.n_valid)
+        return pool
+
+    @property
+    def n_channels(self) -> int:
+        """Channels of the projected regions."""
+        return int(self.regions[0].x.shape[0])
+
+    def sample(self, n: int, size: int, rng: np.random.Generator,
+               labels: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Cut ``n`` square patches of ``size`` pixels centred near random valid pixels.
+
+        Parameters
+        ----------
+        n, size : int
+        rng : numpy Generator
+        labels : list of ndarray (rows, cols) int, optional
+            Per-region labels cut out alongside (-1 = none).
+
+        Returns
+        -------
+        x : ndarray (n, channels, size, size) float32
+        valid : ndarray (n, size, size) bool
+        y : ndarray (n, size, size) int64, or None
+            Patches reaching past a region's edge are padded as invalid (label -1).
+        """
+        c = self.n_channels
+        x = np.zeros((n, c, size, size), np.float32)
+        valid = np.zeros((n, size, size), bool)
+        y = np.full((n, size, size), -1, np.int64) if labels is not None else None
+        which = rng.choice(len(self.regions), size=n, p=self._p)
+        for i, k in enumerate(which):
+            reg = self.regions[k]
+            rows, cols = reg.valid.shape
+            centre = self._valid_idx[k][rng.integers(len(self._valid_idx[k]))]
+            r, q = divmod(int(centre), cols)
+            # A random position of the centre inside the patch, then clip the patch to the region.
+            r0 = r - int(rng.integers(size))
+            c0 = q - int(rng.integers(size))
+            r0 = min(max(r0, 0), max(rows - size, 0))
+            c0 = min(max(c0, 0), max(cols - size, 0))
+            h, w = min(size, rows - r0), min(size, cols - c0)
+            x[i, :, :h, :w] = reg.x[:, r0 : r0 + h, c0 : c0 + w]
+            valid[i, :h, :w] = reg.valid[r0 : r0 + h, c0 : c0 + w]
+            if y is not None:
+                y[i, :h, :w] = labels[k][r0 : r0 + h, c0 : c0 + w]
+        return x, valid, y
+
+    def valid_features(self) -> np.ndarray:
+        """All valid pixels' channels ``(n_valid, channels)``, region by region, row-major."""
+        return np.concatenate([r.x[:, r.valid].T for r in self.regions])
+
+    def smoothed_features(self) -> np.ndarray:
+        """Like :meth:`valid_features` but each pixel averaged with its valid 3x3 neighbours."""
+        out = []
+        for r in self.regions:
+            out.append(_masked_mean3(r.x, r.valid)[:, r.valid].T)
+        return np.concatenate(out)
+
+    def split(self, flat: np.ndarray, fill: int = -1) -> list[np.ndarray]:
+        """Scatter per-valid-pixel values (in :meth:`valid_features` order) onto the regions."""
+        out, start = [], 0
+        for r in self.regions:
+            m = np.full(r.valid.shape, fill, dtype=flat.dtype)
+            k = int(r.valid.sum())
+            m[r.valid] = flat[start : start + k]
+            out.append(m)
+            start += k
+        return out
+
+
+def _masked_mean3(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Mean of each pixel's valid 3x3 neighbourhood, channel by channel."""
+    from scipy.ndimage import uniform_filter
+
+    m = valid.astype(np.float32)
+    num = np.stack([uniform_filter(x[c] * m, size=3, mode="constant") for c in range(len(x))])
+    den = uniform_filter(m, size=3, mode="constant")
+    return num / np.maximum(den, 1e-6)[None]

@@ -1,0 +1,360 @@
+"""The UIC engine: fit on scenes, predict windows, save and load (the Engine protocol).
+
+``fit`` learns the first stage (normalisation and PCA) from a pixel sample, reads a bounded
+pool of scene regions, trains ``members`` networks from different seeds (each with
+k-means-initialised pseudo-labels and the UIC loop of :mod:`geouic.uic.train`), and keeps the
+*medoid* member: the one whose map agrees best (mean NMI) with the others. Only that network is
+stored and used, so prediction costs one network.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from geouic.engine import Engine
+from geouic.errors import ModelError, ParameterError
+from geouic.raster import RasterSource
+from geouic.sampling import sample_pixels
+from geouic.uic.data import PatchPool, Projection
+from geouic.uic.model import DEFAULT_ARCH, UICNet, build_net, forward_tiled, receptive_radius
+from geouic.uic.train import MemberResult, TrainConfig, _nmi, config_dict, train_member
+
+__all__ = ["UICEngine", "resolve_device", "DEVICES"]
+
+logger = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda")
+#: Pixels per forward pass in prediction (bounds activation memory: ~32 floats per pixel).
+PREDICT_PIXELS = 1 << 18
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is an error."""
+    if device not in DEVICES:
+        raise ParameterError(f"device={device!r} is invalid: choose one of {', '.join(DEVICES)}.")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ParameterError("device='cuda' was asked for but torch sees no CUDA device; use --device cpu or auto.")
+    return torch.device(device)
+
+
+class UICEngine(Engine):
+    """Unsupervised Image Classification (UIC) with a small fully-convolutional network.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of classes K.
+    seed : int, optional
+        Seeds sampling, k-means, initialisation, augmentation and batch order. ``None`` is 0.
+    normalize : {"zscore", "robust", "none"}, default="zscore"
+    epochs : int, optional
+        Epoch budget per member; training stops earlier when labels plateau. Default 30.
+    patch_size : int, default=32
+        Side of the training view in pixels (patches are read ``2 * crop`` larger).
+    batch_size : int, default=16
+    lr : float, default=3e-3
+        Adam learning rate.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        ``auto`` uses CUDA when torch sees a GPU.
+    members : int, default=3
+        Networks trained from different seeds; the medoid (best mean NMI with the others) is kept.
+    hidden : int, default=32
+    n_spatial : int, default=2
+        3x3 layers (the receptive radius, hence the halo, is ``n_spatial`` pixels).
+    pca_components : int, default=16
+        Scenes with more bands are reduced by a stored PCA to this many channels.
+    pool_pixels : int, default=262144
+        Most pixels of the training scenes held in memory for cutting patches.
+    sample_size : int, default=100000
+        Pixels sampled to fit the normalisation and PCA.
+    teacher : {"epoch", "ema"}, default="epoch"
+    balance : {"entropy", "none", "invfreq", "sinkhorn"}, default="entropy"
+    balance_weight : float, default=0.1
+    init : {"kmeans", "random", "network"}, default="kmeans"
+    **train
+        Further :class:`~geouic.uic.train.TrainConfig` fields (``steps_per_epoch``, ``crop``,
+        ``min_class_fraction``, ``augment``, ...).
+
+    Attributes
+    ----------
+    n_classes_ : int
+    band_names_ : list of str
+    projection_ : Projection
+    net_ : UICNet
+    history_ : list of dict
+        Per-epoch log of the kept member.
+    member_nmi_ : list of list of float
+        Pairwise NMI between the members' maps.
+    """
+
+    method = "uic"
+    extra_outputs = frozenset({"confidence", "entropy", "memberships"})
+
+    def __init__(self, n_classes: int = 12, *, seed: int | None = 0, normalize: str = "zscore",
+                 epochs: int | None = None, patch_size: int = 32, batch_size: int = 16,
+                 lr: float = 3e-3, device: str = "auto", members: int = 3, hidden: int = 32,
+                 n_spatial: int = 2, pca_components: int = 16, pool_pixels: int = 1 << 18,
+                 sample_size: int = 100_000, teacher: str = "epoch", balance: str = "entropy",
+                 balance_weight: float = 0.1, init: str = "kmeans", **train: Any):
+        self.n_classes = n_classes
+        self.seed = seed
+        self.normalize = normalize
+        self.epochs = epochs
+        self.patch_size = patch_size
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.members = members
+        self.hidden = hidden
+        self.n_spatial = n_spatial
+        self.pca_components = pca_components
+        self.pool_pixels = pool_pixels
+        self.sample_size = sample_size
+        self.teacher = teacher
+        self.balance = balance
+        self.balance_weight = balance_weight
+        self.init = init
+        self.train = train
+        self.halo = receptive_radius({**DEFAULT_ARCH, "n_spatial": n_spatial})
+
+    # -- configuration ----------------------------------------------------------------------
+    def _config(self) -> TrainConfig:
+        known = set(TrainConfig.__dataclass_fields__)
+        unknown = set(self.train) - known
+        if unknown:
+            raise ParameterError(f"unknown UIC parameter(s): {', '.join(sorted(unknown))}.")
+        cfg = TrainConfig(epochs=30 if self.epochs is None else self.epochs, patch_size=self.patch_size,
+                          batch_size=self.batch_size, lr=self.lr, teacher=self.teacher, balance=self.balance,
+                          balance_weight=self.balance_weight, init=self.init, **self.train)
+        cfg.validate()
+        return cfg
+
+    def _validate(self) -> None:
+        k = self.n_classes
+        if not isinstance(k, (int, np.integer)) or not 2 <= k <= 65535:
+            raise ParameterError(f"n_classes={k!r} is invalid: must be an integer between 2 and 65535.")
+        for name, low in (("members", 1), ("hidden", 4), ("n_spatial", 0), ("pca_components", 1),
+                          ("pool_pixels", 1024), ("sample_size", 100)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < low:
+                raise ParameterError(f"{name}={value!r} is invalid: must be an integer >= {low}.")
+
+    @property
+    def arch(self) -> dict[str, int]:
+        """The network architecture."""
+        return {**DEFAULT_ARCH, "hidden": int(self.hidden), "n_spatial": int(self.n_spatial)}
+
+    # -- fitting ------------------------------------------------------------------------------
+    def fit(self, sources: Sequence[RasterSource], *, training: Any = None) -> UICEngine:
+        """Train on one or several scenes with the same bands; return self.
+
+        Patches are drawn from every scene (in proportion to its size), so the classes mean
+        the same in all of them.
+        """
+        if isinstance(sources, RasterSource):
+            sources = [sources]
+        self._validate()
+        cfg = self._config()
+        device = resolve_device(self.device)
+        names = list(sources[0].band_names)
+        for s in sources[1:]:
+            if s.count != len(names):
+                raise ParameterError(f"{s.path} has {s.count} bands but {sources[0].path} has {len(names)}; "
+                                     "every training scene needs the same bands (use --bands).")
+        seed = 0 if self.seed is None else int(self.seed)
+        t0 = time.perf_counter()
+        X = sample_pixels(sources, self.sample_size, seed=seed)
+        if len(X) < self.n_classes:
+            raise ParameterError(f"{sources[0].path}: only {len(X)} valid pixels for {self.n_classes} classes; "
+                                 "lower --classes or check the nodata value.")
+        self.projection_ = Projection(self.normalize, self.pca_components).fit(X)
+        pool = PatchPool.from_sources(sources, self.projection_, pool_pixels=self.pool_pixels, seed=seed)
+        member_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(self.members)]
+        results: list[MemberResult] = []
+        for i, ms in enumerate(member_seeds):
+            logger.info("training member %d/%d (seed %d) on %s", i + 1, self.members, ms, device)
+            res = train_member(pool, int(self.n_classes), cfg, seed=ms, arch=self.arch, device=device)
+            logger.info("member %d: %d epochs in %.1f s", i + 1, len(res.history), res.seconds)
+            results.append(res)
+        best, nmi = _medoid([r.labels for r in results])
+        self.member_nmi_ = nmi.tolist()
+        self.chosen_member_ = best
+        kept = results[best]
+        self.history_ = kept.history
+        self.net_ = kept.net
+        self._order_classes(pool, kept.labels)
+        self.n_classes_ = int(self.n_classes)
+        self.band_names_ = names
+        self.class_names_: dict[int, str] = {}
+        self.fit_seconds_ = time.perf_counter() - t0
+        self.train_config_ = config_dict(cfg)
+        self._device = device
+        self.net_.to(device)
+        logger.info("kept member %d (mean NMI with the others %.3f); fit took %.1f s", best + 1,
+                    float(nmi[best].sum() / max(1, len(nmi) - 1)), self.fit_seconds_)
+        return self
+
+    @torch.no_grad()
+    def _order_classes(self, pool: PatchPool, labels: np.ndarray) -> None:
+        """Number classes by mean brightness of their pixels (empty classes last), as k-means does."""
+        k = int(self.n_classes)
+        bright = pool.valid_features()[:, 0] if pool.n_channels else np.zeros(len(labels))
+        # channel 0 is the first principal component or the first band: a proxy for brightness
+        counts = np.bincount(labels, minlength=k)
+        sums = np.bincount(labels, weights=bright, minlength=k)
+        mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
+        order = np.argsort(mean, kind="stable")
+        head = self.net_.head
+        head.weight.copy_(head.weight[torch.as_tensor(order)])
+        head.bias.copy_(head.bias[torch.as_tensor(order)])
+
+    # -- prediction ------------------------------------------------------------------------------
+    def set_device(self, device: str) -> None:
+        """Move the network to ``device`` (``"auto"``, ``"cpu"`` or ``"cuda"``)."""
+        self.check_fitted()
+        self._device = resolve_device(device)
+        self.net_.to(self._device)
+
+    def _first_stage(self) -> tuple[torch.Tensor, torch.Tensor]:
+        cache = getattr(self, "_affine", None)
+        if cache is None or cache[0].device != self._device:
+            W, b = self.projection_.affine()
+            cache = (torch.from_numpy(W).to(self._device), torch.from_numpy(b).to(self._device))
+            self._affine = cache
+        return cache
+
+    @torch.inference_mode()
+    def predict_block(self, data: np.ndarray, valid: np.ndarray, *,
+                      outputs: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
+        """Label one window read with the halo (see :meth:`geouic.engine.Engine.predict_block`).
+
+        Pixels within ``halo`` of the window's edge lack context unless the window is the
+        scene's edge; :func:`geouic.pipeline.apply_engine` reads with the halo and keeps the core.
+        """
+        self.check_fitted()
+        self.net_.eval()
+        rows, cols = valid.shape
+        result: dict[str, np.ndarray] = {}
+        if not valid.any():
+            result["labels"] = np.zeros(valid.shape, np.uint16)
+            for name in outputs:
+                shape = (self.n_classes_, rows, cols) if name == "memberships" else (rows, cols)
+                result[name] = np.zeros(shape, np.float32)
+            return result
+        W, b = self._first_stage()
+        v = torch.from_numpy(np.ascontiguousarray(valid)).to(self._device)
+        raw = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)).to(self._device)
+        x = torch.einsum("cb,bhw->chw", W, raw) + b[:, None, None]
+        x = x * v
+        want_proba = bool(outputs & {"confidence", "entropy", "memberships"})
+
+        def head(t: torch.Tensor) -> torch.Tensor:
+            logits = self.net_(t)
+            if not want_proba:
+                return logits.argmax(1, keepdim=True).to(logits.dtype)
+            return torch.cat([logits.argmax(1, keepdim=True).to(logits.dtype), torch.softmax(logits, 1)], 1)
+
+        out = forward_tiled(head, x, self.net_.radius, max_pixels=PREDICT_PIXELS)
+        labels = (out[0].to(torch.int32) + 1) * v
+        result["labels"] = labels.cpu().numpy().astype(np.uint16)
+        if want_proba:
+            p = out[1:]
+            if "confidence" in outputs:
+                result["confidence"] = (p.max(0).values * v).cpu().numpy().astype(np.float32)
+            if "entropy" in outputs:
+                ent = -(p * torch.log(p.clamp_min(1e-12))).sum(0)
+                result["entropy"] = (ent * v).cpu().numpy().astype(np.float32)
+            if "memberships" in outputs:
+                result["memberships"] = (p * v).cpu().numpy().astype(np.float32)
+        return result
+
+    # -- state ---------------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """Method, parameters and seed (for provenance tags)."""
+        return {
+            "method": self.method, "n_classes": self.n_classes, "seed": self.seed,
+            "normalize": self.normalize, "epochs": self.epochs, "patch_size": self.patch_size,
+            "batch_size": self.batch_size, "lr": self.lr, "members": self.members,
+            "hidden": self.hidden, "n_spatial": self.n_spatial, "pca_components": self.pca_components,
+            "pool_pixels": self.pool_pixels, "sample_size": self.sample_size, "teacher": self.teacher,
+            "balance": self.balance, "balance_weight": self.balance_weight, "init": self.init,
+            **({"train": self.train} if self.train else {}),
+        }
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Metadata (K, bands, normalisation, architecture, versions, training) and arrays."""
+        self.check_fitted()
+        proj_meta, proj_arrays = self.projection_.get_state()
+        meta = {
+            "engine": "uic",
+            **self.describe(),
+            "n_classes": self.n_classes_,
+            "band_names": self.band_names_,
+            "class_names": {str(k): v for k, v in self.class_names_.items()},
+            "first_stage": proj_meta,
+            "normalizer": proj_meta["normalizer"],
+            "arch": {**self.net_.arch, "in_channels": self.net_.body[0].in_channels,
+                     "receptive_radius": self.net_.radius},
+            "torch_version": torch.__version__,
+            "training": {
+                "config": getattr(self, "train_config_", None),
+                "fit_seconds": getattr(self, "fit_seconds_", None),
+                "member_nmi": getattr(self, "member_nmi_", None),
+                "chosen_member": getattr(self, "chosen_member_", None),
+                "epochs_run": len(getattr(self, "history_", [])),
+                "last_epoch": (self.history_[-1] if getattr(self, "history_", None) else None),
+            },
+        }
+        arrays = dict(proj_arrays)
+        for name, t in self.net_.state_dict().items():
+            arrays[f"net.{name}"] = t.detach().cpu().numpy().copy()
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> UICEngine:
+        """Rebuild a fitted engine from :meth:`get_state` output (CPU; see :meth:`set_device`)."""
+        arch = meta["arch"]
+        params = {k: meta[k] for k in ("normalize", "epochs", "patch_size", "batch_size", "lr", "members",
+                                        "hidden", "n_spatial", "pca_components", "pool_pixels",
+                                        "sample_size", "teacher", "balance", "balance_weight", "init")
+                  if k in meta}
+        engine = cls(n_classes=int(meta["n_classes"]), seed=meta.get("seed"), device="cpu",
+                     **params, **meta.get("train", {}))
+        engine.projection_ = Projection.from_state(meta["first_stage"], arrays)
+        net = build_net(int(arch["in_channels"]), int(meta["n_classes"]), arch)
+        state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ModelError(f"the network weights do not fit the stored architecture: {str(exc)[:200]}") from None
+        engine.net_ = net.eval()
+        engine.halo = net.radius
+        engine.n_classes_ = int(meta["n_classes"])
+        engine.band_names_ = list(meta["band_names"])
+        engine.class_names_ = {int(k): v for k, v in meta.get("class_names", {}).items()}
+        engine._device = torch.device("cpu")
+        training = meta.get("training") or {}
+        engine.member_nmi_ = training.get("member_nmi")
+        engine.chosen_member_ = training.get("chosen_member")
+        return engine
+
+
+def _medoid(label_sets: list[np.ndarray]) -> tuple[int, np.ndarray]:
+    """Index of the labelling with the highest mean NMI to the others, and the NMI matrix."""
+    m = len(label_sets)
+    nmi = np.eye(m)
+    for i in range(m):
+        for j in range(i + 1, m):
+            nmi[i, j] = nmi[j, i] = _nmi(label_sets[i], label_sets[j])
+    if m == 1:
+        return 0, nmi
+    score = (nmi.sum(axis=1) - 1) / (m - 1)
+    return int(np.argmax(score)), nmi
