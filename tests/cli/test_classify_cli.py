@@ -83,3 +83,39 @@ def test_import_and_help_stay_light():
             "bad = [m for m in ('torch', 'matplotlib') if m in sys.modules]; print(bad); assert not bad")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_no_crs_input_gives_no_crs_output(tmp_path):
+    from affine import Affine
+
+    from tests.conftest import make_scene, quadrant_labels, write_raster
+
+    scene = write_raster(tmp_path / "cube.tif", make_scene(quadrant_labels(32)), crs=None, transform=Affine.identity())
+    run("classify", scene, "--method", "kmeans", "-k", 4, "-o", tmp_path / "c.tif")
+    with rasterio.open(tmp_path / "c.tif") as ds:
+        assert ds.crs is None and ds.transform.is_identity and ds.read(1).min() >= 1
+
+
+@pytest.mark.parametrize("driver", ["ENVI", "VRT"])
+def test_other_gdal_formats(quadrants, tmp_path, driver):
+    scene, labels = quadrants
+    if driver == "ENVI":
+        with rasterio.open(scene) as src:
+            profile = dict(src.profile, driver="ENVI")
+            for key in ("tiled", "blockxsize", "blockysize", "compress"):
+                profile.pop(key, None)
+            other = tmp_path / "scene.img"
+            with rasterio.open(other, "w", **profile) as dst:
+                dst.write(src.read())
+    else:
+        from rasterio.vrt import WarpedVRT
+        from rasterio.shutil import copy as rio_copy
+
+        other = tmp_path / "scene.vrt"
+        with rasterio.open(scene) as src, WarpedVRT(src) as vrt:
+            rio_copy(vrt, other, driver="VRT")
+    run("classify", other, "--method", "kmeans", "-k", 4, "-o", tmp_path / "c.tif")
+    with rasterio.open(tmp_path / "c.tif") as ds:
+        out = ds.read(1)
+        assert ds.crs.to_epsg() == 32633
+    assert v_measure_score(labels.ravel(), out.ravel()) > 0.99
