@@ -156,7 +156,7 @@ class PixelEngine(Engine):
     estimator : estimator
         Unfitted estimator with ``fit(X[, y])`` and ``predict(X)``; ``predict_proba`` is used
         for memberships and confidence when present.
-    sample_size : int, default=200_000
+    sample_size : int, default=100_000
         Pixels drawn for fitting an unsupervised estimator.
     max_per_class : int, default=100_000
         Training pixels kept per class for a supervised estimator.
@@ -166,7 +166,7 @@ class PixelEngine(Engine):
 
     halo = 0
 
-    def __init__(self, method: str, estimator: Any, *, sample_size: int = 200_000,
+    def __init__(self, method: str, estimator: Any, *, sample_size: int = 100_000,
                  max_per_class: int = 100_000, normalize: str = "zscore", seed: int | None = None):
         self.method = method
         self.estimator = estimator
@@ -325,7 +325,7 @@ class PixelEngine(Engine):
         estimator = est_cls(**meta["params"])
         for attr in est_cls._state_attrs:
             setattr(estimator, attr, arrays[f"est.{attr}"])
-        engine = cls(method, estimator, sample_size=meta.get("sample_size", 200_000),
+        engine = cls(method, estimator, sample_size=meta.get("sample_size", 100_000),
                      normalize=meta["normalizer"]["method"], seed=meta.get("seed"))
         engine.normalizer_ = Normalizer.from_state(
             meta["normalizer"], {"center": arrays["norm.center"], "scale": arrays["norm.scale"]}
@@ -350,7 +350,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def make_engine(method: str, *, n_classes: int | None = None, seed: int | None = None,
-                sample_size: int = 200_000, normalize: str = "zscore", **params: Any) -> Engine:
+                sample_size: int = 100_000, normalize: str = "zscore", **params: Any) -> Engine:
     """Build an unfitted engine by method name.
 
     Parameters
@@ -359,7 +359,7 @@ def make_engine(method: str, *, n_classes: int | None = None, seed: int | None =
     n_classes : int, optional
         Number of classes K (clustering methods; ignored by ``mlc``).
     seed : int, optional
-    sample_size : int, default=200_000
+    sample_size : int, default=100_000
     normalize : {"zscore", "robust", "none"}, default="zscore"
     **params
         Estimator parameters (e.g. ``max_iter``, ``min_class_size`` for ISODATA, ``m`` for

@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
 
 import geouic
-from geouic._threads import free_cores, single_threaded_blas
+from geouic._threads import single_threaded_blas, usable_cores
 from geouic.engine import Engine
 from geouic.errors import ParameterError
 from geouic.output import FloatWriter, Legend, ThematicProfile, ThematicWriter, check_output
-from geouic.raster import DEFAULT_MEM_LIMIT_MB, RasterSource, WindowPair
+from geouic.raster import DEFAULT_MEM_LIMIT_MB, RasterSource, WindowPair, in_gdal_env
 
 __all__ = ["ClassifyResult", "apply_engine", "classify_raster", "default_workers", "prediction_windows"]
 
@@ -34,9 +33,6 @@ logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int], None]
 
-#: GDAL block cache during the prediction pass (MB): blocks are read once, so a small cache
-#: suffices and keeps peak memory flat.
-GDAL_CACHE_MB = 32
 
 
 @dataclass
@@ -80,8 +76,8 @@ class ClassifyResult:
 
 
 def default_workers() -> int:
-    """Threads for window prediction: the free cores of this machine, at most 4."""
-    return free_cores(4)
+    """Threads for window prediction: the cores this process may use, at most 4."""
+    return usable_cores(4)
 
 
 def _provenance(engine: Engine, sources: Sequence[RasterSource], extra: Mapping[str, Any] | None) -> dict:
@@ -99,6 +95,7 @@ def _provenance(engine: Engine, sources: Sequence[RasterSource], extra: Mapping[
     return {k: v for k, v in tags.items() if v is not None}
 
 
+@in_gdal_env
 def apply_engine(source: RasterSource, engine: Engine, output: str | os.PathLike, *,
                  extras: Mapping[str, str | os.PathLike] | None = None,
                  legend: Legend | None = None, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB,
@@ -163,7 +160,7 @@ def apply_engine(source: RasterSource, engine: Engine, output: str | os.PathLike
         workers = workers or default_workers()
         pairs = prediction_windows(source, engine, mem_limit_mb, workers)
         wanted = frozenset(extras)
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024), single_threaded_blas():
+        with single_threaded_blas():
             for pair, result in _predict_windows(source, engine, pairs, wanted, workers):
                 for name, writer in writers.items():
                     writer.write(pair.core, result[name])

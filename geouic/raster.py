@@ -8,6 +8,7 @@ infinities, internal (per-dataset or per-band) masks and alpha bands.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -32,12 +33,33 @@ __all__ = [
     "to_samples",
     "from_samples",
     "DEFAULT_MEM_LIMIT_MB",
+    "gdal_env",
+    "in_gdal_env",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: Default working-memory budget for one window, in megabytes.
+#: Default working-memory budget of the windows in flight, in megabytes.
 DEFAULT_MEM_LIMIT_MB = 64
+#: GDAL block cache (MB) while geouic reads and writes: every block is decoded once, so a
+#: small cache suffices; GDAL's default (5 % of RAM) made peak memory grow with the scene.
+GDAL_CACHE_MB = 16
+
+
+def gdal_env(**options) -> rasterio.Env:
+    """The GDAL settings of geouic's raster passes (a small block cache); use as ``with``."""
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024, **options)
+
+
+def in_gdal_env(func):
+    """Run ``func`` inside :func:`gdal_env` (decorator for whole-scene passes)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with gdal_env():
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 @dataclass(frozen=True)

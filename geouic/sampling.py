@@ -16,7 +16,7 @@ import numpy as np
 from rasterio.windows import Window
 
 from geouic.errors import ParameterError, RasterInputError, ReferenceDataError
-from geouic.raster import RasterSource, to_samples
+from geouic.raster import RasterSource, in_gdal_env, to_samples
 
 __all__ = [
     "sample_pixels",
@@ -30,9 +30,9 @@ logger = logging.getLogger(__name__)
 #: Pixels a sampling unit aims at (whole blocks are grouped up to about this size).
 UNIT_PIXELS = 16384
 #: Valid pixels read per sample pixel kept, so the kept sample is spread over many blocks.
-OVERSAMPLE = 8
+OVERSAMPLE = 4
 #: Fewest units read (when the scene has them), so even a small sample covers the scene.
-MIN_UNITS = 64
+MIN_UNITS = 16
 
 
 def sampling_units(source: RasterSource, unit_pixels: int = UNIT_PIXELS) -> list[Window]:
@@ -68,7 +68,7 @@ class _Reservoir:
             keys, items = keys[keep], tuple(a[keep] for a in items)
         self.parts.append((keys, list(items)))
         self.size += len(keys)
-        if self.size > 4 * self.n:
+        if self.size > 2 * self.n:
             self._prune()
 
     def _prune(self) -> None:
@@ -94,6 +94,7 @@ def _allocate(total: int, weights: Sequence[int]) -> list[int]:
     return share.tolist()
 
 
+@in_gdal_env
 def sample_pixels(sources: RasterSource | Sequence[RasterSource], n: int, *,
                   seed: int | None = None) -> np.ndarray:
     """Draw a uniform random sample of valid pixels, reading only part of the scene.
@@ -150,6 +151,7 @@ def _sample_one(source: RasterSource, n: int, rng: np.random.Generator) -> np.nd
     return sample
 
 
+@in_gdal_env
 def sample_labelled(source: RasterSource, read_labels: Callable[[Window], np.ndarray], *,
                     max_per_class: int = 100_000, seed: int | None = None,
                     mem_limit_mb: float = 64) -> tuple[np.ndarray, np.ndarray]:

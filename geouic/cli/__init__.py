@@ -43,7 +43,8 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="geouic", prog_name="geouic")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Land-cover classification of multi-band remote-sensing imagery.
 
     \b
@@ -51,4 +52,7 @@ def main() -> None:
     geouic predict scene.geouic other.tif -o other_classes.tif
     geouic info scene.tif
     """
+    from geouic.raster import gdal_env
+
+    ctx.with_resource(gdal_env())  # a small GDAL block cache for the whole command
 

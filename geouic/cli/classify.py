@@ -55,7 +55,7 @@ def engine_options(func):
         click.option("-k", "--classes", "n_classes", type=int, default=None,
                      help="Number of classes K (2-65535; clustering methods). [default: 12]"),
         bands_opt, seed_opt,
-        click.option("--sample-size", type=click.IntRange(min=100), default=200_000, show_default=True,
+        click.option("--sample-size", type=click.IntRange(min=100), default=100_000, show_default=True,
                      help="Pixels sampled to fit clustering methods."),
         click.option("--normalize", type=click.Choice(["zscore", "robust", "none"]), default="zscore",
                      show_default=True, help="Per-band normalisation from valid pixels."),

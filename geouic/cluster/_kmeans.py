@@ -18,6 +18,9 @@ from geouic.cluster._base import (
 
 __all__ = ["KMeans"]
 
+#: Samples on which the ``n_init`` initialisations compete before the best is refined on all.
+INIT_SUBSAMPLE = 20_000
+
 
 class KMeans(CentroidPredictMixin, ClusterMixin, BaseEstimator):
     """k-means clustering for pixel samples.
@@ -27,7 +30,9 @@ class KMeans(CentroidPredictMixin, ClusterMixin, BaseEstimator):
     n_clusters : int, default=8
         Number of classes K.
     n_init : int, default=4
-        k-means++ initialisations; the run with the lowest inertia is kept.
+        k-means++ initialisations; the run with the lowest inertia is kept. Beyond 20,000
+        samples they compete on a random subset of 20,000 and only the winner is refined
+        on all samples.
     max_iter : int, default=300
         Lloyd iterations per initialisation.
     tol : float, default=1e-4
@@ -66,11 +71,17 @@ class KMeans(CentroidPredictMixin, ClusterMixin, BaseEstimator):
             raise_few(len(X), k)
         rng = check_seed(self.random_state)
         threshold = tol * float(np.mean(np.var(X, axis=0)))
+        # The initialisations compete on a subsample; only the winner is refined on all of X.
+        sub = X
+        if n_init > 1 and len(X) > INIT_SUBSAMPLE:
+            sub = X[np.sort(rng.choice(len(X), INIT_SUBSAMPLE, replace=False))]
         best = None
         for _ in range(n_init):
-            run = _lloyd(X, kmeans_plusplus(X, k, rng), max_iter, threshold, rng)
+            run = _lloyd(sub, kmeans_plusplus(sub, k, rng), max_iter, threshold, rng)
             if best is None or run[2] < best[2]:
                 best = run
+        if sub is not X:
+            best = _lloyd(X, best[0], max_iter, threshold, rng)
         self.cluster_centers_, self.labels_, self.inertia_, self.n_iter_ = best
         self.n_features_in_ = X.shape[1]
         return self
