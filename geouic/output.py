@@ -29,6 +29,7 @@ from rasterio.windows import Window
 
 from geouic.colors import Color, distinct_colors, to_hex
 from geouic.errors import OutputError
+from geouic.raster import gdal_env
 
 __all__ = [
     "ThematicProfile",
@@ -230,7 +231,10 @@ class _AtomicRaster:
             self._finish_dataset()
             if self.profile.overviews and max(self.ds.width, self.ds.height) > 1024:
                 factors = [f for f in (2, 4, 8, 16, 32, 64) if max(self.ds.width, self.ds.height) / f >= 256]
-                self.ds.build_overviews(factors, self._overview_resampling)
+                with gdal_env(), _quiet_rasterio():
+                    # Levels past the first are made from the previous level, which reports
+                    # no palette; GDAL then warns, needlessly for mode/average resampling.
+                    self.ds.build_overviews(factors, self._overview_resampling)
             self.ds.close()
             final_tmp = self.tmp
             if self.profile.cog:
@@ -325,6 +329,18 @@ class FloatWriter(_AtomicRaster):
                          profile=profile or ThematicProfile())
         for i, name in enumerate(band_names or [], 1):
             self.ds.set_band_description(i, name)
+
+
+@contextlib.contextmanager
+def _quiet_rasterio() -> Iterator[None]:
+    """Hide GDAL warnings relayed through rasterio's logger inside the block."""
+    log = logging.getLogger("rasterio._env")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _tag_text(value: Any) -> str:
