@@ -154,13 +154,12 @@ def test_existing_output_needs_overwrite(files):
 
 # -------------------------------------------------------------------------------- real data
 @pytest.mark.realdata
-@pytest.mark.slow
 def test_amazon_kmeans12_to_four_classes(tmp_path):
     folder = shared_data("landsat5_amazon")
     schema = Path(__file__).resolve().parents[2] / "examples" / "amazon_schema.yaml"
     polygons = folder / "training_polygons.gpkg"
     c12, lc = tmp_path / "c12.tif", tmp_path / "lc.tif"
-    run("classify", folder / "image.tif", "-k", 12, "-o", c12)
+    run("classify", folder / "image.tif", "--method", "kmeans", "-k", 12, "-o", c12)  # the default is uic
     run("assign-schema", c12, "--reference", polygons, "--field", "class", "--schema", schema, "-o", lc)
     s = load_schema(schema)
     with rasterio.open(lc) as ds:
