@@ -40,7 +40,7 @@ def parse_groups(values: tuple[str, ...]) -> list[list[int]] | None:
 def cli(class_map, merge_, to, scene, stats, bands, keep_codes, output, mem_limit, overwrite):
     """Join classes of CLASS_MAP and write the merged map with colours, names, .qml and <stem>.merge.csv.
 
-    A merged class keeps the colour and name of its largest member (``class 3+7`` when the
+    A merged class keeps the colour and name of its largest member ("class 3+7" when the
     names were generic); classes are renumbered 1..N unless --keep-codes is given.
 
     \b
