@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import warnings
-from collections.abc import Iterator
-
 import click
 
 from geouic.cli.options import (
-    CliError, handle_errors, mem_limit_opt, output_opt, overwrite_opt, progress_callback, status, verbosity,
+    CliError, echo_warnings, handle_errors, mem_limit_opt, output_opt, overwrite_opt, progress_callback, status,
+    verbosity,
 )
-
-
-@contextlib.contextmanager
-def echo_warnings() -> Iterator[None]:
-    """Show library warnings as one ``Warning: ...`` line each on stderr (no source lines).
-
-    Deprecation warnings concern developers, not users: they are logged at debug level.
-    """
-    import logging
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")
-        try:
-            yield
-        finally:
-            for w in caught:
-                if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
-                    logging.getLogger("geouic.cli").debug("%s: %s", w.category.__name__, w.message)
-                else:
-                    click.echo(f"Warning: {w.message}", err=True)
 
 
 @click.command(short_help="Map spectral classes to land-cover classes of a schema.")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from geouic.cli.assign_schema import echo_warnings
 from geouic.cli.options import (
-    bands_opt, handle_errors, mem_limit_opt, overwrite_opt, parse_bands, progress_callback, status, verbosity,
+    bands_opt, echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, parse_bands, progress_callback, status,
+    verbosity,
 )
 
 
