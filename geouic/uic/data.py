@@ -39,6 +39,9 @@ class Projection:
     n_components : int, default=16
         PCA is applied when the scene has more bands than this; fewer bands are only
         normalised.
+    whiten : bool, default=True
+        Scale every principal component to unit variance (the network then learns the small
+        components as fast as the first); otherwise one common scale.
 
     Attributes
     ----------
@@ -49,11 +52,15 @@ class Projection:
         Projection rows (the identity when no PCA is applied), divided by ``scale_``.
     explained_ : float
         Fraction of the normalised variance the channels keep.
+    geometry_ : ndarray of shape (channels,)
+        Factors that turn whitened channels back into the PCA geometry (relative scale of each
+        component); ones when not whitened. Clustering uses that geometry.
     """
 
-    def __init__(self, normalize: str = "zscore", n_components: int = 16):
+    def __init__(self, normalize: str = "zscore", n_components: int = 16, whiten: bool = True):
         self.normalize = normalize
         self.n_components = n_components
+        self.whiten = whiten
 
     def fit(self, X: np.ndarray) -> Projection:
         """Fit on raw samples ``(n, bands)`` of valid pixels."""
@@ -73,11 +80,18 @@ class Projection:
             kept = evals[order]
             self.explained_ = float(kept.sum() / max(evals.sum(), 1e-12))
             # One global scale: mean variance 1 per channel, relative variances kept (not whitened).
-            scale = np.sqrt(max(kept.mean(), 1e-12))
+            # Variances relative to their mean: the un-whitened geometry, for clustering.
+            self.geometry_ = np.sqrt(np.maximum(kept, 1e-12) / max(kept.mean(), 1e-12)).astype(np.float32)
+            if self.whiten:
+                scale = np.sqrt(np.maximum(kept, 1e-12))[:, None]
+            else:
+                scale = np.sqrt(max(kept.mean(), 1e-12))
+                self.geometry_ = np.ones(self.n_components, np.float32)
             self.components_ = (comps / scale).astype(np.float32)
         else:
             self.mean_ = np.zeros(bands)
             self.explained_ = 1.0
+            self.geometry_ = np.ones(bands, np.float32)
             self.components_ = np.eye(bands, dtype=np.float32)
         self.mean_ = self.mean_.astype(np.float32)
         logger.info("first stage: %d bands -> %d channels (%.1f %% of the variance)", bands,
@@ -107,7 +121,7 @@ class Projection:
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Metadata and arrays for the model file."""
         norm_meta, norm_arrays = self.normalizer_.get_state()
-        meta = {"normalizer": norm_meta, "n_components": self.n_components,
+        meta = {"normalizer": norm_meta, "n_components": self.n_components, "whiten": self.whiten,
                 "channels": self.n_channels, "explained_variance": self.explained_}
         arrays = {f"norm.{k}": v for k, v in norm_arrays.items()}
         arrays["proj.mean"] = self.mean_
@@ -117,12 +131,13 @@ class Projection:
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Projection:
         """Rebuild from :meth:`get_state` output."""
-        obj = cls(meta["normalizer"]["method"], int(meta["n_components"]))
+        obj = cls(meta["normalizer"]["method"], int(meta["n_components"]), bool(meta.get("whiten", False)))
         obj.normalizer_ = Normalizer.from_state(
             meta["normalizer"], {"center": arrays["norm.center"], "scale": arrays["norm.scale"]})
         obj.mean_ = np.asarray(arrays["proj.mean"], np.float32)
         obj.components_ = np.asarray(arrays["proj.components"], np.float32)
         obj.explained_ = float(meta.get("explained_variance", 1.0))
+        obj.geometry_ = np.ones(obj.n_channels, np.float32)
         return obj
 
 
@@ -147,9 +162,12 @@ class PatchPool:
     Parameters
     ----------
     regions : list of Region
+    geometry : ndarray of shape (channels,), optional
+        Channel factors for clustering (see :attr:`Projection.geometry_`).
     """
 
-    def __init__(self, regions: list[Region]):
+    def __init__(self, regions: list[Region], geometry: np.ndarray | None = None):
+        self.geometry = geometry
         self.regions = [r for r in regions if r.valid.any()]
         if not self.regions:
             raise RasterInputError("no valid pixel in the training regions; check the nodata value.")
@@ -184,7 +202,7 @@ class PatchPool:
                 n += int(win.width * win.height)
                 if n >= share:
                     break
-        pool = cls(regions)
+        pool = cls(regions, getattr(projection, "geometry_", None))
         logger.info("training pool: %d regions, %d valid pixels", len(pool.regions), pool.n_valid)
         return pool
 
@@ -237,12 +255,15 @@ class PatchPool:
         """All valid pixels' channels ``(n_valid, channels)``, region by region, row-major."""
         return np.concatenate([r.x[:, r.valid].T for r in self.regions])
 
-    def smoothed_features(self) -> np.ndarray:
-        """Like :meth:`valid_features` but each pixel averaged with its valid 3x3 neighbours."""
-        out = []
-        for r in self.regions:
-            out.append(_masked_mean3(r.x, r.valid)[:, r.valid].T)
-        return np.concatenate(out)
+    def smoothed_features(self, scale: np.ndarray | None = None) -> np.ndarray:
+        """Like :meth:`valid_features`, each channel the median of the pixel's valid 3x3 neighbours.
+
+        A median, unlike a mean, keeps edges: a pixel beside a field boundary takes the values
+        of the side that holds most of its neighbours, not a mixture that looks like a third
+        class.
+        """
+        X = np.concatenate([_masked_median3(r.x, r.valid)[:, r.valid].T for r in self.regions])
+        return X if scale is None else X * scale[None, :]
 
     def split(self, flat: np.ndarray, fill: int = -1) -> list[np.ndarray]:
         """Scatter per-valid-pixel values (in :meth:`valid_features` order) onto the regions."""
@@ -256,11 +277,19 @@ class PatchPool:
         return out
 
 
-def _masked_mean3(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Mean of each pixel's valid 3x3 neighbourhood, channel by channel."""
-    from scipy.ndimage import uniform_filter
+def _masked_median3(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Median of each pixel's valid 3x3 neighbourhood, channel by channel (0 where invalid)."""
+    rows, cols = valid.shape
+    out = np.zeros_like(x)
+    shifts = [(i, j) for i in range(3) for j in range(3)]
+    for c in range(len(x)):
+        padded = np.pad(np.where(valid, x[c], np.nan), 1, constant_values=np.nan)
+        stack = np.stack([padded[i : i + rows, j : j + cols] for i, j in shifts])
+        with np.errstate(all="ignore"):
+            import warnings
 
-    m = valid.astype(np.float32)
-    num = np.stack([uniform_filter(x[c] * m, size=3, mode="constant") for c in range(len(x))])
-    den = uniform_filter(m, size=3, mode="constant")
-    return num / np.maximum(den, 1e-6)[None]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows (invalid pixels)
+                med = np.nanmedian(stack, axis=0)
+        out[c] = np.where(valid, med, 0.0)
+    return out

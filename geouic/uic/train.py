@@ -39,13 +39,15 @@ from geouic.uic.data import PatchPool
 from geouic.uic.model import UICNet, build_net, forward_tiled, init_weights
 
 __all__ = ["TrainConfig", "MemberResult", "train_member", "uic_loss", "repair_empty", "predict_pool",
-           "BALANCES", "TEACHERS", "INITS"]
+           "BALANCES", "TEACHERS", "INITS", "initial_labels"]
 
 logger = logging.getLogger(__name__)
 
 BALANCES = ("entropy", "none", "invfreq", "sinkhorn")
 TEACHERS = ("epoch", "ema")
 INITS = ("gmm", "kmeans", "random", "network")
+#: Spectral jitter of the trained view.
+STRONG_AUGMENT = {"gain": 0.05, "offset": 0.05, "noise": 0.03, "blur": 0.25, "dropout": 0.02}
 #: Spectral jitter of the view that gives the pseudo-labels (the trained view gets the default).
 WEAK_AUGMENT = {"gain": 0.02, "offset": 0.02, "noise": 0.02, "blur": 0.0, "dropout": 0.0}
 #: Pixels of the pool used for the NMI between epochs (a fixed random subset).
@@ -66,20 +68,22 @@ class TrainConfig:
     ema_decay: float = 0.99
     balance: str = "entropy"
     balance_weight: float = 0.1
-    init: str = "kmeans"
-    warmup_epochs: int = 1
+    init: str = "gmm"
+    init_n: int = 4
+    warmup_epochs: int = 8
+    warmup_agreement: float = 0.95
     min_class_fraction: float = 0.002
     min_epochs: int = 6
     patience: int = 3
     nmi_plateau: float = 0.98
     hist_plateau: float = 0.01
-    augment: dict[str, float] = field(default_factory=dict)
+    augment: dict[str, float] = field(default_factory=lambda: dict(STRONG_AUGMENT))
     label_augment: dict[str, float] = field(default_factory=lambda: dict(WEAK_AUGMENT))
     self_lr: float = 1.0
 
     def validate(self) -> None:
         """Raise :class:`ParameterError` naming the first invalid parameter."""
-        for name, low in (("epochs", 1), ("patch_size", 8), ("batch_size", 1), ("crop", 0),
+        for name, low in (("epochs", 1), ("patch_size", 8), ("batch_size", 1), ("crop", 0), ("init_n", 1),
                           ("min_epochs", 1), ("patience", 1), ("warmup_epochs", 0)):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < low:
@@ -178,25 +182,29 @@ def predict_pool(net: UICNet, pool: PatchPool, device: torch.device, *, what: st
     return np.concatenate(out)
 
 
-def kmeans_labels(pool: PatchPool, k: int, seed: int, *, gmm: bool = False,
-                  max_fit: int = 20_000) -> np.ndarray:
-    """Cluster the pool's 3x3-smoothed channels, fitted on a subsample.
+def initial_labels(pool: PatchPool, k: int, seed: int, *, method: str = "gmm", n_init: int = 4,
+                   max_fit: int = 20_000) -> np.ndarray:
+    """Cluster the pool's 3x3-median-smoothed channels (fitted on a subsample).
 
-    k-means (k-means++, 3 inits), or with ``gmm`` a diagonal-covariance Gaussian mixture
-    started from k-means, which lets a compact class and a widely spread one coexist.
+    ``method="gmm"``: a diagonal-covariance Gaussian mixture (k-means-started), which lets a
+    compact class and a widely spread one coexist where k-means splits the spread one; the
+    best of ``n_init`` starts by likelihood is kept. ``method="kmeans"``: k-means++.
     """
     from sklearn.cluster import KMeans
     from sklearn.mixture import GaussianMixture
 
-    seed = int(seed) % (2**32)
-    X = pool.smoothed_features()
+    X = pool.smoothed_features(pool.geometry)
     rng = np.random.default_rng(seed)
     fit = X[rng.choice(len(X), max_fit, replace=False)] if len(X) > max_fit else X
-    if gmm:
-        model = GaussianMixture(k, covariance_type="diag", n_init=1, random_state=seed, reg_covar=1e-4)
-    else:
-        model = KMeans(n_clusters=k, n_init=3, random_state=seed)
-    return model.fit(fit).predict(X).astype(np.int64)
+    seeds = rng.integers(0, 2**31 - 1, size=n_init)
+    if method == "kmeans":
+        return KMeans(n_clusters=k, n_init=n_init, random_state=int(seeds[0])).fit(fit).predict(X).astype(np.int64)
+    best, best_bound = None, -np.inf
+    for s in seeds:
+        gmm = GaussianMixture(k, covariance_type="diag", random_state=int(s), reg_covar=1e-4).fit(fit)
+        if gmm.lower_bound_ > best_bound:
+            best, best_bound = gmm, gmm.lower_bound_
+    return best.predict(X).astype(np.int64)
 
 
 # -- empty-class repair -----------------------------------------------------------------------
@@ -317,7 +325,7 @@ def train_member(pool: PatchPool, n_classes: int, cfg: TrainConfig, *, seed: int
     monitor = rng.permutation(pool.n_valid)[:MONITOR_PIXELS]
 
     if cfg.init in ("kmeans", "gmm"):
-        labels = kmeans_labels(pool, n_classes, seed, gmm=cfg.init == "gmm")
+        labels = initial_labels(pool, n_classes, seed, method=cfg.init, n_init=cfg.init_n)
     elif cfg.init == "random":
         labels = rng.integers(0, n_classes, pool.n_valid)
     else:
@@ -327,11 +335,8 @@ def train_member(pool: PatchPool, n_classes: int, cfg: TrainConfig, *, seed: int
         callback(0, labels)
     history: list[dict[str, Any]] = []
     stable = 0
+    self_labelled = cfg.warmup_epochs == 0
     for epoch in range(cfg.epochs):
-        self_labelled = epoch >= cfg.warmup_epochs
-        if epoch == cfg.warmup_epochs and cfg.self_lr != 1.0:
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * cfg.self_lr
         if self_labelled and cfg.teacher == "epoch":
             logits = predict_pool(net, pool, device, jitter=label_jitter, gen=gen, rng=rng)
             labels = _to_labels(logits, cfg.balance)
@@ -362,6 +367,7 @@ def train_member(pool: PatchPool, n_classes: int, cfg: TrainConfig, *, seed: int
                                             seed=seed + epoch, extra=[net])
             repaired += rep2
             labels = cur_labels
+        agreement = float(np.mean(cur_labels[monitor] == labels[monitor]))
         nmi = _nmi(prev, cur_labels[monitor])
         hist = np.bincount(cur_labels[monitor], minlength=n_classes) / len(monitor)
         prev_hist = np.bincount(prev, minlength=n_classes) / len(monitor)
@@ -369,15 +375,22 @@ def train_member(pool: PatchPool, n_classes: int, cfg: TrainConfig, *, seed: int
         prev = cur_labels[monitor]
         if callback is not None:
             callback(epoch + 1, cur_labels)
-        history.append({"epoch": epoch + 1, "loss": loss_sum / steps, "nmi": nmi, "hist_change": change,
+        history.append({"epoch": epoch + 1, "phase": "self" if self_labelled else "warmup",
+                        "loss": loss_sum / steps, "nmi": nmi, "agreement": agreement, "hist_change": change,
                         "repaired": repaired, "sizes": np.round(hist, 4).tolist()})
-        logger.info("epoch %d: loss %.3f, NMI with previous epoch %.4f, class sizes %s%s", epoch + 1,
-                    loss_sum / steps, nmi, " ".join(f"{h:.3f}" for h in hist),
+        logger.info("epoch %d (%s): loss %.3f, NMI with previous epoch %.4f, agreement with its labels %.3f, "
+                    "class sizes %s%s", epoch + 1, "self-labelled" if self_labelled else "warm-up",
+                    loss_sum / steps, nmi, agreement, " ".join(f"{h:.3f}" for h in hist),
                     f", repaired classes {repaired}" if repaired else "")
         if self_labelled and nmi >= cfg.nmi_plateau and change <= cfg.hist_plateau:
             stable += 1
         else:
             stable = 0
+        if not self_labelled and (agreement >= cfg.warmup_agreement or epoch + 1 >= cfg.warmup_epochs):
+            self_labelled = True
+            if cfg.self_lr != 1.0:
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * cfg.self_lr
         if epoch + 1 >= cfg.min_epochs and stable >= cfg.patience:
             logger.info("labels plateaued after %d epochs; stopping", epoch + 1)
             break
