@@ -55,23 +55,23 @@ class SpectralJitter:
 
     Parameters
     ----------
-    gain : float, default=0.1
+    gain : float, default=0.05
         Standard deviation of the per-channel multiplicative gain around 1.
-    offset : float, default=0.1
+    offset : float, default=0.05
         Standard deviation of the per-channel additive offset (normalised units).
-    noise : float, default=0.05
+    noise : float, default=0.03
         Standard deviation of per-pixel Gaussian noise.
     blur : float, default=0.25
         Probability that a patch is blurred by a light 3x3 kernel (over valid pixels only).
-    dropout : float, default=0.05
+    dropout : float, default=0.02
         Probability that each channel is set to 0 (the channel mean); one channel is always kept.
     """
 
-    gain: float = 0.1
-    offset: float = 0.1
-    noise: float = 0.05
+    gain: float = 0.05
+    offset: float = 0.05
+    noise: float = 0.03
     blur: float = 0.25
-    dropout: float = 0.05
+    dropout: float = 0.02
 
     def __call__(self, x: torch.Tensor, valid: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Augment ``x`` (batch, channels, rows, cols); invalid pixels stay 0.

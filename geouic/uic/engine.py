@@ -103,7 +103,7 @@ class UICEngine(Engine):
                  lr: float = 3e-3, device: str = "auto", members: int = 3, hidden: int = 32,
                  n_spatial: int = 2, pca_components: int = 16, pool_pixels: int = 1 << 18,
                  sample_size: int = 100_000, teacher: str = "epoch", balance: str = "entropy",
-                 balance_weight: float = 0.1, init: str = "kmeans", **train: Any):
+                 balance_weight: float = 0.1, init: str = "gmm", **train: Any):
         self.n_classes = n_classes
         self.seed = seed
         self.normalize = normalize
@@ -131,7 +131,8 @@ class UICEngine(Engine):
         unknown = set(self.train) - known
         if unknown:
             raise ParameterError(f"unknown UIC parameter(s): {', '.join(sorted(unknown))}.")
-        cfg = TrainConfig(epochs=30 if self.epochs is None else self.epochs, patch_size=self.patch_size,
+        epochs = {} if self.epochs is None else {"epochs": self.epochs}
+        cfg = TrainConfig(**epochs, patch_size=self.patch_size,
                           batch_size=self.batch_size, lr=self.lr, teacher=self.teacher, balance=self.balance,
                           balance_weight=self.balance_weight, init=self.init, **self.train)
         cfg.validate()
@@ -304,19 +305,24 @@ class UICEngine(Engine):
             "arch": {**self.net_.arch, "in_channels": self.net_.body[0].in_channels,
                      "receptive_radius": self.net_.radius},
             "torch_version": torch.__version__,
-            "training": {
-                "config": getattr(self, "train_config_", None),
-                "fit_seconds": getattr(self, "fit_seconds_", None),
-                "member_nmi": getattr(self, "member_nmi_", None),
-                "chosen_member": getattr(self, "chosen_member_", None),
-                "epochs_run": len(getattr(self, "history_", [])),
-                "last_epoch": (self.history_[-1] if getattr(self, "history_", None) else None),
-            },
+            "training": self._training_meta(),
         }
         arrays = dict(proj_arrays)
         for name, t in self.net_.state_dict().items():
             arrays[f"net.{name}"] = t.detach().cpu().numpy().copy()
         return meta, arrays
+
+    def _training_meta(self) -> dict[str, Any]:
+        if not hasattr(self, "train_config_"):  # loaded from a file: keep what it said
+            return getattr(self, "training_meta_", None) or {}
+        return {
+            "config": self.train_config_,
+            "fit_seconds": round(self.fit_seconds_, 2),
+            "member_nmi": self.member_nmi_,
+            "chosen_member": self.chosen_member_,
+            "epochs_run": len(self.history_),
+            "history": self.history_,
+        }
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> UICEngine:
@@ -341,9 +347,7 @@ class UICEngine(Engine):
         engine.band_names_ = list(meta["band_names"])
         engine.class_names_ = {int(k): v for k, v in meta.get("class_names", {}).items()}
         engine._device = torch.device("cpu")
-        training = meta.get("training") or {}
-        engine.member_nmi_ = training.get("member_nmi")
-        engine.chosen_member_ = training.get("chosen_member")
+        engine.training_meta_ = meta.get("training") or {}
         return engine
 
 

@@ -47,7 +47,7 @@ BALANCES = ("entropy", "none", "invfreq", "sinkhorn")
 TEACHERS = ("epoch", "ema")
 INITS = ("gmm", "kmeans", "random", "network")
 #: Spectral jitter of the trained view.
-STRONG_AUGMENT = {"gain": 0.05, "offset": 0.05, "noise": 0.03, "blur": 0.25, "dropout": 0.02}
+STRONG_AUGMENT = {"gain": 0.05, "offset": 0.05, "noise": 0.03, "blur": 0.25, "dropout": 0.0}
 #: Spectral jitter of the view that gives the pseudo-labels (the trained view gets the default).
 WEAK_AUGMENT = {"gain": 0.02, "offset": 0.02, "noise": 0.02, "blur": 0.0, "dropout": 0.0}
 #: Pixels of the pool used for the NMI between epochs (a fixed random subset).
@@ -58,7 +58,7 @@ MONITOR_PIXELS = 100_000
 class TrainConfig:
     """Parameters of one UIC training run (see :class:`geouic.uic.UICEngine` for their meaning)."""
 
-    epochs: int = 30
+    epochs: int = 20
     steps_per_epoch: int | None = None
     patch_size: int = 32
     batch_size: int = 16
@@ -361,13 +361,13 @@ def train_member(pool: PatchPool, n_classes: int, cfg: TrainConfig, *, seed: int
         # monitoring: unaugmented labels of a fixed pixel subset
         current = predict_pool(teacher or net, pool, device)
         cur_labels = current.argmax(1)
-        if cfg.teacher == "ema":
+        agreement = float(np.mean(cur_labels[monitor] == labels[monitor]))
+        if cfg.teacher == "ema" and self_labelled:
             emb = predict_pool(teacher, pool, device, what="embed")
             cur_labels, rep2 = repair_empty(teacher, cur_labels, emb, min_count=min_count,
                                             seed=seed + epoch, extra=[net])
             repaired += rep2
             labels = cur_labels
-        agreement = float(np.mean(cur_labels[monitor] == labels[monitor]))
         nmi = _nmi(prev, cur_labels[monitor])
         hist = np.bincount(cur_labels[monitor], minlength=n_classes) / len(monitor)
         prev_hist = np.bincount(prev, minlength=n_classes) / len(monitor)

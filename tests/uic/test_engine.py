@@ -1,0 +1,193 @@
+"""The UIC engine through the public API: learning, tiling, determinism, model files, devices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from sklearn.metrics import v_measure_score
+
+from tests.conftest import write_raster
+from tests.uic.conftest import FAST, blob_labels, blob_scene
+
+torch = pytest.importorskip("torch")
+
+from geouic.engine import make_engine  # noqa: E402
+from geouic.errors import ModelError, NotFittedError, ParameterError  # noqa: E402
+from geouic.model import load_model, save_model  # noqa: E402
+from geouic.pipeline import apply_engine  # noqa: E402
+from geouic.raster import open_raster  # noqa: E402
+from geouic.uic import UICEngine  # noqa: E402
+
+
+def _predict(engine, path):
+    with open_raster(path) as src:
+        data, valid = src.read()
+    return engine.predict_block(data, valid)["labels"]
+
+
+def test_make_engine_builds_uic():
+    engine = make_engine("uic", n_classes=5, seed=3, epochs=2)
+    assert isinstance(engine, UICEngine)
+    assert engine.n_classes == 5 and engine.seed == 3 and engine.epochs == 2
+    assert engine.halo >= 1
+    with pytest.raises(NotFittedError):
+        engine.predict_block(np.zeros((3, 4, 4), np.float32), np.ones((4, 4), bool))
+
+
+def test_learns_a_tiny_coherent_scene(fitted, blobs):
+    path, labels = blobs
+    pred = _predict(fitted, path)
+    assert pred.dtype == np.uint16 and pred.min() >= 1 and pred.max() <= 4
+    assert v_measure_score(labels.ravel(), pred.ravel()) >= 0.9
+
+
+def test_tiling_is_seamless(fitted, blobs, tmp_path):
+    """The scene predicted in one window or in many 16x16 windows gives identical labels."""
+    path, _ = blobs
+    with open_raster(path) as src:
+        assert len(src.windows(mem_limit_mb=0.02, halo=fitted.halo)) > 4
+        assert len(src.windows(mem_limit_mb=64, halo=fitted.halo)) == 1
+        one = apply_engine(src, fitted, tmp_path / "one.tif", mem_limit_mb=64, workers=1)
+        many = apply_engine(src, fitted, tmp_path / "many.tif", mem_limit_mb=0.02, workers=2)
+    with rasterio.open(one.path) as a, rasterio.open(many.path) as b:
+        assert np.array_equal(a.read(1), b.read(1))
+    np.testing.assert_array_equal(one.counts, many.counts)
+
+
+def test_halo_covers_the_receptive_field(fitted):
+    assert fitted.halo >= fitted.net_.radius
+
+
+def test_same_seed_same_map(blobs, fitted):
+    path, _ = blobs
+    with open_raster(path) as src:
+        again = make_engine("uic", n_classes=4, seed=0, **FAST).fit([src])
+    assert np.array_equal(_predict(again, path), _predict(fitted, path))
+    for (k, a), (_, b) in zip(fitted.net_.state_dict().items(), again.net_.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+def test_model_round_trip(fitted, blobs, tmp_path):
+    path, _ = blobs
+    model = save_model(fitted, tmp_path / "m.geouic")
+    loaded = load_model(model)
+    assert isinstance(loaded, UICEngine)
+    assert np.array_equal(_predict(loaded, path), _predict(fitted, path))
+    meta, arrays = loaded.get_state()
+    assert meta["engine"] == "uic" and meta["n_classes"] == 4
+    assert meta["band_names"] == ["b1", "b2", "b3", "b4", "b5"]
+    assert meta["arch"]["receptive_radius"] == loaded.halo
+    assert meta["normalizer"]["method"] == "zscore"
+    assert "torch_version" in meta and meta["training"]["config"]["patch_size"] == 16
+    assert any(k.startswith("net.") for k in arrays) and "norm.center" in arrays
+    # the file holds plain arrays and JSON: no pickle
+    from safetensors import safe_open
+
+    with safe_open(str(model), framework="np") as f:
+        assert all(f.get_tensor(k).dtype != object for k in f.keys())
+
+
+def test_band_mismatch_is_refused(fitted, tmp_path):
+    other = write_raster(tmp_path / "three.tif", np.ones((3, 16, 16), np.uint16))
+    with open_raster(other) as src, pytest.raises(ModelError, match="trained on 5"):
+        fitted.check_bands(src)
+    with open_raster(other) as src, pytest.raises(ModelError):
+        apply_engine(src, fitted, tmp_path / "out.tif")
+
+
+def test_extra_outputs(fitted, blobs_nodata):
+    path, labels = blobs_nodata
+    with open_raster(path) as src:
+        data, valid = src.read()
+    out = fitted.predict_block(data, valid, outputs=frozenset({"confidence", "entropy", "memberships"}))
+    assert np.all(out["labels"][labels == 0] == 0) and np.all(out["labels"][labels > 0] > 0)
+    conf, ent, mem = out["confidence"], out["entropy"], out["memberships"]
+    assert conf.shape == labels.shape and mem.shape == (4, *labels.shape)
+    v = labels > 0
+    assert np.all(conf[v] >= 0.25 - 1e-6) and np.all(conf[v] <= 1 + 1e-6)
+    assert np.all(ent[v] >= -1e-6) and np.all(ent[v] <= np.log(4) + 1e-5)
+    np.testing.assert_allclose(mem[:, v].sum(0), 1.0, atol=1e-5)
+    assert np.all(conf[~v] == 0) and np.all(mem[:, ~v] == 0)
+    # the map's labels are the argmax of the memberships
+    assert np.array_equal(out["labels"][v], mem[:, v].argmax(0) + 1)
+
+
+def test_nodata_scene_trains_and_stays_nodata(blobs_nodata, tmp_path):
+    path, labels = blobs_nodata
+    with open_raster(path) as src:
+        engine = make_engine("uic", n_classes=4, seed=0, **FAST).fit([src])
+        res = apply_engine(src, engine, tmp_path / "map.tif")
+    with rasterio.open(res.path) as ds:
+        out = ds.read(1)
+    assert np.all(out[labels == 0] == 0) and np.all(out[labels > 0] > 0)
+    assert v_measure_score(labels[labels > 0], out[labels > 0]) >= 0.85
+
+
+def test_no_collapse_with_more_classes_than_fields(tmp_path):
+    """K = 12 on a 4-class scene: the classes are repaired instead of vanishing."""
+    labels = blob_labels(64, 4, seed=1)
+    path = write_raster(tmp_path / "s.tif", blob_scene(labels, seed=1), nodata=0)
+    with open_raster(path) as src:
+        engine = make_engine("uic", n_classes=12, seed=0, **FAST).fit([src])
+    used = np.unique(_predict(engine, path))
+    assert len(used) >= 11
+
+
+def test_several_scenes_share_classes(blobs, tmp_path):
+    """Training on two scenes: the classes mean the same in both."""
+    path, labels = blobs
+    shifted = write_raster(tmp_path / "b.tif", blob_scene(labels, seed=5), nodata=0)
+    with open_raster(path) as a, open_raster(shifted) as b:
+        engine = make_engine("uic", n_classes=4, seed=0, **FAST).fit([a, b])
+    pa, pb = _predict(engine, path), _predict(engine, shifted)
+    assert np.mean(pa == pb) >= 0.9  # same fields, same class numbers
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"device": "tpu"}, "device"),
+    ({"members": 0}, "members"),
+    ({"balance": "equal"}, "balance"),
+    ({"bogus": 1}, "bogus"),
+])
+def test_parameter_errors(blobs, kwargs, match):
+    with open_raster(blobs[0]) as src, pytest.raises(ParameterError, match=match):
+        make_engine("uic", n_classes=4, seed=0, **{**FAST, **kwargs}).fit([src])
+
+
+def test_device_auto_and_cpu(fitted):
+    fitted.set_device("cpu")
+    assert fitted.net_.head.weight.device.type == "cpu"
+    fitted.set_device("auto")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert fitted.net_.head.weight.device.type == expected
+    fitted.set_device("cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.cuda
+def test_cuda_predicts_like_cpu(fitted, blobs):
+    path, _ = blobs
+    cpu = _predict(fitted, path)
+    fitted.set_device("cuda")
+    try:
+        gpu = _predict(fitted, path)
+    finally:
+        fitted.set_device("cpu")
+    assert np.mean(cpu == gpu) >= 0.999
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.cuda
+def test_cuda_trains(blobs):
+    path, labels = blobs
+    with open_raster(path) as src:
+        engine = make_engine("uic", n_classes=4, seed=0, device="cuda", **FAST).fit([src])
+    assert v_measure_score(labels.ravel(), _predict(engine, path).ravel()) >= 0.9
+
+
+def test_cuda_refused_without_gpu(blobs):
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with open_raster(blobs[0]) as src, pytest.raises(ParameterError, match="CUDA"):
+        make_engine("uic", n_classes=4, seed=0, device="cuda", **FAST).fit([src])

@@ -1,0 +1,151 @@
+"""The UIC loop's parts: nodata-free loss, empty-class repair, balancing helpers, the pool."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from geouic.errors import ParameterError  # noqa: E402
+from geouic.raster import open_raster  # noqa: E402
+from geouic.uic.data import PatchPool, Projection, Region  # noqa: E402
+from geouic.uic.model import UICNet, init_weights  # noqa: E402
+from geouic.uic.train import (  # noqa: E402
+    TrainConfig,
+    inverse_frequency,
+    repair_empty,
+    sinkhorn_labels,
+    train_member,
+    uic_loss,
+)
+
+
+@pytest.mark.parametrize("balance", ["none", "entropy", "invfreq"])
+def test_nodata_pixels_take_no_part_in_the_loss(balance):
+    """Logits under ignored (-1) pixels change neither the loss nor receive gradient."""
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 4, 6, 6, generator=gen)
+    labels = torch.randint(0, 4, (2, 6, 6), generator=gen)
+    labels[:, :, :2] = -1  # nodata
+    weight = torch.tensor([1.0, 2.0, 0.5, 1.0]) if balance == "invfreq" else None
+    kind = "entropy" if balance == "entropy" else "none"
+    a = logits.clone().requires_grad_(True)
+    loss_a = uic_loss(a, labels, balance=kind, balance_weight=0.5, class_weight=weight)
+    loss_a.backward()
+    b = logits.clone()
+    b[:, :, :, :2] = 1e3 * torch.randn(2, 4, 6, 2, generator=gen)
+    loss_b = uic_loss(b, labels, balance=kind, balance_weight=0.5, class_weight=weight)
+    assert torch.allclose(loss_a, loss_b)
+    assert torch.all(a.grad[:, :, :, :2] == 0)
+    assert torch.any(a.grad[:, :, :, 2:] != 0)
+
+
+def test_loss_of_an_all_nodata_batch_is_zero():
+    logits = torch.randn(1, 3, 4, 4, requires_grad=True)
+    loss = uic_loss(logits, torch.full((1, 4, 4), -1), balance="entropy", balance_weight=1.0)
+    loss.backward()
+    assert float(loss.detach()) == 0.0
+
+
+def test_entropy_term_is_zero_for_balanced_use():
+    logits = torch.zeros(1, 4, 2, 2)
+    labels = torch.tensor([[[0, 1], [2, 3]]])
+    plain = uic_loss(logits, labels)
+    assert torch.allclose(uic_loss(logits, labels, balance="entropy", balance_weight=1.0), plain)
+
+
+def test_empty_class_is_refilled_by_a_feature_space_split():
+    """Class 0 holds two distinct groups, class 2 is empty: 2-means gives class 2 one group whole."""
+    rng = np.random.default_rng(0)
+    hidden = 6
+    g1 = rng.normal(0, 0.1, (300, hidden)) + np.eye(hidden)[0] * 3
+    g2 = rng.normal(0, 0.1, (200, hidden)) + np.eye(hidden)[1] * 3
+    g3 = rng.normal(0, 0.1, (150, hidden)) + np.eye(hidden)[2] * 3
+    emb = np.concatenate([g1, g2, g3]).astype(np.float32)
+    group = np.repeat([0, 1, 2], [300, 200, 150])
+    labels = np.repeat([0, 0, 1], [300, 200, 150])  # class 2 empty; class 0 = groups 0 and 1
+    net = UICNet(3, 3, hidden=hidden, n_spatial=0)
+    init_weights(net, torch.Generator().manual_seed(0))
+    with torch.no_grad():  # a head that reproduces the labels before the repair
+        net.head.weight.zero_()
+        net.head.bias.zero_()
+        net.head.weight[0, :, 0, 0] = torch.tensor([1.0, 1, 0, 0, 0, 0])
+        net.head.weight[1, :, 0, 0] = torch.tensor([0.0, 0, 1, 0, 0, 0])
+        net.head.bias[2] = -10.0
+    new, repaired = repair_empty(net, labels, emb, min_count=10, seed=0)
+    assert repaired == [2]
+    moved = group[new == 2]
+    assert len(np.unique(moved)) == 1  # one whole group, not a random half
+    assert (new == 2).sum() in (200, 300)
+    # the classifier was split the same way: the head now predicts the three groups
+    with torch.no_grad():
+        pred = net.head(torch.from_numpy(emb)[:, :, None, None])[:, :, 0, 0].argmax(1).numpy()
+    assert np.array_equal(pred, new)
+    assert set(np.unique(new)) == {0, 1, 2}
+
+
+def test_repair_leaves_used_classes_alone():
+    net = UICNet(3, 2, hidden=4, n_spatial=0)
+    labels = np.array([0] * 50 + [1] * 50)
+    before = net.head.weight.detach().clone()
+    new, repaired = repair_empty(net, labels, np.random.default_rng(0).normal(size=(100, 4)), min_count=5, seed=0)
+    assert repaired == [] and np.array_equal(new, labels)
+    assert torch.equal(net.head.weight, before)
+
+
+def test_sinkhorn_and_inverse_frequency():
+    rng = np.random.default_rng(0)
+    logp = np.log(np.tile([0.9, 0.05, 0.05], (300, 1)) + rng.uniform(0, 0.01, (300, 3)))
+    counts = np.bincount(sinkhorn_labels(logp), minlength=3)
+    assert counts.min() > 50  # pushed towards equal sizes although class 0 dominates
+    w = inverse_frequency(np.array([0, 0, 0, 1, -1]), 3)
+    assert w[0] < w[1] and w[2] == 0 and np.isclose(w[:2].mean(), 1.0)
+
+
+def test_config_validation_names_the_parameter():
+    with pytest.raises(ParameterError, match="balance"):
+        TrainConfig(balance="bogus").validate()
+    with pytest.raises(ParameterError, match="patch_size"):
+        TrainConfig(patch_size=2).validate()
+    with pytest.raises(ParameterError, match="lr"):
+        TrainConfig(lr=0).validate()
+
+
+def test_pool_excludes_nodata(blobs_nodata):
+    path, labels = blobs_nodata
+    with open_raster(path) as src:
+        from geouic.sampling import sample_pixels
+
+        proj = Projection().fit(sample_pixels([src], 5000, seed=0))
+        pool = PatchPool.from_sources([src], proj, pool_pixels=1 << 16, seed=0)
+    assert pool.n_valid == int((labels > 0).sum())
+    for reg in pool.regions:
+        assert np.all(reg.x[:, ~reg.valid] == 0)
+    x, valid, y = pool.sample(20, 16, np.random.default_rng(0), pool.split(np.zeros(pool.n_valid, np.int64)))
+    assert np.all(y[~valid] == -1) and np.all(y[valid] == 0)
+    assert np.all(x[:, :, ~valid[0]][0] == 0)
+
+
+def test_member_history_logs_nmi_and_sizes(blobs, caplog):
+    path, _ = blobs
+    with open_raster(path) as src:
+        from geouic.sampling import sample_pixels
+
+        proj = Projection().fit(sample_pixels([src], 5000, seed=0))
+        pool = PatchPool.from_sources([src], proj, pool_pixels=1 << 16, seed=0)
+    cfg = TrainConfig(epochs=3, warmup_epochs=1, steps_per_epoch=2, patch_size=16, batch_size=4)
+    with caplog.at_level("INFO", logger="geouic.uic.train"):
+        res = train_member(pool, 4, cfg, seed=0, arch={"hidden": 8, "n_spatial": 1, "kernel": 3},
+                           device=torch.device("cpu"))
+    assert len(res.history) == 3
+    assert all(0 <= h["nmi"] <= 1 and len(h["sizes"]) == 4 for h in res.history)
+    assert "NMI with previous epoch" in caplog.text
+    assert res.labels.shape == (pool.n_valid,)
+
+
+def test_single_small_region_pads_patches():
+    reg = Region(np.ones((2, 5, 7), np.float32), np.ones((5, 7), bool))
+    pool = PatchPool([reg])
+    x, valid, _ = pool.sample(3, 8, np.random.default_rng(0))
+    assert x.shape == (3, 2, 8, 8) and valid.sum() == 3 * 35
