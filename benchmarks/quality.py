@@ -329,7 +329,8 @@ def render_markdown(results: dict) -> str:
         "(min-max) over seeds. `kmeans-smooth3` = geouic k-means on 3x3-smoothed bands (mean of the valid "
         "pixels in the window); `gmm` = scikit-learn `GaussianMixture` (full covariance, reg_covar 1e-4) "
         "on z-scored pixels, PCA-30 when a scene has more than 30 bands, fitted on the same "
-        "`geouic.sampling.sample_pixels` sample (all valid pixels up to 200,000).")
+        "`geouic.sampling.sample_pixels` sample (all valid pixels up to the sample size of the run, "
+        "make_engine's default unless `--sample-size` is given; only historical_map has more valid pixels).")
     add("")
 
     # -- summary pivot
@@ -450,10 +451,15 @@ def render_markdown(results: dict) -> str:
     for run_id, run in sorted(results["runs"].items(), key=lambda kv: kv[1]["date"]):
         m = run["machine"]
         add(f"- **{run['date']}**: `{run['command']}`")
-        add(f"  - cells: {run.get('cells', '?')}; git {run['git']}{' (geouic/ had uncommitted changes: ' + run['dirty'] + ')' if run.get('dirty') else ''}")
+        if run.get("geouic_path"):
+            add(f"  - cells: {run.get('cells', '?')}; geouic imported from `{run['geouic_path']}` (PYTHONPATH), "
+                f"not from this checkout (at git {run['git']})")
+        else:
+            add(f"  - cells: {run.get('cells', '?')}; git {run['git']}"
+                + (f" (geouic/ had uncommitted changes: {run['dirty']})" if run.get("dirty") else ""))
         add(f"  - machine: {m['cpu_model']}, {m['logical_cores']} logical cores ({m['usable_cores']} usable), "
             f"Python {m['python']}, {', '.join(f'{k} {v}' for k, v in m['versions'].items())}")
-        add(f"  - threads: {run['threads']}; load average (1 min) at start {run['load_start']:.2f}, "
+        add(f"  - sample size {run.get('sample_size', 200_000):,}; threads: {run['threads']}; load average (1 min) at start {run['load_start']:.2f}, "
             f"max seen {run['load_max']:.2f}, at end {run['load_end']:.2f}; {run['duration_s']:.0f} s in all")
     add("")
     return "\n".join(lines)
@@ -488,6 +494,15 @@ def _observations(results, groups, scenes, engines) -> list[str]:
 
 
 # --------------------------------------------------------------------------------- main
+def _default_sample_size() -> int:
+    """The sample size geouic's ``make_engine`` uses by default (read from its signature)."""
+    import inspect
+
+    from geouic.engine import make_engine
+
+    return int(inspect.signature(make_engine).parameters["sample_size"].default)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -496,7 +511,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", default="0,1,2", help="comma list of integer seeds (default 0,1,2)")
     p.add_argument("--threads", type=int, default=None,
                    help="limit BLAS/OpenMP (threadpoolctl) and torch to N threads")
-    p.add_argument("--sample-size", type=int, default=200_000, help="pixels sampled for fitting (default 200000)")
+    p.add_argument("--sample-size", type=int, default=None,
+                   help="pixels sampled for fitting the pixel engines and the GMM (default: make_engine's default)")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"data folder (default {DEFAULT_DATA})")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown report to write")
     p.add_argument("--json", type=Path, default=DEFAULT_JSON,
@@ -506,6 +522,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     args.scenes = [s.strip() for s in args.scenes.split(",") if s.strip()]
     args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    if args.sample_size is None:
+        args.sample_size = _default_sample_size()
     for e in args.engines:
         if e not in ENGINES:
             p.error(f"unknown engine {e!r}: choose among {', '.join(ENGINES)}")
@@ -525,7 +543,11 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/quality.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     run_id = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     dirty = _git("status", "--porcelain", "--", "geouic").replace("\n", "; ")
-    run = {"command": command, "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+    import geouic
+
+    geouic_dir = Path(geouic.__file__).resolve().parent
+    run = {"command": command, "sample_size": args.sample_size,
+           "geouic_path": "" if geouic_dir == ROOT / "geouic" else str(geouic_dir), "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
            "git": _git("rev-parse", "--short", "HEAD"), "dirty": dirty, "threads": args.threads,
            "load_start": os.getloadavg()[0], "machine": machine_info()}
     load_max = run["load_start"]
