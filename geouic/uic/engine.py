@@ -10,7 +10,9 @@ stored and used, so prediction costs one network.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,8 +32,8 @@ __all__ = ["UICEngine", "resolve_device", "DEVICES"]
 logger = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
-#: Pixels per forward pass in prediction (bounds activation memory: ~32 floats per pixel).
-PREDICT_PIXELS = 1 << 18
+#: Side of the tiles of one forward pass in prediction (bounds activation memory, fits caches).
+PREDICT_TILE = 256
 
 
 def resolve_device(device: str) -> torch.device:
@@ -50,49 +52,69 @@ class UICEngine(Engine):
 
     Parameters
     ----------
-    n_classes : int
+    n_classes : int, default=12
         Number of classes K.
     seed : int, optional
-        Seeds sampling, k-means, initialisation, augmentation and batch order. ``None`` is 0.
+        Seeds sampling, clustering, initialisation, augmentation and batch order. ``None`` is 0.
+        The same seed gives the same map on the CPU.
     normalize : {"zscore", "robust", "none"}, default="zscore"
+        Per-band normalisation (statistics of valid pixels, stored in the model).
     epochs : int, optional
-        Epoch budget per member; training stops earlier when labels plateau. Default 30.
+        Epoch budget per member (default 20); training stops earlier when the labels plateau.
     patch_size : int, default=32
-        Side of the training view in pixels (patches are read ``2 * crop`` larger).
+        Side of the trained view in pixels (patches are read ``2 * crop`` larger).
     batch_size : int, default=16
+        Patches per optimisation step.
     lr : float, default=3e-3
         Adam learning rate.
     device : {"auto", "cpu", "cuda"}, default="auto"
-        ``auto`` uses CUDA when torch sees a GPU.
+        ``auto`` uses CUDA when torch sees a GPU, else the CPU.
     members : int, default=3
-        Networks trained from different seeds; the medoid (best mean NMI with the others) is kept.
+        Networks trained from different seeds; the medoid (highest mean NMI with the others'
+        maps) is kept, which needs no labels and removes most of the seed-to-seed spread.
     hidden : int, default=32
+        Width of the hidden layers.
     n_spatial : int, default=2
-        3x3 layers (the receptive radius, hence the halo, is ``n_spatial`` pixels).
+        Number of 3x3 layers; the receptive radius, hence the halo, is ``n_spatial`` pixels.
     pca_components : int, default=16
-        Scenes with more bands are reduced by a stored PCA to this many channels.
+        Scenes with more bands are reduced by a stored PCA to this many (whitened) channels.
     pool_pixels : int, default=262144
         Most pixels of the training scenes held in memory for cutting patches.
     sample_size : int, default=100000
-        Pixels sampled to fit the normalisation and PCA.
+        Pixels sampled to fit the normalisation and the PCA.
     teacher : {"epoch", "ema"}, default="epoch"
+        Where pseudo-labels come from: the network as it was at the end of the previous epoch
+        (as in the reference code), or a moving average of its weights, batch by batch.
     balance : {"entropy", "none", "invfreq", "sinkhorn"}, default="entropy"
+        Class balancing: a weak entropy-of-mean term, none, inverse-frequency class weights,
+        or equal-size (Sinkhorn-Knopp) pseudo-labels. Empty classes are always repaired.
     balance_weight : float, default=0.1
-    init : {"kmeans", "random", "network"}, default="kmeans"
+        Weight of the entropy-of-mean term.
+    init : {"gmm", "kmeans", "random", "network"}, default="gmm"
+        Initial pseudo-labels: a diagonal Gaussian mixture or k-means of the 3x3-median-smoothed
+        channels, random labels, or the untrained network's argmax.
+    threads : int, optional
+        CPU only: members trained side by side, each on one torch thread (default: the cores
+        this process may use, at most ``members``). torch's thread count is restored after
+        ``fit``.
     **train
         Further :class:`~geouic.uic.train.TrainConfig` fields (``steps_per_epoch``, ``crop``,
-        ``min_class_fraction``, ``augment``, ...).
+        ``warmup_epochs``, ``min_class_fraction``, ``augment``, ``label_augment``, ...).
 
     Attributes
     ----------
     n_classes_ : int
     band_names_ : list of str
     projection_ : Projection
+        The stored first stage (normalisation and PCA).
     net_ : UICNet
+        The kept member's network.
     history_ : list of dict
-        Per-epoch log of the kept member.
+        Per-epoch log of the kept member (loss, NMI with the previous epoch, class sizes).
     member_nmi_ : list of list of float
         Pairwise NMI between the members' maps.
+    chosen_member_ : int
+        Index of the kept member.
     """
 
     method = "uic"
@@ -103,7 +125,7 @@ class UICEngine(Engine):
                  lr: float = 3e-3, device: str = "auto", members: int = 3, hidden: int = 32,
                  n_spatial: int = 2, pca_components: int = 16, pool_pixels: int = 1 << 18,
                  sample_size: int = 100_000, teacher: str = "epoch", balance: str = "entropy",
-                 balance_weight: float = 0.1, init: str = "gmm", **train: Any):
+                 balance_weight: float = 0.1, init: str = "gmm", threads: int | None = None, **train: Any):
         self.n_classes = n_classes
         self.seed = seed
         self.normalize = normalize
@@ -122,6 +144,7 @@ class UICEngine(Engine):
         self.balance = balance
         self.balance_weight = balance_weight
         self.init = init
+        self.threads = threads
         self.train = train
         self.halo = receptive_radius({**DEFAULT_ARCH, "n_spatial": n_spatial})
 
@@ -142,6 +165,8 @@ class UICEngine(Engine):
         k = self.n_classes
         if not isinstance(k, (int, np.integer)) or not 2 <= k <= 65535:
             raise ParameterError(f"n_classes={k!r} is invalid: must be an integer between 2 and 65535.")
+        if self.threads is not None and (not isinstance(self.threads, (int, np.integer)) or self.threads < 1):
+            raise ParameterError(f"threads={self.threads!r} is invalid: must be an integer >= 1 or None.")
         for name, low in (("members", 1), ("hidden", 4), ("n_spatial", 0), ("pca_components", 1),
                           ("pool_pixels", 1024), ("sample_size", 100)):
             value = getattr(self, name)
@@ -179,12 +204,7 @@ class UICEngine(Engine):
         self.projection_ = Projection(self.normalize, self.pca_components).fit(X)
         pool = PatchPool.from_sources(sources, self.projection_, pool_pixels=self.pool_pixels, seed=seed)
         member_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(self.members)]
-        results: list[MemberResult] = []
-        for i, ms in enumerate(member_seeds):
-            logger.info("training member %d/%d (seed %d) on %s", i + 1, self.members, ms, device)
-            res = train_member(pool, int(self.n_classes), cfg, seed=ms, arch=self.arch, device=device)
-            logger.info("member %d: %d epochs in %.1f s", i + 1, len(res.history), res.seconds)
-            results.append(res)
+        results = self._train_members(pool, cfg, member_seeds, device)
         best, nmi = _medoid([r.labels for r in results])
         self.member_nmi_ = nmi.tolist()
         self.chosen_member_ = best
@@ -198,10 +218,38 @@ class UICEngine(Engine):
         self.fit_seconds_ = time.perf_counter() - t0
         self.train_config_ = config_dict(cfg)
         self._device = device
-        self.net_.to(device)
+        self.net_.to(device, memory_format=torch.channels_last)
         logger.info("kept member %d (mean NMI with the others %.3f); fit took %.1f s", best + 1,
                     float(nmi[best].sum() / max(1, len(nmi) - 1)), self.fit_seconds_)
         return self
+
+    def _train_members(self, pool: PatchPool, cfg: TrainConfig, seeds: list[int],
+                       device: torch.device) -> list[MemberResult]:
+        """Train one member per seed: on the CPU each runs on one torch thread, ``threads`` at once.
+
+        One thread per member and members side by side use the cores better than several
+        threads on the small convolutions of one member, and they do not stall when another
+        process holds a core (OpenMP threads waiting for a descheduled sibling).
+        """
+        k = int(self.n_classes)
+
+        def one(i: int) -> MemberResult:
+            logger.info("training member %d/%d (seed %d) on %s", i + 1, len(seeds), seeds[i], device)
+            res = train_member(pool, k, cfg, seed=seeds[i], arch=self.arch, device=device)
+            logger.info("member %d: %d epochs in %.1f s", i + 1, len(res.history), res.seconds)
+            return res
+
+        parallel = 1 if device.type != "cpu" else max(1, min(len(seeds), self.threads or _free_cores()))
+        before = torch.get_num_threads()
+        if device.type == "cpu":
+            torch.set_num_threads(1)
+        try:
+            if parallel == 1:
+                return [one(i) for i in range(len(seeds))]
+            with ThreadPoolExecutor(max_workers=parallel) as pool_ex:
+                return list(pool_ex.map(one, range(len(seeds))))
+        finally:
+            torch.set_num_threads(before)
 
     @torch.no_grad()
     def _order_classes(self, pool: PatchPool, labels: np.ndarray) -> None:
@@ -222,7 +270,7 @@ class UICEngine(Engine):
         """Move the network to ``device`` (``"auto"``, ``"cpu"`` or ``"cuda"``)."""
         self.check_fitted()
         self._device = resolve_device(device)
-        self.net_.to(self._device)
+        self.net_.to(self._device, memory_format=torch.channels_last)
 
     def _first_stage(self) -> tuple[torch.Tensor, torch.Tensor]:
         cache = getattr(self, "_affine", None)
@@ -263,7 +311,7 @@ class UICEngine(Engine):
                 return logits.argmax(1, keepdim=True).to(logits.dtype)
             return torch.cat([logits.argmax(1, keepdim=True).to(logits.dtype), torch.softmax(logits, 1)], 1)
 
-        out = forward_tiled(head, x, self.net_.radius, max_pixels=PREDICT_PIXELS)
+        out = forward_tiled(head, x, self.net_.radius, tile=PREDICT_TILE)
         labels = (out[0].to(torch.int32) + 1) * v
         result["labels"] = labels.cpu().numpy().astype(np.uint16)
         if want_proba:
@@ -287,6 +335,7 @@ class UICEngine(Engine):
             "hidden": self.hidden, "n_spatial": self.n_spatial, "pca_components": self.pca_components,
             "pool_pixels": self.pool_pixels, "sample_size": self.sample_size, "teacher": self.teacher,
             "balance": self.balance, "balance_weight": self.balance_weight, "init": self.init,
+            "threads": self.threads,
             **({"train": self.train} if self.train else {}),
         }
 
@@ -330,7 +379,7 @@ class UICEngine(Engine):
         arch = meta["arch"]
         params = {k: meta[k] for k in ("normalize", "epochs", "patch_size", "batch_size", "lr", "members",
                                         "hidden", "n_spatial", "pca_components", "pool_pixels",
-                                        "sample_size", "teacher", "balance", "balance_weight", "init")
+                                        "sample_size", "teacher", "balance", "balance_weight", "init", "threads")
                   if k in meta}
         engine = cls(n_classes=int(meta["n_classes"]), seed=meta.get("seed"), device="cpu",
                      **params, **meta.get("train", {}))
@@ -341,7 +390,7 @@ class UICEngine(Engine):
             net.load_state_dict(state)
         except RuntimeError as exc:
             raise ModelError(f"the network weights do not fit the stored architecture: {str(exc)[:200]}") from None
-        engine.net_ = net.eval()
+        engine.net_ = net.eval().to(memory_format=torch.channels_last)
         engine.halo = net.radius
         engine.n_classes_ = int(meta["n_classes"])
         engine.band_names_ = list(meta["band_names"])
@@ -349,6 +398,14 @@ class UICEngine(Engine):
         engine._device = torch.device("cpu")
         engine.training_meta_ = meta.get("training") or {}
         return engine
+
+
+def _free_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def _medoid(label_sets: list[np.ndarray]) -> tuple[int, np.ndarray]:

@@ -21,6 +21,7 @@ One *member* is one network trained from one seed:
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 import time
@@ -208,8 +209,8 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, method: str = "gmm", n
 
 
 # -- empty-class repair -----------------------------------------------------------------------
-def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray, *, min_count: int,
-                 seed: int, extra: list[UICNet] | None = None) -> tuple[np.ndarray, list[int]]:
+def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray | Callable[[], np.ndarray], *,
+                 min_count: int, seed: int, extra: list[UICNet] | None = None) -> tuple[np.ndarray, list[int]]:
     """Give every class with fewer than ``min_count`` pixels half of the largest class.
 
     The largest class is split with 2-means on the network's last hidden features
@@ -223,7 +224,8 @@ def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray, *, min
         Its head is edited in place (and that of every network in ``extra``, e.g. a teacher).
     labels : ndarray (n,) int
         Per-pixel labels 0..K-1 (-1 ignored); a repaired copy is returned.
-    embeddings : ndarray (n, hidden)
+    embeddings : ndarray (n, hidden), or a callable returning it
+        The callable is only called when a class needs repair.
     min_count : int
     seed : int
 
@@ -238,7 +240,11 @@ def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray, *, min
     k = net.head.out_channels
     labels = labels.copy()
     counts = np.bincount(labels[labels >= 0], minlength=k)
-    repaired = []
+    repaired: list[int] = []
+    if counts.min() >= min_count:
+        return labels, repaired
+    if callable(embeddings):
+        embeddings = embeddings()
     for empty in np.flatnonzero(counts < min_count):
         big = int(counts.argmax())
         idx = np.flatnonzero(labels == big)
@@ -341,7 +347,7 @@ def train_member(pool: PatchPool, n_classes: int, cfg: TrainConfig, *, seed: int
             logits = predict_pool(net, pool, device, jitter=label_jitter, gen=gen, rng=rng)
             labels = _to_labels(logits, cfg.balance)
         if cfg.teacher == "epoch" or not self_labelled:
-            emb = predict_pool(net, pool, device, what="embed")
+            emb = functools.partial(predict_pool, net, pool, device, what="embed")
             labels, repaired = repair_empty(net, labels, emb, min_count=min_count, seed=seed + epoch,
                                             extra=[teacher] if teacher is not None else None)
         else:
@@ -363,7 +369,7 @@ def train_member(pool: PatchPool, n_classes: int, cfg: TrainConfig, *, seed: int
         cur_labels = current.argmax(1)
         agreement = float(np.mean(cur_labels[monitor] == labels[monitor]))
         if cfg.teacher == "ema" and self_labelled:
-            emb = predict_pool(teacher, pool, device, what="embed")
+            emb = functools.partial(predict_pool, teacher, pool, device, what="embed")
             cur_labels, rep2 = repair_empty(teacher, cur_labels, emb, min_count=min_count,
                                             seed=seed + epoch, extra=[net])
             repaired += rep2
@@ -396,7 +402,7 @@ def train_member(pool: PatchPool, n_classes: int, cfg: TrainConfig, *, seed: int
             break
     final = teacher if teacher is not None else net
     final_labels = predict_pool(final, pool, device).argmax(1)
-    emb = predict_pool(final, pool, device, what="embed")
+    emb = functools.partial(predict_pool, final, pool, device, what="embed")
     final_labels, _ = repair_empty(final, final_labels, emb, min_count=min_count, seed=seed)
     final = final.cpu().eval()
     return MemberResult(final, final_labels, history, time.perf_counter() - t0)

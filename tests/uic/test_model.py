@@ -36,7 +36,7 @@ def test_forward_tiled_equals_whole_forward():
     x = torch.randn(5, 37, 23, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         whole = net(x[None])[0]
-        tiled = forward_tiled(net, x, net.radius, max_pixels=23 * 4)
+        tiled = forward_tiled(net, x, net.radius, tile=8)
     assert torch.allclose(whole, tiled, atol=1e-5)
     assert torch.equal(whole.argmax(0), tiled.argmax(0))
 
