@@ -86,6 +86,34 @@ DESIGN_REFS = {
 }
 
 
+#: Findings written by hand from the runs listed under *Runs*; re-check them after a re-run.
+NOTES = """
+- **Which code.** All engines but uic ran on the checkout at be934f5 (its only uncommitted changes were in
+  `geouic/uic/`; that run's uic rows were replaced). uic rows come from commit 90829c4 exported with
+  `git archive 90829c4 geouic | tar -x -C /tmp/geouic_90829c4` and imported through `PYTHONPATH`, because
+  the shared checkout held uncommitted UIC edits. UIC commit 0832d79 (threads, tiled inference) landed after
+  this run; re-run the rows with `--engines uic`.
+- **k-means vs the README floor.** salinas_a reproduces 0.770 exactly. salinas_150 gives 0.725, not 0.813:
+  geouic's k-means (numpy, since b40a59c) reaches a *lower* k-means objective (within-cluster sum of
+  squares 136,079 in z-units) than scikit-learn KMeans(n_init=4) (136,258, OA 0.813); the better optimum
+  matches the classes worse. scikit-learn with n_init=1 finds both (seeds 5 and 7: 136,079 / 0.725; others
+  136,258 / 0.81). DESIGN.md's k-means range 0.73-0.81 covers both. landsat5_amazon gives 0.864 / NMI 0.843,
+  not 0.83 / 0.81: the README figure is reproduced (0.828-0.830 / 0.811-0.812) when the thermal band TM_B6
+  is left out; geouic uses all 7 bands by default.
+- **kmeans-smooth3 on salinas_a** has two optima: 0.772 (lower objective, 116,745) and 0.826 (126,580);
+  which one a seed lands on decides the row (DESIGN.md quotes 0.825).
+- **isodata** returns more classes than asked with its defaults (max_clusters = 2K): 8 for K = 4 on
+  landsat5_amazon (every seed), 17-23 for K = 12, 6-8 for K = 6 on salinas_a, and fewer (10-11) for K = 15 on
+  historical_map; matched OA counts the unmatched classes as errors.
+- **historical_map**: the file declares nodata 255, so 27,900 pixels (4.5 %) with any band at 255 are invalid;
+  none is labelled. Class 5 (buildings) has 9 labelled pixels. Labels are training polygons, not an
+  independent sample.
+- **Timing.** Every run used `--threads 1` (BLAS/OpenMP via threadpoolctl and environment variables, torch
+  via `torch.set_num_threads`) on a 2-core machine shared with other developers (load averages under *Runs*);
+  compare CPU seconds.
+"""
+
+
 class Unavailable(Exception):
     """The engine cannot be built yet (its module or class is missing)."""
 
@@ -445,6 +473,11 @@ def render_markdown(results: dict) -> str:
         lines.extend(notes)
         add("")
 
+    add("## Notes")
+    add("")
+    lines.extend(NOTES.strip().splitlines())
+    add("")
+
     # -- runs
     add("## Runs")
     add("")
@@ -453,7 +486,7 @@ def render_markdown(results: dict) -> str:
         add(f"- **{run['date']}**: `{run['command']}`")
         if run.get("geouic_path"):
             add(f"  - cells: {run.get('cells', '?')}; geouic imported from `{run['geouic_path']}` (PYTHONPATH), "
-                f"not from this checkout (at git {run['git']})")
+                f"not from the checkout (whose HEAD was {run['git']})")
         else:
             add(f"  - cells: {run.get('cells', '?')}; git {run['git']}"
                 + (f" (geouic/ had uncommitted changes: {run['dirty']})" if run.get("dirty") else ""))
@@ -541,6 +574,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.out}")
         return 0
     command = "python benchmarks/quality.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    if os.environ.get("PYTHONPATH"):
+        command = f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} {command}"
     run_id = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     dirty = _git("status", "--porcelain", "--", "geouic").replace("\n", "; ")
     import geouic
