@@ -61,7 +61,7 @@ def engine_options(func):
                      show_default=True, help="Per-band normalisation from valid pixels."),
         click.option("--max-iterations", type=int, default=None, help="Maximum iterations (kmeans, isodata, fcm)."),
         click.option("--min-classes", type=int, default=None, help="ISODATA: fewest classes (default K/2)."),
-        click.option("--max-classes", type=int, default=None, help="ISODATA: most classes (default 2K)."),
+        click.option("--max-classes", type=int, default=None, help="ISODATA: most classes (default K, as in ArcGIS/ERDAS; 2K allows more splits)."),
         click.option("--convergence", type=float, default=None,
                      help="ISODATA: fraction of pixels unchanged that stops iterating (default 0.98)."),
         click.option("--min-class-size", type=int, default=None, help="ISODATA: smallest class in pixels (default 20)."),

@@ -70,12 +70,19 @@ def test_sample_interval_fits_on_a_subset_but_labels_every_row():
 def test_split_raises_the_class_count():
     """Four blobs seeded as two classes: the spread-out classes split until all four are found."""
     X, y = blobs(SQUARE, std=0.3)
-    model = ISODATA(n_clusters=2, random_state=0).fit(X)  # max_clusters = 4
+    model = ISODATA(n_clusters=2, max_clusters=4, random_state=0).fit(X)
     assert model.history_[0]["n_clusters"] == 2
     assert model.n_splits_ >= 2
     assert model.n_clusters_ == 4
     assert v_measure_score(y, model.labels_) >= 0.99
     assert any(h["splits"] for h in model.history_ if h["iteration"] % 2 == 1)
+
+
+def test_default_never_exceeds_the_classes_asked_for():
+    """ArcGIS/ERDAS semantics: ``n_clusters`` is the most classes the result holds."""
+    X, _ = blobs(SQUARE, std=0.3)
+    assert ISODATA(n_clusters=2, random_state=0).fit(X).n_clusters_ <= 2
+    assert ISODATA(n_clusters=3, random_state=1).fit(X).n_clusters_ <= 3
 
 
 def test_no_split_when_max_std_is_large():
