@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 BALANCES = ("entropy", "none", "invfreq", "sinkhorn")
 TEACHERS = ("epoch", "ema")
 INITS = ("gmm", "kmeans", "random", "network")
+COVARIANCES = ("full", "diag", "tied", "spherical")
 #: Spectral jitter of the trained view.
 STRONG_AUGMENT = {"gain": 0.05, "offset": 0.05, "noise": 0.03, "blur": 0.25, "dropout": 0.0}
 #: Spectral jitter of the view that gives the pseudo-labels (the trained view gets the default).
@@ -71,6 +72,7 @@ class TrainConfig:
     balance_weight: float = 0.1
     init: str = "gmm"
     init_n: int = 4
+    init_covariance: str = "diag"
     warmup_epochs: int = 8
     warmup_agreement: float = 0.95
     min_class_fraction: float = 0.002
@@ -93,7 +95,8 @@ class TrainConfig:
             raise ParameterError(f"steps_per_epoch={self.steps_per_epoch!r} is invalid: must be >= 1.")
         if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
             raise ParameterError(f"lr={self.lr!r} is invalid: must be in (0, 1).")
-        for name, allowed in (("teacher", TEACHERS), ("balance", BALANCES), ("init", INITS)):
+        for name, allowed in (("teacher", TEACHERS), ("balance", BALANCES), ("init", INITS),
+                              ("init_covariance", COVARIANCES)):
             if getattr(self, name) not in allowed:
                 raise ParameterError(f"{name}={getattr(self, name)!r} is invalid: choose one of {', '.join(allowed)}.")
         if not 0 <= self.ema_decay < 1:
@@ -184,7 +187,7 @@ def predict_pool(net: UICNet, pool: PatchPool, device: torch.device, *, what: st
 
 
 def initial_labels(pool: PatchPool, k: int, seed: int, *, method: str = "gmm", n_init: int = 4,
-                   max_fit: int = 20_000) -> np.ndarray:
+                   covariance: str = "diag", max_fit: int = 20_000) -> np.ndarray:
     """Cluster the pool's 3x3-median-smoothed channels (fitted on a subsample).
 
     ``method="gmm"``: a diagonal-covariance Gaussian mixture (k-means-started), which lets a
@@ -202,7 +205,7 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, method: str = "gmm", n
         return KMeans(n_clusters=k, n_init=n_init, random_state=int(seeds[0])).fit(fit).predict(X).astype(np.int64)
     best, best_bound = None, -np.inf
     for s in seeds:
-        gmm = GaussianMixture(k, covariance_type="diag", random_state=int(s), reg_covar=1e-4).fit(fit)
+        gmm = GaussianMixture(k, covariance_type=covariance, random_state=int(s), reg_covar=1e-4).fit(fit)
         if gmm.lower_bound_ > best_bound:
             best, best_bound = gmm, gmm.lower_bound_
     return best.predict(X).astype(np.int64)
@@ -331,7 +334,8 @@ def train_member(pool: PatchPool, n_classes: int, cfg: TrainConfig, *, seed: int
     monitor = rng.permutation(pool.n_valid)[:MONITOR_PIXELS]
 
     if cfg.init in ("kmeans", "gmm"):
-        labels = initial_labels(pool, n_classes, seed, method=cfg.init, n_init=cfg.init_n)
+        labels = initial_labels(pool, n_classes, seed, method=cfg.init, n_init=cfg.init_n,
+                                covariance=cfg.init_covariance)
     elif cfg.init == "random":
         labels = rng.integers(0, n_classes, pool.n_valid)
     else:

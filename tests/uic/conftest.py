@@ -73,3 +73,15 @@ def fitted(blobs):
     torch.set_num_threads(1)
     with open_raster(blobs[0]) as src:
         return make_engine("uic", n_classes=4, seed=0, **FAST).fit([src])
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked ``slow`` unless they are selected with ``-m slow`` or GEOUIC_SLOW=1."""
+    import os
+
+    if "slow" in (config.getoption("-m") or "") or os.environ.get("GEOUIC_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow real-data run: use -m slow or GEOUIC_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords and "tests/uic" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(skip)
