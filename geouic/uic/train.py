@@ -2,11 +2,13 @@
 
 One *member* is one network trained from one seed:
 
-1. initial labels: k-means on the pool's 3x3-smoothed channels (``init="kmeans"``), random
-   labels, or the untrained network's argmax (``init="network"``, which the prototype found
-   does not work; kept for comparison);
-2. every epoch, pseudo-labels are the argmax of the network's softmax on one augmented view of
-   the pool (``teacher="epoch"``: the network as it was at the end of the previous epoch, as in
+1. initial labels: a diagonal Gaussian mixture of the pool's 3x3-median-smoothed channels
+   (``init="gmm"``, see :func:`geouic.uic.labels.initial_labels`), k-means, random labels, or
+   the untrained network's argmax (``init="network"``, which the prototype found does not
+   work; kept for comparison); the network is first fitted to them (warm-up, until it agrees
+   with them on ``warmup_agreement`` of the pixels or for ``warmup_epochs``);
+2. then every epoch, pseudo-labels are the argmax of the network's softmax on one weakly
+   augmented view of the pool (``teacher="epoch"``: the network as it was at the end of the previous epoch, as in
    the reference code) or, batch by batch, of an exponential moving average of the network
    (``teacher="ema"``);
 3. a class that is empty or vanishing is repaired by splitting the largest class in two with
@@ -37,10 +39,11 @@ from sklearn.metrics import normalized_mutual_info_score
 from geouic.errors import ParameterError
 from geouic.uic.augment import SpectralJitter, apply_geometry, invert_geometry, random_geometry
 from geouic.uic.data import PatchPool
+from geouic.uic.labels import initial_labels, inverse_frequency, repair_empty, sinkhorn_labels
 from geouic.uic.model import UICNet, build_net, forward_tiled, init_weights
 
-__all__ = ["TrainConfig", "MemberResult", "train_member", "uic_loss", "repair_empty", "predict_pool",
-           "BALANCES", "TEACHERS", "INITS", "initial_labels"]
+__all__ = ["TrainConfig", "MemberResult", "train_member", "uic_loss", "predict_pool", "config_dict",
+           "BALANCES", "TEACHERS", "INITS", "COVARIANCES"]
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +106,12 @@ class TrainConfig:
             raise ParameterError(f"ema_decay={self.ema_decay!r} is invalid: must be in [0, 1).")
         if self.balance_weight < 0:
             raise ParameterError(f"balance_weight={self.balance_weight!r} is invalid: must be >= 0.")
+        known = set(SpectralJitter.__dataclass_fields__)
+        for name in ("augment", "label_augment"):
+            unknown = set(getattr(self, name)) - known
+            if unknown:
+                raise ParameterError(f"{name} has unknown key(s) {', '.join(sorted(unknown))}: "
+                                     f"use {', '.join(sorted(known))}.")
 
 
 @dataclass
@@ -139,24 +148,6 @@ def uic_loss(logits: torch.Tensor, labels: torch.Tensor, *, balance: str = "none
     return loss
 
 
-def sinkhorn_labels(logp: np.ndarray, n_iter: int = 3) -> np.ndarray:
-    """Labels under an equal-size constraint: Sinkhorn-Knopp on ``exp(logp)`` (n, K)."""
-    q = np.exp(logp - logp.max(axis=1, keepdims=True)).astype(np.float64)
-    n, k = q.shape
-    for _ in range(n_iter):
-        q /= np.maximum(q.sum(axis=0, keepdims=True), 1e-12) * k
-        q /= np.maximum(q.sum(axis=1, keepdims=True), 1e-12) * n
-    return q.argmax(axis=1)
-
-
-def inverse_frequency(labels: np.ndarray, k: int) -> np.ndarray:
-    """Class weights proportional to 1/size (empty classes 0), mean weight 1 over used classes."""
-    counts = np.bincount(labels[labels >= 0], minlength=k).astype(np.float64)
-    w = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
-    used = counts > 0
-    return (w / w[used].mean()).astype(np.float32)
-
-
 # -- pool-wide forward passes -----------------------------------------------------------------
 @torch.no_grad()
 def predict_pool(net: UICNet, pool: PatchPool, device: torch.device, *, what: str = "logits",
@@ -186,107 +177,6 @@ def predict_pool(net: UICNet, pool: PatchPool, device: torch.device, *, what: st
     return np.concatenate(out)
 
 
-def initial_labels(pool: PatchPool, k: int, seed: int, *, method: str = "gmm", n_init: int = 4,
-                   covariance: str = "diag", max_fit: int = 20_000) -> np.ndarray:
-    """Cluster the pool's 3x3-median-smoothed channels (fitted on a subsample).
-
-    ``method="gmm"``: a diagonal-covariance Gaussian mixture (k-means-started), which lets a
-    compact class and a widely spread one coexist where k-means splits the spread one; the
-    best of ``n_init`` starts by likelihood is kept. ``method="kmeans"``: k-means++.
-    """
-    from sklearn.cluster import KMeans
-    from sklearn.mixture import GaussianMixture
-
-    X = pool.smoothed_features(pool.geometry)
-    rng = np.random.default_rng(seed)
-    fit = X[rng.choice(len(X), max_fit, replace=False)] if len(X) > max_fit else X
-    seeds = rng.integers(0, 2**31 - 1, size=n_init)
-    if method == "kmeans":
-        return KMeans(n_clusters=k, n_init=n_init, random_state=int(seeds[0])).fit(fit).predict(X).astype(np.int64)
-    best, best_bound = None, -np.inf
-    for s in seeds:
-        gmm = GaussianMixture(k, covariance_type=covariance, random_state=int(s), reg_covar=1e-4).fit(fit)
-        if gmm.lower_bound_ > best_bound:
-            best, best_bound = gmm, gmm.lower_bound_
-    return best.predict(X).astype(np.int64)
-
-
-# -- empty-class repair -----------------------------------------------------------------------
-def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray | Callable[[], np.ndarray], *,
-                 min_count: int, seed: int, extra: list[UICNet] | None = None) -> tuple[np.ndarray, list[int]]:
-    """Give every class with fewer than ``min_count`` pixels half of the largest class.
-
-    The largest class is split with 2-means on the network's last hidden features
-    ``embeddings`` (n, hidden), not halved at random; the pixels nearer the second centre take
-    the empty class, and the classifier rows of both classes are moved apart along the line
-    between the two centres, so the network predicts the split too.
-
-    Parameters
-    ----------
-    net : UICNet
-        Its head is edited in place (and that of every network in ``extra``, e.g. a teacher).
-    labels : ndarray (n,) int
-        Per-pixel labels 0..K-1 (-1 ignored); a repaired copy is returned.
-    embeddings : ndarray (n, hidden), or a callable returning it
-        The callable is only called when a class needs repair.
-    min_count : int
-    seed : int
-
-    Returns
-    -------
-    labels : ndarray (n,)
-    repaired : list of int
-        Classes that were refilled.
-    """
-    from sklearn.cluster import KMeans
-
-    k = net.head.out_channels
-    labels = labels.copy()
-    counts = np.bincount(labels[labels >= 0], minlength=k)
-    repaired: list[int] = []
-    if counts.min() >= min_count:
-        return labels, repaired
-    if callable(embeddings):
-        embeddings = embeddings()
-    for empty in np.flatnonzero(counts < min_count):
-        big = int(counts.argmax())
-        idx = np.flatnonzero(labels == big)
-        if len(idx) < 2 * max(min_count, 1):
-            break
-        rng = np.random.default_rng(seed + int(empty))
-        fit = embeddings[rng.choice(idx, min(len(idx), 4000), replace=False)].astype(np.float64)
-        km = KMeans(n_clusters=2, n_init=3, random_state=seed).fit(fit)
-        c0, c1 = km.cluster_centers_
-        if np.allclose(c0, c1):
-            continue
-        side = km.predict(embeddings[idx].astype(np.float64))
-        moved = idx[side == 1]
-        if len(moved) < min_count or len(moved) == len(idx):
-            continue
-        labels[moved] = empty
-        counts[big] -= len(moved)
-        counts[empty] += len(moved)
-        for n in [net, *(extra or [])]:
-            _split_head(n, big, int(empty), c0, c1)
-        repaired.append(int(empty))
-    return labels, repaired
-
-
-@torch.no_grad()
-def _split_head(net: UICNet, big: int, empty: int, c0: np.ndarray, c1: np.ndarray) -> None:
-    """Classifier rows for ``big`` and ``empty`` that separate 2-means centres ``c0``/``c1``."""
-    w, b = net.head.weight, net.head.bias  # (K, hidden, 1, 1), (K,)
-    d = torch.as_tensor(c1 - c0, dtype=w.dtype, device=w.device)
-    m = torch.as_tensor((c0 + c1) / 2, dtype=w.dtype, device=w.device)
-    alpha = 2.0 / float((d * d).sum())
-    wb = w[big, :, 0, 0].clone()
-    bb = b[big].clone()
-    w[empty, :, 0, 0] = wb + alpha * d
-    b[empty] = bb - alpha * (d @ m)
-    w[big, :, 0, 0] = wb - alpha * d
-    b[big] = bb + alpha * (d @ m)
-
-
 # -- the loop -----------------------------------------------------------------------------------
 def _to_labels(logits: np.ndarray, balance: str) -> np.ndarray:
     if balance == "sinkhorn":
@@ -309,6 +199,16 @@ def train_member(pool: PatchPool, n_classes: int, cfg: TrainConfig, *, seed: int
                  callback: Callable[[int, np.ndarray], None] | None = None) -> MemberResult:
     """Train one UIC network on the pool; see the module docstring for the loop.
 
+    Parameters
+    ----------
+    pool : PatchPool
+    n_classes : int
+    cfg : TrainConfig
+    seed : int
+        Seeds the network's initialisation, the initial labels, patches and augmentations.
+    arch : dict
+        Architecture (see :data:`geouic.uic.model.DEFAULT_ARCH`).
+    device : torch.device
     callback : callable, optional
         Called as ``callback(epoch, labels)`` with the pool labels after each epoch (epoch 0:
         the initial labels), e.g. to score them against a reference while tuning.
@@ -320,96 +220,132 @@ def train_member(pool: PatchPool, n_classes: int, cfg: TrainConfig, *, seed: int
         and one history entry per epoch (loss, NMI with the previous epoch, class sizes).
     """
     t0 = time.perf_counter()
-    gen = torch.Generator().manual_seed(int(seed))
-    rng = np.random.default_rng(seed)
-    net = build_net(pool.n_channels, n_classes, arch)
-    init_weights(net, gen)
-    net.to(device).train()
-    teacher = copy.deepcopy(net).eval() if cfg.teacher == "ema" else None
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    jitter = SpectralJitter(**cfg.augment)
-    label_jitter = SpectralJitter(**cfg.label_augment)
-    steps = cfg.steps_per_epoch or default_steps(pool, cfg)
-    min_count = max(1, int(cfg.min_class_fraction * pool.n_valid))
-    monitor = rng.permutation(pool.n_valid)[:MONITOR_PIXELS]
-
-    if cfg.init in ("kmeans", "gmm"):
-        labels = initial_labels(pool, n_classes, seed, method=cfg.init, n_init=cfg.init_n,
-                                covariance=cfg.init_covariance)
-    elif cfg.init == "random":
-        labels = rng.integers(0, n_classes, pool.n_valid)
-    else:
-        labels = predict_pool(net, pool, device).argmax(1)
-    prev = labels[monitor]
+    run = _Member(pool, n_classes, cfg, seed, arch, device)
+    labels = run.initial_labels()
+    prev = labels[run.monitor]
     if callback is not None:
         callback(0, labels)
-    history: list[dict[str, Any]] = []
     stable = 0
-    self_labelled = cfg.warmup_epochs == 0
     for epoch in range(cfg.epochs):
-        if self_labelled and cfg.teacher == "epoch":
-            logits = predict_pool(net, pool, device, jitter=label_jitter, gen=gen, rng=rng)
-            labels = _to_labels(logits, cfg.balance)
-        if cfg.teacher == "epoch" or not self_labelled:
-            emb = functools.partial(predict_pool, net, pool, device, what="embed")
-            labels, repaired = repair_empty(net, labels, emb, min_count=min_count, seed=seed + epoch,
-                                            extra=[teacher] if teacher is not None else None)
-        else:
-            repaired = []
-        weight = None
-        if cfg.balance == "invfreq":
-            weight = torch.from_numpy(inverse_frequency(labels, n_classes)).to(device)
-        maps = pool.split(labels)
-        use_teacher = self_labelled and cfg.teacher == "ema"
-        loss_sum = 0.0
-        for _ in range(steps):
-            loss = _step(net, teacher if use_teacher else None, opt, pool, maps, cfg, jitter,
-                         label_jitter, weight, rng, gen, device)
-            loss_sum += loss
-            if teacher is not None:
-                _ema_update(teacher, net, cfg.ema_decay if self_labelled else 0.0)
-        # monitoring: unaugmented labels of a fixed pixel subset
-        current = predict_pool(teacher or net, pool, device)
-        cur_labels = current.argmax(1)
-        agreement = float(np.mean(cur_labels[monitor] == labels[monitor]))
-        if cfg.teacher == "ema" and self_labelled:
-            emb = functools.partial(predict_pool, teacher, pool, device, what="embed")
-            cur_labels, rep2 = repair_empty(teacher, cur_labels, emb, min_count=min_count,
-                                            seed=seed + epoch, extra=[net])
-            repaired += rep2
-            labels = cur_labels
-        nmi = _nmi(prev, cur_labels[monitor])
-        hist = np.bincount(cur_labels[monitor], minlength=n_classes) / len(monitor)
-        prev_hist = np.bincount(prev, minlength=n_classes) / len(monitor)
-        change = float(np.abs(hist - prev_hist).sum() / 2)
-        prev = cur_labels[monitor]
+        labels, repaired = run.epoch_labels(labels, epoch)
+        loss = run.train_epoch(labels)
+        cur, agreement, rep2 = run.current_labels(labels, epoch)
+        if run.self_labelled and cfg.teacher == "ema":
+            labels = cur
+        entry = run.log_epoch(epoch, prev, cur, loss, agreement, repaired + rep2)
+        prev = cur[run.monitor]
         if callback is not None:
-            callback(epoch + 1, cur_labels)
-        history.append({"epoch": epoch + 1, "phase": "self" if self_labelled else "warmup",
-                        "loss": loss_sum / steps, "nmi": nmi, "agreement": agreement, "hist_change": change,
-                        "repaired": repaired, "sizes": np.round(hist, 4).tolist()})
-        logger.info("epoch %d (%s): loss %.3f, NMI with previous epoch %.4f, agreement with its labels %.3f, "
-                    "class sizes %s%s", epoch + 1, "self-labelled" if self_labelled else "warm-up",
-                    loss_sum / steps, nmi, agreement, " ".join(f"{h:.3f}" for h in hist),
-                    f", repaired classes {repaired}" if repaired else "")
-        if self_labelled and nmi >= cfg.nmi_plateau and change <= cfg.hist_plateau:
-            stable += 1
-        else:
-            stable = 0
-        if not self_labelled and (agreement >= cfg.warmup_agreement or epoch + 1 >= cfg.warmup_epochs):
-            self_labelled = True
-            if cfg.self_lr != 1.0:
-                for group in opt.param_groups:
-                    group["lr"] = cfg.lr * cfg.self_lr
+            callback(epoch + 1, cur)
+        plateau = run.self_labelled and entry["nmi"] >= cfg.nmi_plateau and entry["hist_change"] <= cfg.hist_plateau
+        stable = stable + 1 if plateau else 0
+        if not run.self_labelled and (agreement >= cfg.warmup_agreement or epoch + 1 >= cfg.warmup_epochs):
+            run.start_self_labelling()
         if epoch + 1 >= cfg.min_epochs and stable >= cfg.patience:
             logger.info("labels plateaued after %d epochs; stopping", epoch + 1)
             break
-    final = teacher if teacher is not None else net
-    final_labels = predict_pool(final, pool, device).argmax(1)
-    emb = functools.partial(predict_pool, final, pool, device, what="embed")
-    final_labels, _ = repair_empty(final, final_labels, emb, min_count=min_count, seed=seed)
-    final = final.cpu().eval()
-    return MemberResult(final, final_labels, history, time.perf_counter() - t0)
+    net, final_labels = run.finish()
+    return MemberResult(net, final_labels, run.history, time.perf_counter() - t0)
+
+
+class _Member:
+    """The state of one training run: network, teacher, optimiser, random streams, history."""
+
+    def __init__(self, pool: PatchPool, n_classes: int, cfg: TrainConfig, seed: int,
+                 arch: dict[str, int], device: torch.device):
+        self.pool, self.k, self.cfg, self.seed, self.device = pool, n_classes, cfg, int(seed), device
+        self.gen = torch.Generator().manual_seed(int(seed))
+        self.rng = np.random.default_rng(seed)
+        self.net = build_net(pool.n_channels, n_classes, arch)
+        init_weights(self.net, self.gen)
+        self.net.to(device).train()
+        self.teacher = copy.deepcopy(self.net).eval() if cfg.teacher == "ema" else None
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.jitter = SpectralJitter(**{**STRONG_AUGMENT, **cfg.augment})
+        self.label_jitter = SpectralJitter(**{**WEAK_AUGMENT, **cfg.label_augment})
+        self.steps = cfg.steps_per_epoch or default_steps(pool, cfg)
+        self.min_count = max(1, int(cfg.min_class_fraction * pool.n_valid))
+        self.monitor = self.rng.permutation(pool.n_valid)[:MONITOR_PIXELS]
+        self.self_labelled = cfg.warmup_epochs == 0
+        self.history: list[dict[str, Any]] = []
+
+    def initial_labels(self) -> np.ndarray:
+        cfg = self.cfg
+        if cfg.init in ("kmeans", "gmm"):
+            return initial_labels(self.pool, self.k, self.seed, method=cfg.init, n_init=cfg.init_n,
+                                  covariance=cfg.init_covariance)
+        if cfg.init == "random":
+            return self.rng.integers(0, self.k, self.pool.n_valid)
+        return predict_pool(self.net, self.pool, self.device).argmax(1)
+
+    def _repair(self, net: UICNet, labels: np.ndarray, epoch: int, extra: UICNet | None):
+        emb = functools.partial(predict_pool, net, self.pool, self.device, what="embed")
+        return repair_empty(net, labels, emb, min_count=self.min_count, seed=self.seed + epoch,
+                            extra=[extra] if extra is not None else None)
+
+    def epoch_labels(self, labels: np.ndarray, epoch: int) -> tuple[np.ndarray, list[int]]:
+        """This epoch's targets: the previous epoch's network on a weakly augmented view, repaired."""
+        if self.self_labelled and self.cfg.teacher == "epoch":
+            logits = predict_pool(self.net, self.pool, self.device, jitter=self.label_jitter,
+                                  gen=self.gen, rng=self.rng)
+            labels = _to_labels(logits, self.cfg.balance)
+        if self.cfg.teacher == "epoch" or not self.self_labelled:
+            return self._repair(self.net, labels, epoch, self.teacher)
+        return labels, []
+
+    def train_epoch(self, labels: np.ndarray) -> float:
+        """``steps`` optimisation steps; returns the mean loss."""
+        weight = None
+        if self.cfg.balance == "invfreq":
+            weight = torch.from_numpy(inverse_frequency(labels, self.k)).to(self.device)
+        maps = self.pool.split(labels)
+        use_teacher = self.self_labelled and self.cfg.teacher == "ema"
+        total = 0.0
+        for _ in range(self.steps):
+            total += _step(self.net, self.teacher if use_teacher else None, self.opt, self.pool, maps, self.cfg,
+                           self.jitter, self.label_jitter, weight, self.rng, self.gen, self.device)
+            if self.teacher is not None:
+                _ema_update(self.teacher, self.net, self.cfg.ema_decay if self.self_labelled else 0.0)
+        return total / self.steps
+
+    def current_labels(self, labels: np.ndarray, epoch: int) -> tuple[np.ndarray, float, list[int]]:
+        """Unaugmented labels after the epoch, and their agreement with the epoch's targets."""
+        net = self.teacher or self.net
+        cur = predict_pool(net, self.pool, self.device).argmax(1)
+        agreement = float(np.mean(cur[self.monitor] == labels[self.monitor]))
+        repaired: list[int] = []
+        if self.cfg.teacher == "ema" and self.self_labelled:
+            cur, repaired = self._repair(self.teacher, cur, epoch, self.net)
+        return cur, agreement, repaired
+
+    def log_epoch(self, epoch: int, prev: np.ndarray, cur: np.ndarray, loss: float, agreement: float,
+                  repaired: list[int]) -> dict[str, Any]:
+        """NMI with the previous epoch and the class-size histogram, logged and kept."""
+        now = cur[self.monitor]
+        hist = np.bincount(now, minlength=self.k) / len(now)
+        change = float(np.abs(hist - np.bincount(prev, minlength=self.k) / len(prev)).sum() / 2)
+        entry = {"epoch": epoch + 1, "phase": "self" if self.self_labelled else "warmup", "loss": loss,
+                 "nmi": _nmi(prev, now), "agreement": agreement, "hist_change": change,
+                 "repaired": repaired, "sizes": np.round(hist, 4).tolist()}
+        self.history.append(entry)
+        logger.info("epoch %d (%s): loss %.3f, NMI with previous epoch %.4f, agreement with its labels %.3f, "
+                    "class sizes %s%s", epoch + 1, "self-labelled" if self.self_labelled else "warm-up",
+                    loss, entry["nmi"], agreement, " ".join(f"{h:.3f}" for h in hist),
+                    f", repaired classes {repaired}" if repaired else "")
+        return entry
+
+    def start_self_labelling(self) -> None:
+        self.self_labelled = True
+        if self.cfg.self_lr != 1.0:
+            for group in self.opt.param_groups:
+                group["lr"] = self.cfg.lr * self.cfg.self_lr
+
+    def finish(self) -> tuple[UICNet, np.ndarray]:
+        """The final network (CPU) and its labels, with any class still empty repaired."""
+        final = self.teacher if self.teacher is not None else self.net
+        labels = predict_pool(final, self.pool, self.device).argmax(1)
+        emb = functools.partial(predict_pool, final, self.pool, self.device, what="embed")
+        labels, _ = repair_empty(final, labels, emb, min_count=self.min_count, seed=self.seed)
+        return final.cpu().eval(), labels
 
 
 def _step(net: UICNet, teacher: UICNet | None, opt: torch.optim.Optimizer, pool: PatchPool,

@@ -11,14 +11,8 @@ from geouic.errors import ParameterError  # noqa: E402
 from geouic.raster import open_raster  # noqa: E402
 from geouic.uic.data import PatchPool, Projection, Region  # noqa: E402
 from geouic.uic.model import UICNet, init_weights  # noqa: E402
-from geouic.uic.train import (  # noqa: E402
-    TrainConfig,
-    inverse_frequency,
-    repair_empty,
-    sinkhorn_labels,
-    train_member,
-    uic_loss,
-)
+from geouic.uic.labels import inverse_frequency, repair_empty, sinkhorn_labels  # noqa: E402
+from geouic.uic.train import TrainConfig, train_member, uic_loss  # noqa: E402
 
 
 @pytest.mark.parametrize("balance", ["none", "entropy", "invfreq"])
@@ -110,6 +104,8 @@ def test_config_validation_names_the_parameter():
         TrainConfig(patch_size=2).validate()
     with pytest.raises(ParameterError, match="lr"):
         TrainConfig(lr=0).validate()
+    with pytest.raises(ParameterError, match="augment has unknown key"):
+        TrainConfig(augment={"hue": 0.1}).validate()
 
 
 def test_pool_excludes_nodata(blobs_nodata):

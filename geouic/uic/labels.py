@@ -1,0 +1,157 @@
+"""Pseudo-label assignment: initial clustering, balancing helpers, empty-class repair.
+
+* :func:`initial_labels`: the labels a UIC member starts from, a diagonal Gaussian mixture (or
+  k-means) of the pool's 3x3-median-smoothed channels;
+* :func:`sinkhorn_labels` and :func:`inverse_frequency`: the equal-size balancing options;
+* :func:`repair_empty`: a class that is empty or vanishing takes half of the largest class,
+  split by 2-means in the network's feature space (not by random halving), and the classifier
+  is split the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from geouic.uic.data import PatchPool
+from geouic.uic.model import UICNet
+
+__all__ = ["initial_labels", "sinkhorn_labels", "inverse_frequency", "repair_empty"]
+
+
+def initial_labels(pool: PatchPool, k: int, seed: int, *, method: str = "gmm", n_init: int = 4,
+                   covariance: str = "diag", max_fit: int = 20_000) -> np.ndarray:
+    """Cluster the pool's 3x3-median-smoothed channels (fitted on a subsample).
+
+    Parameters
+    ----------
+    pool : PatchPool
+    k : int
+        Number of classes.
+    seed : int
+    method : {"gmm", "kmeans"}, default="gmm"
+        ``gmm``: a Gaussian mixture (k-means-started) with ``covariance``; with ``"diag"`` a
+        compact class and a widely spread one coexist where k-means splits the spread one.
+        The best of ``n_init`` starts by likelihood is kept. ``kmeans``: k-means++.
+    n_init : int, default=4
+    covariance : {"diag", "full", "tied", "spherical"}, default="diag"
+    max_fit : int, default=20000
+        Pixels the clustering is fitted on (all pixels are then labelled).
+
+    Returns
+    -------
+    ndarray of shape (pool.n_valid,), int64
+        Labels 0..k-1 of the valid pool pixels (in :meth:`PatchPool.valid_features` order).
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.mixture import GaussianMixture
+
+    X = pool.smoothed_features(pool.geometry)
+    rng = np.random.default_rng(seed)
+    fit = X[rng.choice(len(X), max_fit, replace=False)] if len(X) > max_fit else X
+    seeds = rng.integers(0, 2**31 - 1, size=n_init)
+    if method == "kmeans":
+        return KMeans(n_clusters=k, n_init=n_init, random_state=int(seeds[0])).fit(fit).predict(X).astype(np.int64)
+    best, best_bound = None, -np.inf
+    for s in seeds:
+        gmm = GaussianMixture(k, covariance_type=covariance, random_state=int(s), reg_covar=1e-4).fit(fit)
+        if gmm.lower_bound_ > best_bound:
+            best, best_bound = gmm, gmm.lower_bound_
+    return best.predict(X).astype(np.int64)
+
+
+def sinkhorn_labels(logp: np.ndarray, n_iter: int = 3) -> np.ndarray:
+    """Labels under an equal-size constraint: Sinkhorn-Knopp on ``exp(logp)`` (n, K)."""
+    q = np.exp(logp - logp.max(axis=1, keepdims=True)).astype(np.float64)
+    n, k = q.shape
+    for _ in range(n_iter):
+        q /= np.maximum(q.sum(axis=0, keepdims=True), 1e-12) * k
+        q /= np.maximum(q.sum(axis=1, keepdims=True), 1e-12) * n
+    return q.argmax(axis=1)
+
+
+def inverse_frequency(labels: np.ndarray, k: int) -> np.ndarray:
+    """Class weights proportional to 1/size (empty classes 0), mean weight 1 over used classes."""
+    counts = np.bincount(labels[labels >= 0], minlength=k).astype(np.float64)
+    w = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
+    used = counts > 0
+    return (w / w[used].mean()).astype(np.float32)
+
+
+
+
+def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray | Callable[[], np.ndarray], *,
+                 min_count: int, seed: int, extra: list[UICNet] | None = None) -> tuple[np.ndarray, list[int]]:
+    """Give every class with fewer than ``min_count`` pixels half of the largest class.
+
+    The largest class is split with 2-means on the network's last hidden features
+    ``embeddings`` (n, hidden), not halved at random; the pixels nearer the second centre take
+    the empty class, and the classifier rows of both classes are moved apart along the line
+    between the two centres, so the network predicts the split too.
+
+    Parameters
+    ----------
+    net : UICNet
+        Its head is edited in place (and that of every network in ``extra``, e.g. a teacher).
+    labels : ndarray (n,) int
+        Per-pixel labels 0..K-1 (-1 ignored); a repaired copy is returned.
+    embeddings : ndarray (n, hidden), or a callable returning it
+        The callable is only called when a class needs repair.
+    min_count : int
+    seed : int
+
+    Returns
+    -------
+    labels : ndarray (n,)
+    repaired : list of int
+        Classes that were refilled.
+    """
+    from sklearn.cluster import KMeans
+
+    k = net.head.out_channels
+    labels = labels.copy()
+    counts = np.bincount(labels[labels >= 0], minlength=k)
+    repaired: list[int] = []
+    if counts.min() >= min_count:
+        return labels, repaired
+    if callable(embeddings):
+        embeddings = embeddings()
+    for empty in np.flatnonzero(counts < min_count):
+        big = int(counts.argmax())
+        idx = np.flatnonzero(labels == big)
+        if len(idx) < 2 * max(min_count, 1):
+            break
+        rng = np.random.default_rng(seed + int(empty))
+        fit = embeddings[rng.choice(idx, min(len(idx), 4000), replace=False)].astype(np.float64)
+        km = KMeans(n_clusters=2, n_init=3, random_state=seed).fit(fit)
+        c0, c1 = km.cluster_centers_
+        if np.allclose(c0, c1):
+            continue
+        side = km.predict(embeddings[idx].astype(np.float64))
+        moved = idx[side == 1]
+        if len(moved) < min_count or len(moved) == len(idx):
+            continue
+        labels[moved] = empty
+        counts[big] -= len(moved)
+        counts[empty] += len(moved)
+        for n in [net, *(extra or [])]:
+            _split_head(n, big, int(empty), c0, c1)
+        repaired.append(int(empty))
+    return labels, repaired
+
+
+@torch.no_grad()
+def _split_head(net: UICNet, big: int, empty: int, c0: np.ndarray, c1: np.ndarray) -> None:
+    """Classifier rows for ``big`` and ``empty`` that separate 2-means centres ``c0``/``c1``."""
+    w, b = net.head.weight, net.head.bias  # (K, hidden, 1, 1), (K,)
+    d = torch.as_tensor(c1 - c0, dtype=w.dtype, device=w.device)
+    m = torch.as_tensor((c0 + c1) / 2, dtype=w.dtype, device=w.device)
+    alpha = 2.0 / float((d * d).sum())
+    wb = w[big, :, 0, 0].clone()
+    bb = b[big].clone()
+    w[empty, :, 0, 0] = wb + alpha * d
+    b[empty] = bb - alpha * (d @ m)
+    w[big, :, 0, 0] = wb - alpha * d
+    b[big] = bb + alpha * (d @ m)
