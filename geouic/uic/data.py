@@ -281,15 +281,11 @@ def _masked_median3(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Median of each pixel's valid 3x3 neighbourhood, channel by channel (0 where invalid)."""
     rows, cols = valid.shape
     out = np.zeros_like(x)
-    shifts = [(i, j) for i in range(3) for j in range(3)]
+    shifts = [(i, j) for i in range(3) for j in range(3) if (i, j) != (1, 1)]
     for c in range(len(x)):
+        # the centre is never NaN (0 where invalid), so no window is all-NaN; invalid pixels
+        # are set to 0 afterwards, valid ones always count themselves
         padded = np.pad(np.where(valid, x[c], np.nan), 1, constant_values=np.nan)
-        stack = np.stack([padded[i : i + rows, j : j + cols] for i, j in shifts])
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows (invalid pixels)
-                med = np.nanmedian(stack, axis=0)
-        out[c] = np.where(valid, med, 0.0)
+        stack = np.stack([padded[i : i + rows, j : j + cols] for i, j in shifts] + [np.where(valid, x[c], 0.0)])
+        out[c] = np.where(valid, np.nanmedian(stack, axis=0), 0.0)
     return out

@@ -13,7 +13,7 @@ predicted in tiles (with a halo of at least that radius) is identical to one pre
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -99,7 +99,7 @@ def build_net(in_channels: int, n_classes: int, arch: Mapping[str, Any]) -> UICN
                   n_spatial=int(arch["n_spatial"]), kernel=int(arch["kernel"]))
 
 
-def forward_tiled(fn, x: torch.Tensor, radius: int, *, tile: int = 256) -> torch.Tensor:
+def forward_tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, radius: int, *, tile: int = 256) -> torch.Tensor:
     """Apply a per-pixel convolutional ``fn`` to ``x`` (channels, rows, cols) tile by tile.
 
     Each ``tile`` x ``tile`` tile is computed with ``radius`` pixels of context on every side
