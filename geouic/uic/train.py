@@ -5,9 +5,8 @@ One *member* is one network trained from one seed:
 1. initial labels: a diagonal Gaussian mixture of the pool's 3x3-median-smoothed channels
    (``init="gmm"``, see :func:`geouic.uic.labels.initial_labels`), k-means, random labels, or
    the untrained network's argmax (``init="network"``, which the prototype found does not
-   work; kept for comparison); the network is first fitted to them (warm-up, until it gives
-   every initial class back on at least ``warmup_agreement`` of its pixels, or for
-   ``warmup_epochs``);
+   work; kept for comparison); the network is first fitted to them (warm-up, until it agrees
+   with them on ``warmup_agreement`` of the pixels or for ``warmup_epochs``);
 2. then every epoch, pseudo-labels are the argmax of the network's softmax on one weakly
    augmented view of the pool (``teacher="epoch"``: the network as it was at the end of the previous epoch, as in
    the reference code) or, batch by batch, of an exponential moving average of the network
@@ -51,8 +50,7 @@ BALANCES = ("entropy", "none", "invfreq", "sinkhorn")
 TEACHERS = ("epoch", "ema")
 INITS = ("gmm", "kmeans", "random", "network")
 COVARIANCES = ("full", "diag", "tied", "spherical")
-#: Spectral jitter of the trained view. Channel dropout is available but off: on few-band scenes a
-#: dropped channel makes loss spikes that unsettle training, and it did not help on the real scenes.
+#: Spectral jitter of the trained view.
 STRONG_AUGMENT = {"gain": 0.05, "offset": 0.05, "noise": 0.03, "blur": 0.25, "dropout": 0.0}
 #: Spectral jitter of the view that gives the pseudo-labels (the trained view gets the default).
 WEAK_AUGMENT = {"gain": 0.02, "offset": 0.02, "noise": 0.02, "blur": 0.0, "dropout": 0.0}
@@ -62,43 +60,7 @@ MONITOR_PIXELS = 100_000
 
 @dataclass
 class TrainConfig:
-    """Parameters of one UIC training run (the engine's parameters are described in
-    :class:`geouic.uic.UICEngine`; these are the finer ones).
-
-    Attributes
-    ----------
-    epochs : int, default=20
-        Epoch budget (warm-up included); training stops earlier on a plateau.
-    steps_per_epoch : int, optional
-        Default: about four passes over the pool's valid pixels, between 8 and 128 steps.
-    crop : int, default=4
-        Patches are read ``2 * crop`` pixels larger; the trained view is a random crop.
-    ema_decay : float, default=0.99
-        For ``teacher="ema"``.
-    init_n : int, default=4
-        Starts of the initial clustering; the most likely is kept.
-    init_covariance : {"diag", "full", "tied", "spherical"}, default="diag"
-    warmup_epochs : int, default=8
-        Most epochs spent fitting the initial labels.
-    warmup_agreement : float, default=0.95
-        The warm-up ends once the network gives every initial class back on this fraction of
-        its pixels.
-    self_lr : float, default=0.3
-        Learning-rate factor once the labels come from the network (a gentler refinement
-        drifts less from the warm-up's partition).
-    min_class_fraction : float, default=0.002
-        A class with fewer pool pixels than this fraction is repaired.
-    min_epochs, patience : int, default=6, 3
-        Stop after ``patience`` epochs in a row with NMI >= ``nmi_plateau`` and class-size
-        change <= ``hist_plateau`` (half the L1 distance of the histograms), not before
-        ``min_epochs``.
-    nmi_plateau, hist_plateau : float, default=0.98, 0.01
-    augment : dict
-        :class:`~geouic.uic.augment.SpectralJitter` settings of the trained view (missing keys:
-        :data:`STRONG_AUGMENT`).
-    label_augment : dict
-        Settings of the view that gives the pseudo-labels (missing keys: :data:`WEAK_AUGMENT`).
-    """
+    """Parameters of one UIC training run (see :class:`geouic.uic.UICEngine` for their meaning)."""
 
     epochs: int = 20
     steps_per_epoch: int | None = None
@@ -122,7 +84,7 @@ class TrainConfig:
     hist_plateau: float = 0.01
     augment: dict[str, float] = field(default_factory=lambda: dict(STRONG_AUGMENT))
     label_augment: dict[str, float] = field(default_factory=lambda: dict(WEAK_AUGMENT))
-    self_lr: float = 0.3
+    self_lr: float = 1.0
 
     def validate(self) -> None:
         """Raise :class:`ParameterError` naming the first invalid parameter."""
@@ -227,20 +189,10 @@ def _nmi(a: np.ndarray, b: np.ndarray) -> float:
     return float(normalized_mutual_info_score(a, b))
 
 
-def _class_agreement(pred: np.ndarray, target: np.ndarray, k: int) -> float:
-    """Smallest fraction of a target class's pixels that ``pred`` gives that class (classes >= 0)."""
-    keep = target >= 0
-    pred, target = pred[keep], target[keep]
-    sizes = np.bincount(target, minlength=k)
-    hits = np.bincount(target[pred == target], minlength=k)
-    used = sizes > 0
-    return float((hits[used] / sizes[used]).min()) if used.any() else 1.0
-
-
 def default_steps(pool: PatchPool, cfg: TrainConfig) -> int:
-    """Steps per epoch: about four passes over the pool's valid pixels, between 8 and 128."""
+    """Steps per epoch: about one pass over the pool's valid pixels, between 8 and 32."""
     per_step = cfg.batch_size * cfg.patch_size ** 2
-    return int(min(128, max(8, math.ceil(4 * pool.n_valid / per_step))))
+    return int(min(32, max(8, math.ceil(pool.n_valid / per_step))))
 
 
 def train_member(pool: PatchPool, n_classes: int, cfg: TrainConfig, *, seed: int,
@@ -357,14 +309,10 @@ class _Member:
         return total / self.steps
 
     def current_labels(self, labels: np.ndarray, epoch: int) -> tuple[np.ndarray, float, list[int]]:
-        """Unaugmented labels after the epoch, and their agreement with the epoch's targets.
-
-        The agreement is the smallest per-class recall: the warm-up ends only when the network
-        reproduces every initial class, not just most pixels.
-        """
+        """Unaugmented labels after the epoch, and their agreement with the epoch's targets."""
         net = self.teacher or self.net
         cur = predict_pool(net, self.pool, self.device).argmax(1)
-        agreement = _class_agreement(cur[self.monitor], labels[self.monitor], self.k)
+        agreement = float(np.mean(cur[self.monitor] == labels[self.monitor]))
         repaired: list[int] = []
         if self.cfg.teacher == "ema" and self.self_labelled:
             cur, repaired = self._repair(self.teacher, cur, epoch, self.net)
@@ -405,15 +353,8 @@ def _step(net: UICNet, teacher: UICNet | None, opt: torch.optim.Optimizer, pool:
           maps: list[np.ndarray], cfg: TrainConfig, jitter: SpectralJitter, label_jitter: SpectralJitter,
           weight: torch.Tensor | None,
           rng: np.random.Generator, gen: torch.Generator, device: torch.device) -> float:
-    """One optimisation step on a batch of patch pairs.
-
-    The trained view is the patch plus a ring of ``net.radius`` context pixels; the ring takes
-    no part in the loss, so no trained pixel sees the zero padding at the edge of the view
-    (at inference every pixel but those at the scene's edge has real neighbours).
-    """
-    ring = net.radius
-    view = cfg.patch_size + 2 * ring
-    size = cfg.patch_size + 2 * max(cfg.crop, ring)
+    """One optimisation step on a batch of patch pairs."""
+    size = cfg.patch_size + 2 * cfg.crop
     x, valid, y = pool.sample(cfg.batch_size, size, rng, maps)
     x_t, v_t = torch.from_numpy(x).to(device), torch.from_numpy(valid).to(device)
     if teacher is not None:  # labels from the EMA network on view A
@@ -429,18 +370,14 @@ def _step(net: UICNet, teacher: UICNet | None, opt: torch.optim.Optimizer, pool:
     else:
         y_t = torch.from_numpy(y).to(device)
     # view B: a random crop, flip/rotation and spectral jitter; labels follow the geometry
-    r0, c0 = (int(v) for v in rng.integers(0, size - view + 1, size=2))
-    sl = (slice(r0, r0 + view), slice(c0, c0 + view))
+    r0, c0 = (int(v) for v in rng.integers(0, 2 * cfg.crop + 1, size=2))
+    sl = (slice(r0, r0 + cfg.patch_size), slice(c0, c0 + cfg.patch_size))
     codes = random_geometry(len(x), rng)
     xb = apply_geometry(x_t[:, :, sl[0], sl[1]], codes)
     vb = apply_geometry(v_t[:, sl[0], sl[1]], codes)
     yb = apply_geometry(y_t[:, sl[0], sl[1]], codes)
     xb = jitter(xb, vb, gen)
     yb = torch.where(vb, yb, torch.full_like(yb, -1))
-    if ring:
-        inner = torch.zeros_like(vb)
-        inner[:, ring:-ring, ring:-ring] = True
-        yb = torch.where(inner, yb, torch.full_like(yb, -1))
     loss = uic_loss(net(xb), yb, balance=cfg.balance, balance_weight=cfg.balance_weight,
                     class_weight=weight)
     opt.zero_grad(set_to_none=True)
