@@ -106,6 +106,34 @@ def test_config_validation_names_the_parameter():
         TrainConfig(lr=0).validate()
     with pytest.raises(ParameterError, match="augment has unknown key"):
         TrainConfig(augment={"hue": 0.1}).validate()
+    with pytest.raises(ParameterError, match="lr_schedule"):
+        TrainConfig(lr_schedule="step").validate()
+    with pytest.raises(ParameterError, match="ema_halflife"):
+        TrainConfig(ema_halflife=0).validate()
+    with pytest.raises(ParameterError, match="final_lr"):
+        TrainConfig(final_lr=0).validate()
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "constant"])
+def test_learning_rate_is_annealed_over_the_self_labelled_epochs(blobs, schedule):
+    path, _ = blobs
+    with open_raster(path) as src:
+        from geouic.sampling import sample_pixels
+
+        proj = Projection().fit(sample_pixels([src], 5000, seed=0))
+        pool = PatchPool.from_sources([src], proj, pool_pixels=1 << 16, seed=0)
+    cfg = TrainConfig(epochs=6, warmup_epochs=2, min_epochs=6, steps_per_epoch=2, patch_size=16, batch_size=4,
+                      lr=1e-2, final_lr=0.1, lr_schedule=schedule)
+    res = train_member(pool, 3, cfg, seed=0, arch={"hidden": 8, "n_spatial": 1, "kernel": 3},
+                       device=torch.device("cpu"))
+    lrs = [h["lr"] for h in res.history]
+    assert [h["phase"] for h in res.history] == ["warmup"] * 2 + ["self"] * 4
+    assert lrs[:3] == pytest.approx([1e-2] * 3)  # warm-up, then the first self-labelled epoch
+    if schedule == "cosine":
+        assert lrs[-1] == pytest.approx(1e-3)
+        assert all(a > b for a, b in zip(lrs[2:], lrs[3:]))
+    else:
+        assert lrs == pytest.approx([1e-2] * 6)
 
 
 def test_pool_excludes_nodata(blobs_nodata):
