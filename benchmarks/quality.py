@@ -89,10 +89,12 @@ DESIGN_REFS = {
 #: Findings written by hand from the runs listed under *Runs*; re-check them after a re-run.
 NOTES = """
 - **Which code.** All engines but uic ran on the checkout at be934f5 (its only uncommitted changes were in
-  `geouic/uic/`; that run's uic rows were replaced). uic rows come from commit 90829c4 exported with
-  `git archive 90829c4 geouic | tar -x -C /tmp/geouic_90829c4` and imported through `PYTHONPATH`, because
-  the shared checkout held uncommitted UIC edits. UIC commit 0832d79 (threads, tiled inference) landed after
-  this run; re-run the rows with `--engines uic`.
+  `geouic/uic/`; that run's uic rows were replaced). The uic rows come from commit 92c7663 (EMA teacher,
+  annealed rate, whole scenes up to 1 Mpx in the pool, 5 members), run 2026-11-24 23:34-23:59 UTC as three
+  processes side by side on the 2 cores (`--engines uic --threads 1` with `--scenes`/`--seeds` splitting the
+  12 cells; the working tree differed only in README.md and tests). The uic rows before it (commit 90829c4,
+  teacher = previous epoch, 3 members, a quarter-megapixel pool) gave historical_map 0.589 (0.542-0.636) and
+  realistic 0.868; the other scenes within 0.01 of the rows here.
 - **k-means vs the README floor.** salinas_a reproduces 0.770 exactly. salinas_150 gives 0.725, not 0.813:
   geouic's k-means (numpy, since b40a59c) reaches a *lower* k-means objective (within-cluster sum of
   squares 136,079 in z-units) than scikit-learn KMeans(n_init=4) (136,258, OA 0.813); the better optimum
