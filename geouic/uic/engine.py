@@ -1,8 +1,8 @@
 """The UIC engine: fit on scenes, predict windows, save and load (the Engine protocol).
 
 ``fit`` learns the first stage (normalisation and PCA) from a pixel sample, reads a bounded
-pool of scene regions, trains ``members`` networks from different seeds (each with
-k-means-initialised pseudo-labels and the UIC loop of :mod:`geouic.uic.train`), and keeps the
+pool of scene regions, trains ``members`` networks from different seeds (each starting
+from Gaussian-mixture pseudo-labels, then the UIC loop of :mod:`geouic.uic.train`), and keeps the
 *medoid* member: the one whose map agrees best (mean NMI) with the others. Only that network is
 stored and used, so prediction costs one network.
 """
