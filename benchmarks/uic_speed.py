@@ -28,18 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
+from make_big_scene import SPECTRA as BASE_SPECTRA  # same folder: on sys.path when run as a script
+
 WORK = Path(__file__).resolve().parent / "_work" / "uic_speed"
-#: Per-class spectra (surface reflectance x 10000): blue, green, red, nir, swir1, swir2.
-SPECTRA = np.asarray([
-    [520, 560, 360, 180, 90, 60],         # water
-    [230, 400, 250, 2700, 1300, 540],     # forest
-    [330, 680, 400, 4000, 2000, 950],     # green crop
-    [500, 820, 850, 2800, 2450, 1450],    # ripe crop
-    [1000, 1400, 1800, 2300, 3300, 2750],  # bare soil
-    [1200, 1300, 1400, 1550, 1700, 1600],  # built-up
+#: Per-class spectra (surface reflectance x 10000): make_big_scene's six (blue, green, red, nir,
+#: swir1, swir2), then grassland and shrub.
+SPECTRA = np.vstack([BASE_SPECTRA, np.asarray([
     [400, 600, 500, 3200, 1700, 800],     # grassland
     [700, 900, 1100, 2000, 2600, 2100],   # shrub
-], dtype=np.float32)
+], dtype=np.float32)])
 
 
 def make_scene(path: Path, size: int = 1000, seed: int = 0) -> np.ndarray:

@@ -29,12 +29,9 @@ def _reference(ref_path: str, like) -> np.ndarray:
     if not ref_path.endswith(".gpkg"):
         with rasterio.open(shared_data(ref_path)) as ds:
             return ds.read(1)
-    import geopandas as gpd
-    from rasterio.features import rasterize
+    from geouic.reference import Grid, open_reference
 
-    gdf = gpd.read_file(shared_data(ref_path)).to_crs(like.crs)
-    return rasterize(zip(gdf.geometry, gdf["Class"].astype(int)), out_shape=(like.height, like.width),
-                     transform=like.transform, fill=0, dtype="int32")
+    return open_reference(shared_data(ref_path), Grid.from_dataset(like), field="Class").read()
 
 
 def _oa(scene: str, method: str, seed: int) -> float:
