@@ -11,6 +11,8 @@ import importlib.util
 
 import click
 
+from geouic.cli.options import verbosity
+
 __all__ = ["main"]
 
 #: command name -> module under geouic.cli holding a click command named ``cli``.
@@ -24,7 +26,6 @@ COMMANDS: dict[str, str] = {
     "sample-design": "sample_design",
     "stats": "stats",
     "merge": "merge",
-    "batch": "batch",
 }
 
 
@@ -43,6 +44,7 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="geouic", prog_name="geouic")
+@verbosity
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Land-cover classification of multi-band remote-sensing imagery.
@@ -51,6 +53,8 @@ def main(ctx: click.Context) -> None:
     geouic classify scene.tif --classes 12 -o classes.tif
     geouic predict scene.geouic other.tif -o other_classes.tif
     geouic info scene.tif
+
+    -v/-q work here and on every command: geouic -v classify ... or geouic classify ... -v.
     """
     from geouic.raster import gdal_env
 

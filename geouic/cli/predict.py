@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import click
 
-from geouic.cli.options import bands_opt, handle_errors, mem_limit_opt, output_opt, overwrite_opt, parse_bands, verbosity
+from geouic.cli.classify import report
+from geouic.cli.options import (
+    bands_opt, cog_opt, extra_outputs, handle_errors, mem_limit_opt, output_opt, overwrite_opt, progress_callback,
+    verbosity, workers_opt,
+)
 
 
 @click.command(short_help="Apply a saved model to a scene.")
@@ -13,34 +17,34 @@ from geouic.cli.options import bands_opt, handle_errors, mem_limit_opt, output_o
 @output_opt
 @bands_opt
 @mem_limit_opt
-@click.option("--confidence", type=click.Path(dir_okay=False), default=None, help="Also write per-pixel confidence.")
-@click.option("--entropy", type=click.Path(dir_okay=False), default=None, help="Also write per-pixel entropy.")
-@click.option("--memberships", type=click.Path(dir_okay=False), default=None, help="Also write class memberships.")
+@extra_outputs
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="UIC models: torch device.")
-@click.option("--cog", is_flag=True, help="Write a Cloud Optimized GeoTIFF.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Threads for prediction.")
+@cog_opt
+@workers_opt
 @overwrite_opt
 @verbosity
 @handle_errors
-def cli(model, scene, output, bands, mem_limit, confidence, entropy, memberships, device, cog, workers, overwrite):
+def cli(model: str, scene: str, output: str, bands: list[str] | None, mem_limit: float, extras: dict[str, str],
+        device: str | None, cog: bool, workers: int | None, overwrite: bool) -> None:
     """Classify SCENE with the fitted MODEL (from `classify --save-model` or `train`).
 
     The classes mean the same as in the scene(s) the model was trained on. The scene must
     have the bands the model was trained on (select them with --bands).
     """
-    from geouic.cli.classify import run_prediction
     from geouic.model import load_model
-    from geouic.output import check_output
+    from geouic.output import ThematicProfile, check_output
+    from geouic.pipeline import apply_engine
     from geouic.raster import open_raster
 
-    extras = {k: v for k, v in (("confidence", confidence), ("entropy", entropy),
-                                ("memberships", memberships)) if v}
     for path in [output, *extras.values()]:
         check_output(path, overwrite=overwrite)
     engine = load_model(model)
     if device and hasattr(engine, "set_device"):
         engine.set_device(device)
-    with open_raster(scene, bands=parse_bands(bands)) as source:
+    with open_raster(scene, bands=bands) as source:
         engine.check_bands(source)
-        run_prediction(source, engine, output, extras=extras, mem_limit=mem_limit, overwrite=overwrite,
-                       cog=cog, workers=workers)
+        n_windows = len(source.windows(mem_limit_mb=mem_limit, halo=engine.halo))
+        with progress_callback(n_windows, "Classifying") as update:
+            result = apply_engine(source, engine, output, extras=extras, mem_limit_mb=mem_limit, overwrite=overwrite,
+                                  profile=ThematicProfile(cog=cog), workers=workers, progress=update)
+        report(result, engine, [source.path], save_model=None, overwrite=overwrite)

@@ -41,7 +41,7 @@ def check_int(name: str, value: object, *, low: int, high: int | None = None) ->
     if ok and low <= int(value) and (high is None or int(value) <= high):
         return int(value)
     allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
-    raise ParameterError(f"{name}={value!r} is invalid: must be an integer {allowed}.")
+    raise ParameterError(f"{name}={value!r} is invalid: must be an integer {allowed}.", params=(name,))
 
 
 def check_float(
@@ -60,14 +60,14 @@ def check_float(
         return v
     left = "(" if low_open else "["
     allowed = f"{'>' if low_open else '>='} {low}" if high is None else f"in {left}{low}, {high}]"
-    raise ParameterError(f"{name}={value!r} is invalid: must be a number {allowed}.")
+    raise ParameterError(f"{name}={value!r} is invalid: must be a number {allowed}.", params=(name,))
 
 
 def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     """Return ``value`` if it is one of ``choices`` or raise :class:`ParameterError`."""
     if isinstance(value, str) and value in choices:
         return value
-    raise ParameterError(f"{name}={value!r} is invalid: must be one of {', '.join(choices)}.")
+    raise ParameterError(f"{name}={value!r} is invalid: must be one of {', '.join(choices)}.", params=(name,))
 
 
 def check_seed(random_state: object) -> np.random.RandomState:
@@ -78,7 +78,8 @@ def check_seed(random_state: object) -> np.random.RandomState:
     if random_state is None or is_int or isinstance(random_state, np.random.RandomState):
         return check_random_state(random_state)
     raise ParameterError(
-        f"random_state={random_state!r} is invalid: must be None or an integer in [0, 2**32 - 1]."
+        f"random_state={random_state!r} is invalid: must be None or an integer in [0, 2**32 - 1].",
+        params=("random_state",),
     )
 
 

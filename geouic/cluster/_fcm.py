@@ -155,7 +155,8 @@ class FuzzyCMeans(CentroidPredictMixin, ClusterMixin, BaseEstimator):
         if X.shape[0] < k:
             raise ParameterError(
                 f"FuzzyCMeans.fit: {X.shape[0]} samples are fewer than n_clusters={k}; "
-                "pass more pixels or lower n_clusters."
+                "pass more pixels or lower n_clusters.",
+                params=("n_clusters",),
             )
         x_sq = np.einsum("ij,ij->i", X, X)
         best = None

@@ -15,6 +15,7 @@ from geouic.cluster._base import (
     CentroidPredictMixin, check_data, check_float, check_int, check_seed, iter_chunks,
     kmeans_plusplus, sq_distances,
 )
+from geouic.errors import ParameterError
 
 __all__ = ["KMeans"]
 
@@ -68,7 +69,7 @@ class KMeans(CentroidPredictMixin, ClusterMixin, BaseEstimator):
         tol = check_float("tol", self.tol, low=0.0)
         X = check_data(X, who="KMeans.fit")
         if len(X) < k:
-            raise_few(len(X), k)
+            _raise_few(len(X), k)
         rng = check_seed(self.random_state)
         threshold = tol * float(np.mean(np.var(X, axis=0)))
         # The initialisations compete on a subsample; only the winner is refined on all of X.
@@ -87,10 +88,9 @@ class KMeans(CentroidPredictMixin, ClusterMixin, BaseEstimator):
         return self
 
 
-def raise_few(n: int, k: int) -> None:
-    from geouic.errors import ParameterError
-
-    raise ParameterError(f"n_clusters={k} is larger than the {n} samples; lower it.")
+def _raise_few(n: int, k: int) -> None:
+    """Refuse fewer samples than clusters."""
+    raise ParameterError(f"n_clusters={k} is larger than the {n} samples; lower it.", params=("n_clusters",))
 
 
 def _assign(X: np.ndarray, centers: np.ndarray, x_sq: np.ndarray):
