@@ -71,6 +71,11 @@ class Engine(ABC):
     #: Whether ``fit`` needs training labels.
     supervised: bool = False
 
+    # Set by ``fit`` or loading (declared for type checkers; absent until then).
+    n_classes_: int
+    band_names_: list[str]
+    class_names_: dict[int, str]
+
     @abstractmethod
     def fit(self, sources: Sequence[RasterSource], *, training: Any = None) -> Engine:
         """Learn from one or several scenes; return self."""
@@ -217,7 +222,7 @@ class PixelEngine(Engine):
         self.lut_ = np.zeros(len(centers), dtype=np.uint16)
         self.lut_[order] = np.arange(1, len(centers) + 1, dtype=np.uint16)
         self.n_classes_ = len(centers)
-        self.class_names_: dict[int, str] = {}
+        self.class_names_ = {}
 
     def _finish_supervised(self, training: Any) -> None:
         classes = np.asarray(self.estimator.classes_)
@@ -290,6 +295,7 @@ class PixelEngine(Engine):
         }
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Method, parameters, normaliser, bands and classes; arrays of the estimator's state."""
         self.check_fitted()
         norm_meta, norm_arrays = self.normalizer_.get_state()
         meta = {
@@ -308,6 +314,13 @@ class PixelEngine(Engine):
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PixelEngine:
+        """Rebuild a fitted pixel engine from :meth:`get_state` output.
+
+        Raises
+        ------
+        ModelError
+            The method is not a registered pixel-wise method.
+        """
         method = meta["method"]
         spec = REGISTRY.get(method)
         if spec is None or not spec.pixelwise:

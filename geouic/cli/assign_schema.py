@@ -23,7 +23,8 @@ from geouic.cli.options import (
 @click.option("--method", type=click.Choice(["majority", "hungarian"], case_sensitive=False), default="majority",
               show_default=True, help="majority: many-to-one vote; hungarian: one-to-one matching.")
 @click.option("--min-purity", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Classes whose chosen reference class holds a smaller share of their labelled pixels are unassigned.")
+              help="Classes whose chosen reference class holds a smaller share of their labelled pixels "
+                   "are unassigned.")
 @click.option("--unassigned-class", default=None, metavar="NAME",
               help="Schema class for unassigned spectral classes (default: 0 = nodata).")
 @output_opt

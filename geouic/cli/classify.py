@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -58,7 +58,7 @@ def cli(scene: str, output: str, engine_args: EngineArgs, bands: list[str] | Non
         report(result, engine, [source.path], save_model=save_model, overwrite=overwrite)
 
 
-def report(result: Any, engine: Any, scenes: list[Path], *, save_model: str | None, overwrite: bool) -> None:
+def report(result: Any, engine: Any, scenes: Sequence[object], *, save_model: str | None, overwrite: bool) -> None:
     """Save the model when asked and print the summary line (shared with ``predict``)."""
     line = result.summary()
     if save_model:

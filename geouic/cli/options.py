@@ -201,11 +201,17 @@ def _bands_callback(ctx: click.Context, param: click.Parameter, value: str | Non
 
 output_opt = click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
                           help="Output file.")
-output_folder_opt = click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
-                                 help="Output folder (created if missing).")
+
+
+def output_folder_opt(help: str = "Output folder (created if missing).") -> Callable[[F], F]:
+    """``-o/--output`` naming a folder (reports, statistics), with the command's own help."""
+    return click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help=help)
+
+
 overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 bands_opt = click.option("--bands", default=None, metavar="LIST", callback=_bands_callback,
-                         help="Bands to use: 1-based indexes or descriptions, comma-separated (default: all but alpha).")
+                         help="Bands to use: 1-based indexes or descriptions, comma-separated "
+                              "(default: all but alpha).")
 seed_opt = click.option("--seed", type=int, default=0, show_default=True,
                         help="Random seed (sampling, initialisation, training).")
 mem_limit_opt = click.option("--mem-limit", type=click.FloatRange(min=1), default=64, show_default=True,

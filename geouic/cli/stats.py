@@ -5,16 +5,16 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
-    bands_opt, echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, parse_bands, progress_callback, status,
-    verbosity,
+    bands_opt, echo_warnings, handle_errors, mem_limit_opt, output_folder_opt, overwrite_opt, parse_bands,
+    progress_callback, status, verbosity,
 )
 
 
 @click.command(short_help="Per-class areas, band statistics, signatures and dendrogram.")
 @click.argument("class_map", metavar="CLASS_MAP", type=click.Path())
 @click.argument("scene", metavar="[SCENE]", type=click.Path(), required=False)
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
-              help="Output folder (created if missing) for stats.csv, stats.json, signatures.png, dendrogram.png.")
+@output_folder_opt("Output folder (created if missing) for stats.csv, stats.json, signatures.png, "
+                   "dendrogram.png.")
 @bands_opt
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Write the two PNG plots.")
 @mem_limit_opt

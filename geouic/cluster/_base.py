@@ -37,9 +37,10 @@ CHUNK_ROWS = 65536
 # ---------------------------------------------------------------------------- parameter checks
 def check_int(name: str, value: object, *, low: int, high: int | None = None) -> int:
     """Return ``value`` as an int in ``[low, high]`` or raise :class:`ParameterError`."""
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-    if ok and low <= int(value) and (high is None or int(value) <= high):
-        return int(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        v = int(value)
+        if low <= v and (high is None or v <= high):
+            return v
     allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
     raise ParameterError(f"{name}={value!r} is invalid: must be an integer {allowed}.", params=(name,))
 
@@ -54,7 +55,7 @@ def check_float(
 ) -> float:
     """Return ``value`` as a finite float in ``[low, high]`` (``(low, high]`` if ``low_open``)."""
     is_real = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-    v = float(value) if is_real else float("nan")
+    v = float(value) if isinstance(value, numbers.Real) and is_real else float("nan")
     above = v > low if low_open else v >= low
     if np.isfinite(v) and above and (high is None or v <= high):
         return v
@@ -72,9 +73,8 @@ def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
 
 def check_seed(random_state: object) -> np.random.RandomState:
     """Turn ``random_state`` (None, int >= 0 or a RandomState) into a RandomState."""
-    is_int = isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
-    if is_int and not 0 <= int(random_state) < 2**32:
-        is_int = False
+    is_int = (isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
+              and 0 <= int(random_state) < 2**32)
     if random_state is None or is_int or isinstance(random_state, np.random.RandomState):
         return check_random_state(random_state)
     raise ParameterError(

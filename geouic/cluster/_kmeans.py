@@ -76,11 +76,9 @@ class KMeans(CentroidPredictMixin, ClusterMixin, BaseEstimator):
         sub = X
         if n_init > 1 and len(X) > INIT_SUBSAMPLE:
             sub = X[np.sort(rng.choice(len(X), INIT_SUBSAMPLE, replace=False))]
-        best = None
-        for _ in range(n_init):
-            run = _lloyd(sub, kmeans_plusplus(sub, k, rng), max_iter, threshold, rng)
-            if best is None or run[2] < best[2]:
-                best = run
+        # The first run with the lowest inertia wins (runs are drawn in order from rng).
+        runs = (_lloyd(sub, kmeans_plusplus(sub, k, rng), max_iter, threshold, rng) for _ in range(n_init))
+        best = min(runs, key=lambda run: run[2])
         if sub is not X:
             best = _lloyd(X, best[0], max_iter, threshold, rng)
         self.cluster_centers_, self.labels_, self.inertia_, self.n_iter_ = best
@@ -115,7 +113,9 @@ def _lloyd(X: np.ndarray, centers: np.ndarray, max_iter: int, threshold: float,
            rng: np.random.RandomState):
     """One k-means run from ``centers``: (centres, labels, inertia, iterations)."""
     x_sq = np.einsum("ij,ij->i", X, X)
-    for it in range(1, max_iter + 1):
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter += 1
         labels, dist, sums, counts = _assign(X, centers, x_sq)
         new = centers.copy()
         filled = counts > 0
@@ -129,4 +129,4 @@ def _lloyd(X: np.ndarray, centers: np.ndarray, max_iter: int, threshold: float,
         if shift <= threshold and not len(empty):
             break
     labels, dist, _, _ = _assign(X, centers, x_sq)
-    return centers, labels, float(dist.sum()), it
+    return centers, labels, float(dist.sum()), n_iter
