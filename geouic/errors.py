@@ -85,7 +85,8 @@ def rename_params(message: str, params: Iterable[str], names: Mapping[str, str])
 
     ``name=value`` becomes ``new value`` and a bare ``name`` becomes ``new``; only whole
     names listed in ``params`` are touched, so a one-letter parameter such as ``m`` leaves
-    other words alone.
+    other words alone. A key ``"name=True"`` in ``names`` renames that form as a whole (an
+    on/off flag: ``overwrite=True`` -> ``--overwrite``).
 
     Parameters
     ----------
@@ -93,8 +94,8 @@ def rename_params(message: str, params: Iterable[str], names: Mapping[str, str])
     params : iterable of str
         The parameter names the message mentions.
     names : mapping of str to str
-        New name per parameter (e.g. ``{"n_classes": "--classes"}``); parameters missing
-        from it keep their Python name.
+        New name per parameter (e.g. ``{"n_classes": "--classes"}``, ``{"overwrite=True":
+        "--overwrite"}``); parameters missing from it keep their Python name.
 
     Returns
     -------
@@ -109,10 +110,17 @@ def rename_params(message: str, params: Iterable[str], names: Mapping[str, str])
     '--fuzziness 1.0 is invalid: make --fuzziness larger.'
     """
     for param in dict.fromkeys(params):
-        new = names.get(param)
-        if not new:
-            continue
         name = rf"(?<![\w.\-]){re.escape(param)}"
-        message = re.sub(name + "=", new.replace("\\", r"\\") + " ", message)
-        message = re.sub(name + r"(?![\w=])", new.replace("\\", r"\\"), message)
+        flag = names.get(f"{param}=True")
+        if flag:
+            message = re.sub(name + r"=True\b", _literal(flag), message)
+        new = names.get(param)
+        if new:
+            message = re.sub(name + "=", _literal(new + " "), message)
+            message = re.sub(name + r"(?![\w=])", _literal(new), message)
     return message
+
+
+def _literal(text: str) -> str:
+    """``text`` as a :func:`re.sub` replacement that inserts it as is."""
+    return text.replace("\\", "\\\\")

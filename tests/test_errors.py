@@ -27,6 +27,8 @@ def test_parameters_survive_pickling_and_os_errors_keep_their_message():
     out = OutputError("c.tif exists; pass overwrite=True", params=("overwrite",))
     assert isinstance(out, OSError) and out.message_for({"overwrite": "--overwrite"}) == (
         "c.tif exists; pass --overwrite True")
+    flag = {"overwrite": "--overwrite", "overwrite=True": "--overwrite"}
+    assert out.message_for(flag) == "c.tif exists; pass --overwrite"
 
 
 @pytest.mark.parametrize("message, params, expect", [
@@ -38,10 +40,11 @@ def test_parameters_survive_pickling_and_os_errors_keep_their_message():
     ("min_clusters=5 > max_clusters=3", ["min_clusters", "max_clusters"], "--min-classes 5 > --max-classes 3"),
     ("n_classes=1 is invalid", [], "n_classes=1 is invalid"),  # not declared: untouched
     ("tol=-1 is invalid", ["tol"], "tol=-1 is invalid"),  # no flag for it: untouched
+    (r"path=C:\new\x is missing", ["path"], r"PATH C:\new\x is missing"),  # backslashes stay as they are
 ])
 def test_rename_params(message, params, expect):
     flags = {"n_classes": "--classes", "m": "--fuzziness", "min_clusters": "--min-classes",
-             "max_clusters": "--max-classes"}
+             "max_clusters": "--max-classes", "path": "PATH"}
     assert rename_params(message, params, flags) == expect
 
 

@@ -1,7 +1,9 @@
 """The ``geouic`` command: a thin click group; each command lives in its own module.
 
 Command modules are imported only when the command runs (or ``--help`` lists it), and they
-import only click at module level, so ``geouic --help`` never imports torch or matplotlib.
+import only click and the small method registry (:mod:`geouic.methods`) at module level, so
+``geouic --help`` never imports torch or matplotlib. ``-v/-q`` work on the group and on every
+command, and add up.
 """
 
 from __future__ import annotations

@@ -55,10 +55,11 @@ def cli(scene: str, output: str, engine_args: EngineArgs, bands: list[str] | Non
             result = classify_raster(source, engine, output, training=training, extras=extras,
                                      mem_limit_mb=mem_limit, overwrite=overwrite, profile=ThematicProfile(cog=cog),
                                      workers=workers, progress=update)
-        report(result, engine, [source.path], save_model=save_model, overwrite=overwrite)
+        echo_summary(result, engine, [source.path], save_model=save_model, overwrite=overwrite)
 
 
-def report(result: Any, engine: Any, scenes: Sequence[object], *, save_model: str | None, overwrite: bool) -> None:
+def echo_summary(result: Any, engine: Any, scenes: Sequence[object], *, save_model: str | None,
+                 overwrite: bool) -> None:
     """Save the model when asked and print the summary line (shared with ``predict``)."""
     line = result.summary()
     if save_model:

@@ -14,11 +14,15 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from geouic.methods import DEFAULT_SAMPLE_SIZE, NORMALIZATIONS, REGISTRY, get_method, methods_taking
+
+if TYPE_CHECKING:
+    from geouic.engine import Engine
+    from geouic.raster import RasterSource
 
 __all__ = [
     "CliError",
@@ -64,6 +68,8 @@ def flag_names(ctx: click.Context | None) -> dict[str, str]:
             if isinstance(param, click.Option) and param.name:
                 longest = max(param.opts, key=len)
                 names.setdefault(param.name, longest)
+                if param.is_flag and not param.secondary_opts:
+                    names.setdefault(f"{param.name}=True", longest)
                 flags.update(param.opts)
         ctx = ctx.parent
     names.update({p: f for p, f in PARAM_FLAGS.items() if f in flags})
@@ -326,7 +332,7 @@ class EngineArgs:
     training: str | None = None
     field: str | None = None
 
-    def make(self) -> Any:
+    def make(self) -> Engine:
         """The unfitted engine (see :func:`geouic.engine.make_engine`)."""
         from geouic.engine import make_engine
 
@@ -336,7 +342,7 @@ class EngineArgs:
         return make_engine(self.method, n_classes=n_classes, seed=self.seed, sample_size=self.sample_size,
                            normalize=self.normalize, **self.params)
 
-    def open_training(self, source: Any) -> Any:
+    def open_training(self, source: RasterSource) -> Any:
         """Training data for supervised methods, on the scene's grid (None for the others)."""
         supervised = "/".join(n for n, s in REGISTRY.items() if s.supervised)
         if not get_method(self.method).supervised:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from geouic.cli.classify import report
+from geouic.cli.classify import echo_summary
 from geouic.cli.options import (
     bands_opt, cog_opt, extra_outputs, handle_errors, mem_limit_opt, output_opt, overwrite_opt, progress_callback,
     verbosity, workers_opt,
@@ -47,4 +47,4 @@ def cli(model: str, scene: str, output: str, bands: list[str] | None, mem_limit:
         with progress_callback(n_windows, "Classifying") as update:
             result = apply_engine(source, engine, output, extras=extras, mem_limit_mb=mem_limit, overwrite=overwrite,
                                   profile=ThematicProfile(cog=cog), workers=workers, progress=update)
-        report(result, engine, [source.path], save_model=None, overwrite=overwrite)
+        echo_summary(result, engine, [source.path], save_model=None, overwrite=overwrite)

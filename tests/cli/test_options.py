@@ -73,6 +73,7 @@ def test_flags_are_mapped_only_where_the_command_has_them():
     with click.Context(info, info_name="info") as ctx:
         names = flag_names(ctx)
     assert "n_classes" not in names and "m" not in names and names["as_json"] == "--json"
+    assert names["as_json=True"] == "--json" and "stats=True" not in names  # --stats/--no-stats is two-way
 
 
 def test_every_engine_option_sets_a_parameter_some_method_takes():
