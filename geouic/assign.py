@@ -23,15 +23,20 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from geouic.classmap import open_class_map, read_classes
+from geouic.counts import ClassCounts
 from geouic.errors import NotFittedError, ParameterError, SchemaError
+from geouic.provenance import provenance_tags
+from geouic.recode import write_lut_map
 from geouic.schema import LandCoverSchema, load_schema
+from geouic.windows import BYTES_PER_PIXEL, DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress, WindowPair, WindowPass
 
 __all__ = [
     "METHODS",
@@ -236,8 +241,10 @@ def _crosstab_arrays(X: Any, y: Any, labels: Sequence[int] | None) -> tuple[np.n
 
 
 # ------------------------------------------------------------------------------ accumulator
-class CrossTab:
+class CrossTab(ClassCounts):
     """Class x label pixel counts and per-class totals, accumulated window by window.
+
+    A :class:`geouic.counts.ClassCounts` with the historical ``update`` name.
 
     Parameters
     ----------
@@ -245,40 +252,9 @@ class CrossTab:
         Number of label columns; windows give label indexes 0..n_labels-1 (-1 = unlabelled).
     """
 
-    def __init__(self, n_labels: int) -> None:
-        self.n_labels = n_labels
-        self.counts = np.zeros((1, n_labels), dtype=np.int64)  # row = class value
-        self.pixels = np.zeros(1, dtype=np.int64)
-
-    def _grow(self, top: int) -> None:
-        if top >= len(self.pixels):
-            extra = top + 1 - len(self.pixels)
-            self.pixels = np.concatenate([self.pixels, np.zeros(extra, np.int64)])
-            self.counts = np.vstack([self.counts, np.zeros((extra, self.n_labels), np.int64)])
-
     def update(self, classes: np.ndarray, label_index: np.ndarray | None = None) -> None:
         """Add a window: class values (0 = nodata) and label column indexes (-1 = unlabelled)."""
-        classes = classes.ravel()
-        if classes.size == 0:
-            return
-        self._grow(int(classes.max()))
-        self.pixels += np.bincount(classes, minlength=len(self.pixels))
-        if label_index is None:
-            return
-        label_index = label_index.ravel()
-        both = (classes > 0) & (label_index >= 0)
-        if both.any():
-            flat = classes[both].astype(np.int64) * self.n_labels + label_index[both]
-            self.counts += np.bincount(flat, minlength=self.counts.size).reshape(self.counts.shape)
-
-    @property
-    def classes(self) -> np.ndarray:
-        """Class values (>= 1) with at least one pixel."""
-        return np.flatnonzero(self.pixels[1:]) + 1
-
-    def table(self) -> np.ndarray:
-        """Counts of the present classes (rows in the order of :attr:`classes`)."""
-        return self.counts[self.classes]
+        self.add(classes, labels=label_index)
 
 
 # ------------------------------------------------------------------------------ mapping files
@@ -439,8 +415,8 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
                   reference: str | os.PathLike | None = None, mapping: str | os.PathLike | None = None,
                   schema: str | os.PathLike | LandCoverSchema | None = None, field: str | None = None,
                   method: str = "majority", min_purity: float = 0.0, unassigned_class: str | int | None = None,
-                  mem_limit_mb: float = 64, overwrite: bool = False,
-                  progress: Callable[[int], None] | None = None) -> AssignResult:
+                  mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, overwrite: bool = False,
+                  progress: ProgressCallback | None = None) -> AssignResult:
     """Turn a class map into a land-cover map of a schema.
 
     Parameters
@@ -468,7 +444,7 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
         Memory budget of one window.
     overwrite : bool, default=False
     progress : callable, optional
-        Called with the number of windows finished (two passes with references).
+        ``progress(advance, total)`` per window (two passes with references).
 
     Returns
     -------
@@ -478,9 +454,7 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
     ------
     ParameterError, SchemaError, ReferenceDataError, RasterInputError, OutputError
     """
-    from geouic.classstats import check_class_map
     from geouic.output import check_output
-    from geouic.raster import open_raster
 
     t0 = time.perf_counter()
     if (reference is None) == (mapping is None):
@@ -493,15 +467,15 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
         check_output(p, overwrite=overwrite)
     if mapping is not None and Path(mapping).resolve() in {p.resolve() for p in [Path(output), *written]}:
         raise ParameterError(f"the mapping file {mapping} would be overwritten by the outputs; choose another -o.")
-    with open_raster(map_path) as source:
-        check_class_map(source)
-        pairs = source.windows(mem_limit_mb=mem_limit_mb, bytes_per_pixel=32)
+    with open_class_map(map_path) as source:
+        windows = source.windows(mem_limit_mb=mem_limit_mb, bytes_per_pixel=BYTES_PER_PIXEL["class_map"])
+        tracker = RunProgress(progress, (2 if reference is not None else 1) * len(windows))
         if reference is not None:
-            mapper, schema_obj = _learn(source, pairs, reference, schema, field, method, min_purity,
-                                        unassigned_class, progress)
+            mapper, schema_obj = _learn(source, windows, reference, schema, field, method, min_purity,
+                                        unassigned_class, tracker)
         else:
             mapper, schema_obj = _from_file(mapping, schema, unassigned_class)
-        rows = _write_map(source, pairs, output, mapper, schema_obj, written, overwrite, progress,
+        rows = _write_map(source, windows, output, mapper, schema_obj, written, overwrite, tracker,
                           tags=_tags(source.path, reference, mapping, field, method, min_purity, schema_obj),
                           meta=_meta(source.path, reference, mapping, field, method, min_purity))
     result = AssignResult(Path(output), dict(mapper.mapping_), rows, schema_obj, written,
@@ -510,10 +484,9 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
     return result
 
 
-def _learn(source: Any, pairs: Sequence[Any], reference: Any, schema: Any, field: str | None, method: str,
-           min_purity: float, unassigned_class: Any, progress: Callable | None
+def _learn(source: Any, windows: WindowPass, reference: Any, schema: Any, field: str | None, method: str,
+           min_purity: float, unassigned_class: Any, progress: RunProgress
            ) -> tuple[SchemaMapper, LandCoverSchema]:
-    from geouic.classstats import read_classes
     from geouic.reference import Grid, open_reference
 
     ref = open_reference(reference, Grid.from_dataset(source.dataset), field=field)
@@ -523,13 +496,11 @@ def _learn(source: Any, pairs: Sequence[Any], reference: Any, schema: Any, field
     lut = np.full(int(ref.codes.max()) + 1 if len(ref.codes) else 1, -1, dtype=np.int64)
     for code, col in target.items():
         lut[code] = col
-    table = CrossTab(len(schema_obj))
-    for pair in pairs:
-        classes = read_classes(source, pair.core)
-        codes = ref.read(pair.core)
-        table.update(classes, lut[np.clip(codes, 0, len(lut) - 1)])
-        if progress is not None:
-            progress(1)
+    def one(pair: WindowPair) -> tuple[np.ndarray, np.ndarray]:
+        return read_classes(source, pair.core), lut[np.clip(ref.read(pair.core), 0, len(lut) - 1)]
+
+    table = windows.reduce(one, lambda acc, r: acc.add(r[0], labels=r[1]), ClassCounts(len(schema_obj)),
+                           progress=progress)
     unassigned = _unassigned_code(schema_obj, unassigned_class)
     mapper = SchemaMapper(method=method, min_purity=min_purity, unassigned=unassigned)
     mapper.fit(table.table(), classes=table.classes, labels=schema_obj.codes)
@@ -582,28 +553,17 @@ def _from_file(mapping: Any, schema: Any, unassigned_class: Any) -> tuple[Schema
     return SchemaMapper.from_mapping(mf.resolve(schema_obj, unassigned), unassigned=unassigned), schema_obj
 
 
-def _write_map(source: Any, pairs: Sequence[Any], output: Any, mapper: SchemaMapper, schema: LandCoverSchema,
-               sidecars: list[Path], overwrite: bool, progress: Callable | None, *,
+def _write_map(source: Any, windows: WindowPass, output: Any, mapper: SchemaMapper, schema: LandCoverSchema,
+               sidecars: list[Path], overwrite: bool, progress: RunProgress, *,
                tags: dict[str, Any], meta: dict[str, Any]) -> list[dict]:
     """Apply the lookup table window by window; the map and its sidecars appear together or not at all."""
     from contextlib import ExitStack
 
-    from geouic.classstats import read_classes
-    from geouic.output import ThematicWriter, atomic_path
+    from geouic.output import atomic_path
 
-    counts = CrossTab(0)
-    lut = mapper.lookup_table()
-    with ThematicWriter(output, crs=source.crs, transform=source.transform, width=source.width,
-                        height=source.height, legend=schema.to_legend(), n_classes=schema.max_code,
-                        overwrite=overwrite) as writer:
-        for pair in pairs:
-            classes = read_classes(source, pair.core)
-            counts.update(classes)
-            if len(lut) <= classes.max(initial=0):
-                lut = mapper.lookup_table(int(classes.max()) + 1)
-            writer.write(pair.core, lut[classes])
-            if progress is not None:
-                progress(1)
+    with write_lut_map(source, output, mapper.lookup_table(), fill=mapper.unassigned, legend=schema.to_legend(),
+                       n_classes=schema.max_code, overwrite=overwrite, windows=windows,
+                       progress=progress) as (writer, counts):
         unknown = sorted(set(counts.classes.tolist()) - set(mapper.mapping_))
         if unknown:
             warnings.warn(f"classes {', '.join(map(str, unknown))} of {Path(source.path).name} are not in the "
@@ -616,7 +576,7 @@ def _write_map(source: Any, pairs: Sequence[Any], output: Any, mapper: SchemaMap
     return rows
 
 
-def _table_rows(mapper: SchemaMapper, counts: CrossTab, schema: LandCoverSchema, unknown: list[int]) -> list[dict]:
+def _table_rows(mapper: SchemaMapper, counts: ClassCounts, schema: LandCoverSchema, unknown: list[int]) -> list[dict]:
     index = {c: i for i, c in enumerate(mapper.classes_.tolist())}
     rows = []
     for cls in counts.classes.tolist():
@@ -668,16 +628,8 @@ def _meta(map_path: str, reference: Any, mapping: Any, field: str | None, method
 
 def _tags(map_path: str, reference: Any, mapping: Any, field: str | None, method: str, min_purity: float,
           schema: LandCoverSchema) -> dict[str, Any]:
-    from geouic import __version__
-
-    tags = {
-        "GEOUIC_VERSION": __version__, "GEOUIC_METHOD": "assign-schema",
-        "GEOUIC_INPUT": str(map_path), "GEOUIC_SCHEMA": schema.name,
-        "GEOUIC_CREATED": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
     if reference is not None:
-        tags.update(GEOUIC_REFERENCE=str(reference), GEOUIC_FIELD=field, GEOUIC_ASSIGN_METHOD=method,
-                    GEOUIC_MIN_PURITY=str(float(min_purity)))
-    else:
-        tags.update(GEOUIC_MAPPING=str(mapping), GEOUIC_ASSIGN_METHOD="mapping")
-    return {k: v for k, v in tags.items() if v is not None}
+        return provenance_tags("assign-schema", map_path, schema=schema.name, reference=str(reference), field=field,
+                               assign_method=method, min_purity=str(float(min_purity)))
+    return provenance_tags("assign-schema", map_path, schema=schema.name, mapping=str(mapping),
+                           assign_method="mapping")

@@ -76,9 +76,9 @@ def describe_raster(path: str | os.PathLike, *, stats: bool = True) -> dict[str,
 
 
 def _legend(path: str | os.PathLike, cmap: dict, dtype: str) -> dict[str, dict[str, Any]]:
-    from geouic.reference import category_names
+    from geouic.classmap import class_names
 
-    names = category_names(path)
+    names = class_names(path)
     top = 255 if dtype == "uint8" else 65535
     if names:
         used = [k for k in sorted(names) if 0 < k <= top and k in cmap]

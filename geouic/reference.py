@@ -39,6 +39,7 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from geouic.errors import ParameterError, ReferenceDataError
+from geouic.windows import BYTES_PER_PIXEL, DEFAULT_MEM_LIMIT_MB, WindowPair, WindowPass, tile_windows
 
 __all__ = ["Grid", "ReferenceData", "open_reference", "category_names"]
 
@@ -128,9 +129,11 @@ class Grid:
 
     def tiles(self, size: int = _TILE) -> Iterator[Window]:
         """Windows of at most ``size`` x ``size`` pixels covering the grid, row by row."""
-        for row in range(0, self.height, size):
-            for col in range(0, self.width, size):
-                yield Window(col, row, min(size, self.width - col), min(size, self.height - row))
+        return iter(self.tile_pass(size).cores)
+
+    def tile_pass(self, size: int = _TILE) -> WindowPass:
+        """The tiles of :meth:`tiles` as a window pass (see :func:`geouic.windows.tile_windows`)."""
+        return WindowPass(tile_windows(self.width, self.height, size))
 
 
 class ReferenceData:
@@ -215,11 +218,24 @@ class ReferenceData:
             Grid (not window) coordinates; empty for a window without labels.
         codes : ndarray of int32
         """
-        for window in self.grid.tiles() if windows is None else windows:
-            window = self.grid.check_window(window)
-            labels = self.read(window)
-            rows, cols = np.nonzero(labels)
-            yield rows + window.row_off, cols + window.col_off, labels[rows, cols]
+        tiles = self.grid.tile_pass() if windows is None else WindowPass(WindowPair(w, w) for w in windows)
+        for _, found in tiles.map(self._labelled):
+            yield found
+
+    def count_outside(self, *, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB) -> int:
+        """Labelled reference points (or approximate pixels) that lie beyond the grid.
+
+        Points are counted exactly, polygons as their area outside the grid divided by the
+        pixel area; a label raster on another grid is scanned on its own grid over a window
+        pass within ``mem_limit_mb``.
+        """
+        raise NotImplementedError  # each kind below counts its own
+
+    def _labelled(self, pair: WindowPair) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        window = self.grid.check_window(pair.core)
+        labels = self.read(window)
+        rows, cols = np.nonzero(labels)
+        return rows + window.row_off, cols + window.col_off, labels[rows, cols]
 
 
 def open_reference(
@@ -303,6 +319,31 @@ class _VectorReference(ReferenceData):
         return out
 
 
+def _labelled_geometries(ref: _VectorReference) -> np.ndarray:
+    """Geometries of every labelled feature of the file (not only those on the grid), in the grid's CRS."""
+    gdf = pyogrio.read_dataframe(ref.path, columns=[ref.field])
+    gdf = gdf[gdf[ref.field].notna() & gdf.geometry.notna()]
+    crs = ref.grid.crs
+    if gdf.crs is not None and crs is not None and not gdf.crs.equals(crs.to_wkt()):
+        gdf = gdf.to_crs(crs.to_wkt())
+    return gdf.geometry.to_numpy()
+
+
+def _polygons_outside(ref: _VectorReference, *, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB) -> int:
+    outside = shapely.area(shapely.difference(_labelled_geometries(ref), shapely.box(*ref.grid.bounds))).sum()
+    return int(round(outside / abs(ref.grid.transform.determinant)))
+
+
+def _points_outside(ref: _VectorReference, *, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB) -> int:
+    coords = shapely.get_coordinates(_labelled_geometries(ref))
+    col, row = ~ref.grid.transform @ (coords[:, 0], coords[:, 1])
+    g = ref.grid
+    return int(((row < 0) | (row >= g.height) | (col < 0) | (col >= g.width)).sum())
+
+
+_VectorReference.count_outside = _polygons_outside  # type: ignore[method-assign]
+
+
 class _PointReference(_VectorReference):
     """Points: each labels the pixel it falls in (as GDAL burns points)."""
 
@@ -347,6 +388,8 @@ class _PointReference(_VectorReference):
             )
         keep = self._inside
         return self._rows[keep], self._cols[keep], self._codes[keep]
+
+    count_outside = _points_outside  # type: ignore[assignment]
 
 
 def _is_vector(path: str) -> bool:
@@ -518,6 +561,33 @@ class _RasterReference(ReferenceData):
                 with WarpedVRT(src, **self._warp) as vrt:
                     values = vrt.read(self.band, window=window)
         return self._to_codes(values)
+
+    def count_outside(self, *, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB) -> int:
+        """Labelled pixels of the label raster whose centres fall outside the grid (native grid)."""
+        from rasterio.warp import transform as warp_transform
+
+        g = self.grid
+        with rasterio.open(self.path) as ds:
+            if ds.crs == g.crs and ds.transform.almost_equals(g.transform) and ds.shape == g.shape:
+                return 0
+            windows = WindowPass.over(ds, mem_limit_mb=mem_limit_mb, bytes_per_pixel=BYTES_PER_PIXEL["label_raster"])
+
+            def one(pair: WindowPair) -> int:
+                w = pair.core
+                values = ds.read(self.band, window=w)
+                labelled = values > 0
+                if ds.nodata is not None and not math.isnan(ds.nodata):
+                    labelled &= values != ds.nodata
+                rr, cc = np.nonzero(labelled)
+                if not len(rr):
+                    return 0
+                x, y = ds.window_transform(w) @ (cc + 0.5, rr + 0.5)
+                if ds.crs and g.crs and ds.crs != g.crs:
+                    x, y = (np.asarray(v) for v in warp_transform(ds.crs, g.crs, x, y))
+                col, row = ~g.transform @ (np.asarray(x), np.asarray(y))
+                return int(((row < 0) | (row >= g.height) | (col < 0) | (col >= g.width)).sum())
+
+            return windows.reduce(one, lambda total, n: total + n, 0)
 
     def _to_codes(self, values: np.ndarray) -> np.ndarray:
         labelled = values > 0  # also False for NaN; negative values count as unlabelled

@@ -170,8 +170,7 @@ def run_prediction(source, engine, output, *, extras, mem_limit, overwrite, cog,
     from geouic.output import ThematicProfile
     from geouic.pipeline import apply_engine
 
-    n_windows = len(source.windows(mem_limit_mb=mem_limit, halo=engine.halo))
-    with progress_callback(n_windows, "Classifying") as update:
+    with progress_callback("Classifying") as update:
         result = apply_engine(source, engine, output, extras=extras, mem_limit_mb=mem_limit,
                               overwrite=overwrite, profile=ThematicProfile(cog=cog), workers=workers,
                               progress=update)

@@ -128,16 +128,33 @@ def parse_bands(text: str | None) -> list[str] | None:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def progress_callback(length: int, label: str):
-    """A context manager yielding an ``update(n)`` callable: a bar on a terminal, nothing elsewhere."""
+def _show_progress() -> bool:
+    """Bars only on a terminal and without -q."""
+    return not is_quiet() and sys.stderr.isatty()
+
+
+def progress_callback(label: str):
+    """A context manager yielding ``update(advance, total)`` for a library pass's ``progress=``.
+
+    The library tells how many windows its call runs (``total``); the bar is sized from that,
+    never by the CLI counting windows. A bar on a terminal, nothing elsewhere.
+    """
     import contextlib
 
-    if is_quiet() or not sys.stderr.isatty():
-        return contextlib.nullcontext(lambda n: None)
+    if not _show_progress():
+        return contextlib.nullcontext(lambda advance, total: None)
 
     @contextlib.contextmanager
     def bar():
-        with click.progressbar(length=length, label=label, file=sys.stderr) as b:
-            yield b.update
+        with contextlib.ExitStack() as stack:
+            state: dict = {}
+
+            def update(advance: int, total: int) -> None:
+                if "bar" not in state:
+                    state["bar"] = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
+                state["bar"].length = total
+                state["bar"].update(advance)
+
+            yield update
 
     return bar()
