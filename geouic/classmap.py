@@ -24,6 +24,7 @@ from geouic.errors import RasterInputError
 __all__ = [
     "check_class_map",
     "class_names",
+    "colour_table",
     "open_class_map",
     "read_classes",
     "read_legend",
@@ -80,6 +81,14 @@ def read_classes(source: Any, window: Any) -> np.ndarray:
     return values
 
 
+def colour_table(dataset: Any) -> dict[int, tuple[int, ...]]:
+    """The colour table of band 1 of an open dataset (``{code: (r, g, b, a)}``; empty without one)."""
+    try:
+        return dict(dataset.colormap(1))
+    except ValueError:  # no colour table
+        return {}
+
+
 def class_names(path: str | os.PathLike) -> dict[int, str]:
     """Category names of the classes (codes > 0) of a class map, from its PAM side-car."""
     from geouic.reference import category_names
@@ -101,11 +110,8 @@ def read_legend(path: str | os.PathLike, codes: Sequence[int]) -> Any:
     from geouic.output import Legend
     from geouic.reference import category_names
 
-    try:
-        with rasterio.open(path) as ds:
-            cmap = ds.colormap(1)
-    except ValueError:  # no colour table
-        cmap = {}
+    with rasterio.open(path) as ds:
+        cmap = colour_table(ds)
     names = category_names(path, 1)
     palette = distinct_colors(len(codes))
     return Legend(

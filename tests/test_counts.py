@@ -43,7 +43,7 @@ def test_merge_equals_one_accumulator():
 
 
 @pytest.mark.parametrize("module", ["geouic.metrics", "geouic.counts", "geouic.windows", "geouic.provenance",
-                                    "geouic.areas", "geouic.recode"])
+                                    "geouic.areas", "geouic.recode", "geouic.mapping"])
 def test_doctests(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
