@@ -314,6 +314,7 @@ class WindowPass(Sequence[WindowPair]):
         results = self._sequential(func) if n <= 1 or len(self) <= 1 else self._threaded(func, n)
         for pair, result in results:
             yield pair, result
+            del pair, result  # the next window is computed without this one's arrays alive
             tracker.advance(1)
 
     def _sequential(self, func: Callable[[WindowPair], R]) -> Iterator[tuple[WindowPair, R]]:
@@ -346,6 +347,7 @@ class WindowPass(Sequence[WindowPair]):
         acc = initial
         for _, result in self.map(func, workers=workers, progress=progress):
             new = fold(acc, result)
+            del result  # one window's arrays alive at a time
             if new is not None:
                 acc = new
         return acc
