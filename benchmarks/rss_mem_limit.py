@@ -7,8 +7,8 @@ each memory limit and records the peak resident set size of the process (``Maxim
 set size``), wall and CPU time. The map's memory must follow ``--mem-limit``: the difference
 between two limits is about the windows' working memory, the rest (Python, GDAL) is the same at
 every limit. ``accuracy`` runs with ``--area-adjusted`` (the point pass and the mapped-area pass)
-and ``--no-figures``: matplotlib's figures would otherwise set the peak (about 370 MB) and hide
-the passes.
+and without (the point pass alone), both with ``--no-figures``: matplotlib's figures would
+otherwise set the peak (about 370 MB) and hide the passes.
 
 Usage::
 
@@ -128,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             "accuracy": [*geouic, "accuracy", "-q", str(class_map), "--reference", str(points), "--field", "ref",
                          "--area-adjusted", "--no-figures", "--mem-limit", f"{limit:g}", "-o", str(out / "report"),
                          "--overwrite"],
+            "accuracy (points only)": [*geouic, "accuracy", "-q", str(class_map), "--reference", str(points),
+                                       "--field", "ref", "--no-figures", "--mem-limit", f"{limit:g}",
+                                       "-o", str(out / "report_points"), "--overwrite"],
             "assign-schema": [*geouic, "assign-schema", "-q", str(class_map), "--reference", str(points),
                               "--field", "ref", "--mem-limit", f"{limit:g}", "-o", str(out / "lc.tif"),
                               "--overwrite"],
