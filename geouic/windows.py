@@ -240,7 +240,7 @@ class WindowPass(Sequence[WindowPair]):
     mem_limit_mb : float, optional
         The budget the windows were planned for (all windows in flight together).
     workers : int, default=1
-        Threads :meth:`map` uses unless told otherwise.
+        Threads :meth:`map` runs (the windows must have been sized for them, as :meth:`over` does).
     """
 
     def __init__(self, pairs: Iterable[WindowPair], *, bytes_per_pixel: int = 0,
@@ -293,24 +293,23 @@ class WindowPass(Sequence[WindowPair]):
                           mem_limit_mb=self.mem_limit_mb, workers=self.workers)
 
     # -- map and reduce ----------------------------------------------------------------
-    def map(self, func: Callable[[WindowPair], R], *, workers: int | None = None,
+    def map(self, func: Callable[[WindowPair], R], *,
             progress: ProgressCallback | RunProgress | None = None) -> Iterator[tuple[WindowPair, R]]:
         """Yield ``(pair, func(pair))`` in window order.
 
         Parameters
         ----------
         func : callable
-            Work on one window; it must be thread-safe when ``workers > 1`` (open one dataset
-            handle per thread, see :func:`per_thread`).
-        workers : int, optional
-            Threads (default: the pass's ``workers``); at most two windows per worker are in
-            flight. Stopping the loop early stops reading (no window is read ahead beyond those).
+            Work on one window. The pass's ``workers`` threads run it (the windows were sized
+            for them: at most two windows per worker in flight), so with ``workers > 1`` it must
+            be thread-safe (open one dataset handle per thread, see :func:`per_thread`).
+            Stopping the loop early stops reading: no window is read beyond those in flight.
         progress : ProgressCallback or RunProgress, optional
             Told after each window is yielded.
         """
         tracker = progress if isinstance(progress, RunProgress) else RunProgress(progress)
         tracker.start_pass(len(self))
-        n = self.workers if workers is None else max(1, int(workers))
+        n = self.workers
         results = self._sequential(func) if n <= 1 or len(self) <= 1 else self._threaded(func, n)
         for pair, result in results:
             yield pair, result
@@ -338,14 +337,14 @@ class WindowPass(Sequence[WindowPair]):
                     fut.cancel()
 
     def reduce(self, func: Callable[[WindowPair], R], fold: Callable[[A, R], A | None], initial: A, *,
-               workers: int | None = None, progress: ProgressCallback | RunProgress | None = None) -> A:
+               progress: ProgressCallback | RunProgress | None = None) -> A:
         """Fold ``func(pair)`` of every window into ``initial`` with ``fold(acc, result)``.
 
         ``fold`` runs in the caller's thread, in window order; it may update ``acc`` in place
         (returning None) or return a new accumulator.
         """
         acc = initial
-        for _, result in self.map(func, workers=workers, progress=progress):
+        for _, result in self.map(func, progress=progress):
             new = fold(acc, result)
             del result  # one window's arrays alive at a time
             if new is not None:
