@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from geouic.colors import distinct_colors
+from geouic.colors import Color, distinct_colors
 from geouic.errors import RasterInputError
 
 __all__ = [
@@ -114,7 +114,12 @@ def read_legend(path: str | os.PathLike, codes: Sequence[int]) -> Any:
         cmap = colour_table(ds)
     names = category_names(path, 1)
     palette = distinct_colors(len(codes))
-    return Legend(
-        names={c: names.get(c) or f"class {c}" for c in codes},
-        colors={c: tuple(cmap[c][:3]) if c in cmap and cmap[c][3] > 0 else palette[i] for i, c in enumerate(codes)},
-    )
+
+    def colour(i: int, c: int) -> Color:
+        if c in cmap and cmap[c][3] > 0:
+            r, g, b = cmap[c][:3]
+            return (int(r), int(g), int(b))
+        return palette[i]
+
+    return Legend(names={c: names.get(c) or f"class {c}" for c in codes},
+                  colors={c: colour(i, c) for i, c in enumerate(codes)})

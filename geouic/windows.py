@@ -287,7 +287,7 @@ class WindowPass(Sequence[WindowPair]):
         """The core windows, in order."""
         return [p.core for p in self.pairs]
 
-    def reordered(self, order: Sequence[int]) -> WindowPass:
+    def reordered(self, order: Sequence[int] | np.ndarray) -> WindowPass:
         """The same windows in another order (e.g. a random permutation for sampling)."""
         return WindowPass([self.pairs[int(i)] for i in order], bytes_per_pixel=self.bytes_per_pixel,
                           mem_limit_mb=self.mem_limit_mb, workers=self.workers)
