@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from geouic.classmap import class_names, open_class_map, read_classes
+from geouic.classmap import class_map_grid, class_names, open_class_map, read_classes
 from geouic.counts import ClassCounts
 from geouic.errors import ParameterError, ReferenceDataError
 from geouic.metrics import (
@@ -212,7 +212,7 @@ def assess(map_path: str | os.PathLike, reference_path: str | os.PathLike, *, fi
         Polygon references (pixels are not independent samples), partial overlap, and any
         warning of the reference reader; each is also kept in ``AccuracyAssessment.warnings``.
     """
-    from geouic.reference import Grid, open_reference
+    from geouic.reference import open_reference
 
     if area_adjusted and clusters:
         raise ParameterError("area_adjusted and clusters exclude each other: area estimates need a "
@@ -220,7 +220,7 @@ def assess(map_path: str | os.PathLike, reference_path: str | os.PathLike, *, fi
     tracker = RunProgress(progress)
     # the no-CRS note on areas comes from class_areas, when areas are computed
     with _recorded_warnings() as log, open_class_map(map_path, warn_crs=False) as src:
-        ref = open_reference(reference_path, Grid.from_dataset(src.dataset), field=field)
+        ref = open_reference(reference_path, class_map_grid(src), field=field)
         map_names = class_names(src.path)
         to_map = _align_codes(ref.names, map_names, clusters)
         pairs, excluded = (_point_pairs(src, ref, mem_limit_mb, tracker) if ref.kind == "points"

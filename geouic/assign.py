@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from geouic.classmap import open_class_map, read_classes
+from geouic.classmap import class_map_grid, open_class_map, read_classes
 from geouic.counts import ClassCounts
 from geouic.errors import ParameterError, SchemaError
 from geouic.mapping import METHODS, CrossTab, MappingFile, SchemaMapper, mapping_yaml, read_mapping
@@ -169,9 +169,9 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
 def _learn(source: Any, windows: WindowPass, reference: Any, schema: Any, field: str | None, method: str,
            min_purity: float, unassigned_class: Any, progress: RunProgress
            ) -> tuple[SchemaMapper, LandCoverSchema]:
-    from geouic.reference import Grid, open_reference
+    from geouic.reference import open_reference
 
-    ref = open_reference(reference, Grid.from_dataset(source.dataset), field=field)
+    ref = open_reference(reference, class_map_grid(source), field=field)
     schema_obj = load_schema(schema) if schema is not None else LandCoverSchema.from_values(
         ref.codes.tolist(), ref.names, name=f"{Path(str(reference)).stem}:{field or 'codes'}")
     target = _match_reference(ref, schema_obj)  # reference code -> schema column

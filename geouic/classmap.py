@@ -1,4 +1,4 @@
-"""The one class-map reader: check a class map, read a window of codes, its legend and grid.
+"""The one class-map reader: check a class map, read a window of codes, its legend and its grid.
 
 A class map is a single-band integer raster of class codes (the output of ``geouic classify``,
 ``assign-schema`` or ``merge``): 0 and the nodata value mean "no class", codes go up to 65535.
@@ -23,6 +23,7 @@ from geouic.errors import RasterInputError
 
 __all__ = [
     "check_class_map",
+    "class_map_grid",
     "class_names",
     "colour_table",
     "open_class_map",
@@ -79,6 +80,13 @@ def read_classes(source: Any, window: Any) -> np.ndarray:
     if values.size and values.max() > MAX_CODE:
         raise RasterInputError(f"{source.path}: holds class {values.max()} > {MAX_CODE}; is it really a class map?")
     return values
+
+
+def class_map_grid(source: Any) -> Any:
+    """The pixel grid (:class:`geouic.reference.Grid`) of an open class map, to read references onto."""
+    from geouic.reference import Grid
+
+    return Grid.from_dataset(source.dataset)
 
 
 def colour_table(dataset: Any) -> dict[int, tuple[int, ...]]:

@@ -24,7 +24,7 @@ import numpy as np
 from geouic.classmap import class_names, open_class_map, read_classes
 from geouic.counts import ClassCounts
 from geouic.errors import ParameterError, RasterInputError
-from geouic.windows import BYTES_PER_PIXEL, WindowPass
+from geouic.windows import BYTES_PER_PIXEL, DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress, WindowPass
 
 __all__ = [
     "ALLOCATIONS",
@@ -246,7 +246,8 @@ class StratifiedSample:
 
 def stratified_sample(map_path: str | os.PathLike, *, n: int | None = None, allocation: str = "olofsson",
                       target_se: float | None = None, expected_ua: float | Mapping[int, float] = 0.8,
-                      min_per_class: int = 50, seed: int = 0, mem_limit_mb: float = 64) -> StratifiedSample:
+                      min_per_class: int = 50, seed: int = 0, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB,
+                      progress: ProgressCallback | None = None) -> StratifiedSample:
     """Draw a stratified random sample of pixels of a class map.
 
     Parameters
@@ -266,6 +267,9 @@ def stratified_sample(map_path: str | os.PathLike, *, n: int | None = None, allo
         Random seed; the same seed, map and ``mem_limit_mb`` give the same points.
     mem_limit_mb : float, default=64
         Memory budget of one window.
+    progress : callable, optional
+        ``progress(advance, total)`` per window read (the counting pass, then the windows that
+        hold sample points).
 
     Returns
     -------
@@ -276,7 +280,9 @@ def stratified_sample(map_path: str | os.PathLike, *, n: int | None = None, allo
                              "not both and not neither.")
     with open_class_map(map_path, warn_crs=False) as src:
         windows = src.windows(mem_limit_mb=mem_limit_mb, bytes_per_pixel=BYTES_PER_PIXEL["design"])
-        per_window = [counts for _, counts in windows.map(lambda pair: _window_counts(src, pair.core))]
+        tracker = RunProgress(progress)
+        per_window = [counts for _, counts in windows.map(lambda pair: _window_counts(src, pair.core),
+                                                          progress=tracker)]
         strata = sorted(set().union(*per_window))
         if not strata:
             raise RasterInputError(f"{src.path}: the map has no classified pixel (all 0 or nodata); nothing to sample.")
@@ -287,7 +293,7 @@ def stratified_sample(map_path: str | os.PathLike, *, n: int | None = None, allo
             logger.info("Cochran sample size for SE(OA) = %s: n = %d", target_se, n)
         alloc = allocate(pixels, int(n), allocation, min_per_class=min_per_class)
         design = SampleDesign(strata, pixels, alloc, allocation, ua, target_se, class_names(src.path))
-        rows, cols, codes = _draw(src, windows, per_window, design, seed)
+        rows, cols, codes = _draw(src, windows, per_window, design, seed, tracker)
         x, y = src.transform @ (cols + 0.5, rows + 0.5)
         return StratifiedSample(design, rows, cols, codes, np.asarray(x, np.float64), np.asarray(y, np.float64),
                                 src.crs, seed)
@@ -310,7 +316,7 @@ def _window_counts(src: Any, window: Any) -> dict[int, int]:
 
 
 def _draw(src: Any, windows: WindowPass, per_window: list[dict[int, int]], design: SampleDesign,
-          seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+          seed: int, progress: RunProgress) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pick the chosen ranks of each stratum as the windows stream by (row-major within a window)."""
     rng = np.random.default_rng(seed)
     ranks = {s: np.sort(rng.choice(int(px), size=int(k), replace=False)) if k else np.zeros(0, np.int64)
@@ -328,7 +334,7 @@ def _draw(src: Any, windows: WindowPass, per_window: list[dict[int, int]], desig
     chosen = WindowPass([p for p, w in zip(windows, wanted) if w])
     picks = [w for w in wanted if w]
     out_r, out_c, out_s = [], [], []
-    for (pair, codes), local in zip(chosen.map(lambda pair: read_classes(src, pair.core)), picks):
+    for (pair, codes), local in zip(chosen.map(lambda pair: read_classes(src, pair.core), progress=progress), picks):
         window = pair.core
         for s, positions in local.items():
             flat = np.flatnonzero(codes == s)[positions]
@@ -336,10 +342,13 @@ def _draw(src: Any, windows: WindowPass, per_window: list[dict[int, int]], desig
             out_r.append(r + window.row_off)
             out_c.append(c + window.col_off)
             out_s.append(np.full(len(flat), s, np.int64))
-    cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.int64))
-    rows, cols, strata = cat(out_r), cat(out_c), cat(out_s)
+    rows, cols, strata = _concat(out_r), _concat(out_c), _concat(out_s)
     order = np.lexsort((cols, rows, strata))
     return rows[order], cols[order], strata[order]
+
+
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 def write_sample(sample: StratifiedSample, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
