@@ -47,8 +47,6 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
     geouic assign-schema other.tif --mapping lc.mapping.yaml -o other_lc.tif
     """
     from geouic.assign import assign_schema
-    from geouic.raster import open_raster
-
     if mapping and not reference:
         ctx = click.get_current_context()
         given = [f"--{name.replace('_', '-')}" for name in ("field", "method", "min_purity")
@@ -57,12 +55,9 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
             verb = "applies" if len(given) == 1 else "apply"
             raise CliError(f"{', '.join(given)} {verb} to --reference (learning a mapping), not to --mapping.")
 
-    with open_raster(class_map) as src:
-        n_windows = len(src.windows(mem_limit_mb=mem_limit, bytes_per_pixel=32))
-    passes = 2 if reference else 1
     target = schema or ("the reference classes" if reference else "the mapping's schema")
     status(f"Assigning the classes of {class_map} to {target}...")
-    with echo_warnings(), progress_callback(passes * n_windows, "Assigning") as update:
+    with echo_warnings(), progress_callback("Assigning") as update:
         result = assign_schema(class_map, output, reference=reference, mapping=mapping, schema=schema,
                                field=field, method=method.lower(), min_purity=min_purity,
                                unassigned_class=unassigned_class, mem_limit_mb=mem_limit,
