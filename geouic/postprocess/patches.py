@@ -1,0 +1,259 @@
+"""Connected patches of a class map, found strip by strip and joined exactly across strip seams.
+
+A *patch* is a connected set of pixels of one class (4- or 8-connectivity); nodata (0) is never
+part of a patch. :class:`PatchTable` labels each full-width strip with
+:func:`scipy.ndimage.label` (one pass per class present: scipy labels binary images only, and no
+library at hand labels equal-valued regions of a multi-class raster), keeps one *key* per patch
+part of every strip, and records which parts continue across each strip seam. After the last
+strip, the parts are joined into patches with :func:`scipy.sparse.csgraph.connected_components`.
+
+Memory: one strip of pixels plus about 20 bytes per patch part (class, pixels, first pixel)
+and the adjacency of small parts (``small_below``), never the whole raster. GDAL's
+``GDALSieveFilter`` likewise keeps per-polygon arrays over the whole band.
+
+Patch order is tiling-independent: a patch is identified by its first pixel in raster order
+(``row * width + col``), the same whether the map is read in one strip or many.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage, sparse
+from scipy.sparse.csgraph import connected_components
+
+from geouic.errors import ParameterError
+
+__all__ = ["PatchTable", "Patches", "label_patches", "check_connectivity"]
+
+_STRUCTURES = {4: ndimage.generate_binary_structure(2, 1), 8: np.ones((3, 3), bool)}
+_NO_PIXEL = np.iinfo(np.int64).max
+
+
+def check_connectivity(connectivity: int) -> int:
+    """Validate a connectivity (4 or 8)."""
+    if isinstance(connectivity, bool) or connectivity not in (4, 8):
+        raise ParameterError(f"connectivity={connectivity!r} is invalid; use 4 (edges) or 8 (edges and corners).")
+    return int(connectivity)
+
+
+def label_patches(classes: np.ndarray, connectivity: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Label the patches of a class array.
+
+    Parameters
+    ----------
+    classes : ndarray of shape (rows, cols), unsigned int
+        Class codes; 0 is nodata and never labelled.
+    connectivity : {4, 8}, default=4
+
+    Returns
+    -------
+    labels : ndarray of shape (rows, cols), int32
+        1..n per patch, 0 on nodata. Patches of one class are numbered in raster order.
+    label_class : ndarray of shape (n + 1,), uint16
+        Class of each label (index 0: 0).
+    """
+    structure = _STRUCTURES[check_connectivity(connectivity)]
+    labels = np.zeros(classes.shape, np.int32)
+    out = [np.zeros(1, np.uint16)]
+    n = 0
+    boxes = ndimage.find_objects(classes)  # bounding box of every class: label only inside it
+    for code, box in enumerate(boxes, 1):
+        if box is None:
+            continue
+        mask = classes[box] == code
+        tmp = np.empty(mask.shape, np.int32)
+        k = ndimage.label(mask, structure, output=tmp)
+        np.add(tmp, n, out=labels[box], where=mask)
+        out.append(np.full(k, code, np.uint16))
+        n += k
+    return labels, np.concatenate(out)
+
+
+def _neighbour_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Label pairs of touching pixels ``a[i], b[i]`` that belong to two different patches."""
+    m = (a != b) & (a > 0) & (b > 0)
+    return a[m], b[m]
+
+
+def _shifts(labels: np.ndarray, connectivity: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    pairs = [(labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :])]
+    if connectivity == 8:
+        pairs += [(labels[:-1, :-1], labels[1:, 1:]), (labels[:-1, 1:], labels[1:, :-1])]
+    return pairs
+
+
+def _seam_shifts(upper: np.ndarray, lower: np.ndarray, connectivity: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    pairs = [(upper, lower)]
+    if connectivity == 8:
+        pairs += [(upper[:-1], lower[1:]), (upper[1:], lower[:-1])]
+    return pairs
+
+
+@dataclass
+class Patches:
+    """The patches of a whole map, after all strips.
+
+    Attributes
+    ----------
+    key_patch : ndarray of int64, shape (n_keys + 1,)
+        Patch index of each strip part (key 0: unused).
+    cls, pixels, first : ndarray, shape (n_patches,)
+        Class, pixel count and first pixel (``row * width + col``) of each patch.
+    area : ndarray of float64 or None
+        Area (ha) of each patch when per-row pixel areas were given (geographic maps).
+    edge_u, edge_v, edge_w : ndarray, shape (n_edges,)
+        Touching patches ``u < v`` and the number of touching pixel pairs, for every pair with
+        at least one patch below ``small_below`` (empty when it was 0).
+    """
+
+    key_patch: np.ndarray
+    cls: np.ndarray
+    pixels: np.ndarray
+    first: np.ndarray
+    area: np.ndarray | None
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_w: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.cls)
+
+
+class PatchTable:
+    """Accumulate patch parts strip by strip (top to bottom) and join them into patches.
+
+    Parameters
+    ----------
+    width : int
+        Map width (strips are full-width).
+    connectivity : {4, 8}
+    small_below : float, default=0
+        Record adjacency only for parts smaller than this (pixels, or hectares with
+        ``row_area``): a part at or above it belongs to a patch at least as large.
+    row_area : ndarray of float64, optional
+        Pixel area (ha) of every map row; patch sizes are then areas.
+    """
+
+    def __init__(self, width: int, connectivity: int = 4, *, small_below: float = 0.0,
+                 row_area: np.ndarray | None = None) -> None:
+        self.width = int(width)
+        self.connectivity = check_connectivity(connectivity)
+        self.small_below = float(small_below)
+        self.row_area = row_area
+        self.offsets: list[int] = []
+        self._n = 0
+        self._cls: list[np.ndarray] = []
+        self._pixels: list[np.ndarray] = []
+        self._area: list[np.ndarray] = []
+        self._first: list[np.ndarray] = []
+        self._join: list[tuple[np.ndarray, np.ndarray]] = []
+        self._edges: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # keys, classes, small of last row
+
+    def add(self, row_off: int, classes: np.ndarray) -> np.ndarray:
+        """Label the next strip (rows ``row_off...``); return its local labels (offset: ``offsets[-1]``)."""
+        labels, lcls = label_patches(classes, self.connectivity)
+        n = len(lcls) - 1
+        off = self._n
+        flat = labels.ravel()
+        pixels = np.bincount(flat, minlength=n + 1)
+        size = pixels.astype(np.float64)
+        if self.row_area is not None:
+            weights = np.repeat(self.row_area[row_off: row_off + labels.shape[0]], labels.shape[1])
+            size = np.bincount(flat, weights=weights, minlength=n + 1)
+            self._area.append(size[1:])
+        nz = np.flatnonzero(flat)
+        first = np.full(n + 1, _NO_PIXEL, np.int64)
+        np.minimum.at(first, flat[nz], nz + row_off * self.width)
+        self._cls.append(lcls[1:])
+        self._pixels.append(pixels[1:])
+        self._first.append(first[1:])
+        small = size < self.small_below
+        self._add_edges(labels, small, off)
+        self._add_seam(labels[0], lcls, small, off)
+        last = labels[-1]
+        self._last = (np.where(last > 0, last + off, 0), lcls[last], small[last])
+        self.offsets.append(off)
+        self._n += n
+        return labels
+
+    def _add_edges(self, labels: np.ndarray, small: np.ndarray, off: int) -> None:
+        if not small[1:].any():
+            return
+        us, vs = [], []
+        for a, b in _shifts(labels, self.connectivity):
+            u, v = _neighbour_pairs(a, b)
+            keep = small[u] | small[v]
+            us.append(u[keep])
+            vs.append(v[keep])
+        self._store_edges(np.concatenate(us).astype(np.int64) + off, np.concatenate(vs).astype(np.int64) + off)
+
+    def _store_edges(self, u: np.ndarray, v: np.ndarray) -> None:
+        if not len(u):
+            return
+        lo, hi = np.minimum(u, v), np.maximum(u, v)
+        base = int(lo.min())
+        span = int(hi.max()) - base + 1
+        keys, counts = np.unique((lo - base) * span + (hi - base), return_counts=True)
+        self._edges.append((keys // span + base, keys % span + base, counts))
+
+    def _add_seam(self, top: np.ndarray, lcls: np.ndarray, small: np.ndarray, off: int) -> None:
+        if self._last is None:
+            return
+        pkeys, pcls, psmall = self._last
+        ckeys, ccls, csmall = np.where(top > 0, top + off, 0), lcls[top], small[top]
+        us, vs, js, jt = [], [], [], []
+        for (a, b) in _seam_shifts(np.arange(len(top)), np.arange(len(top)), self.connectivity):
+            ka, kb = pkeys[a], ckeys[b]
+            both = (ka > 0) & (kb > 0)
+            same = both & (pcls[a] == ccls[b])
+            js.append(ka[same])
+            jt.append(kb[same])
+            touch = both & ~same & (psmall[a] | csmall[b])
+            us.append(ka[touch])
+            vs.append(kb[touch])
+        self._join.append((np.concatenate(js), np.concatenate(jt)))
+        self._store_edges(np.concatenate(us).astype(np.int64), np.concatenate(vs).astype(np.int64))
+
+    def finish(self) -> Patches:
+        """Join the parts across seams into patches."""
+        n_keys = self._n + 1
+        if self._join:
+            a = np.concatenate([j[0] for j in self._join])
+            b = np.concatenate([j[1] for j in self._join])
+        else:
+            a = b = np.zeros(0, np.int64)
+        graph = sparse.coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n_keys, n_keys)).tocsr()
+        n_comp, comp = connected_components(graph, directed=False)
+        # Component of key 0 (no pixel) is dropped by renumbering the real keys 0..n-1.
+        used = np.zeros(n_comp, bool)
+        used[comp[1:]] = True
+        renum = np.cumsum(used) - 1
+        key_patch = renum[comp].astype(np.int64)
+        key_patch[0] = -1
+        n = int(used.sum())
+        kp = key_patch[1:]
+        cls = np.zeros(n, np.uint16)
+        cat = (lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt))  # noqa: E731
+        cls[kp] = cat(self._cls, np.uint16)
+        pixels = np.bincount(kp, weights=cat(self._pixels, np.int64), minlength=n).astype(np.int64)
+        first = np.full(n, _NO_PIXEL, np.int64)
+        np.minimum.at(first, kp, cat(self._first, np.int64))
+        area = np.bincount(kp, weights=cat(self._area, np.float64), minlength=n) if self.row_area is not None else None
+        eu, ev, ew = self._patch_edges(key_patch)
+        return Patches(key_patch, cls, pixels, first, area, eu, ev, ew)
+
+    def _patch_edges(self, key_patch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not self._edges:
+            z = np.zeros(0, np.int64)
+            return z, z, z
+        u = key_patch[np.concatenate([e[0] for e in self._edges])]
+        v = key_patch[np.concatenate([e[1] for e in self._edges])]
+        w = np.concatenate([e[2] for e in self._edges])
+        lo, hi = np.minimum(u, v), np.maximum(u, v)
+        span = int(hi.max()) + 1
+        keys, inv = np.unique(lo * span + hi, return_inverse=True)
+        return keys // span, keys % span, np.bincount(inv, weights=w).astype(np.int64)
