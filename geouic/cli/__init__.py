@@ -24,6 +24,9 @@ COMMANDS: dict[str, str] = {
     "sample-design": "sample_design",
     "stats": "stats",
     "merge": "merge",
+    "sieve": "sieve",
+    "majority": "majority",
+    "polygonize": "polygonize",
     "batch": "batch",
 }
 

@@ -80,7 +80,8 @@ def majority_array(classes: np.ndarray, *, size: int | None = None, neighbors: i
     best_code = np.zeros(classes.shape, classes.dtype)
     own = np.zeros(classes.shape, np.uint8)
     counts = np.empty(classes.shape, np.uint8)
-    for code in np.flatnonzero(np.bincount(classes.ravel()))[1:] if classes.size else []:
+    present = np.flatnonzero(np.bincount(classes.ravel())) if classes.size else np.zeros(0, np.int64)
+    for code in present[present > 0]:
         mask = classes == code
         ndimage.correlate(mask.view(np.uint8), kernel, output=counts, mode="constant", cval=0)
         better = counts > best  # ascending codes: a tie keeps the lower code

@@ -3,7 +3,7 @@
 Per strip, :func:`rasterio.features.shapes` (GDAL ``Polygonize``) traces the patch labels of
 :class:`~geouic.postprocess.patches.PatchTable` in pixel coordinates. A patch inside one strip is
 written at once; the parts of a patch that crosses strip seams are kept until its last strip
-and joined with :func:`shapely.coverage_union_all`. Pixel coordinates are integers, so parts
+and joined with :func:`shapely.union_all`. Pixel coordinates are integers, so parts
 meet exactly; the affine transform is applied when a feature is written. Memory: one strip, the
 patch table and the parts of the patches still open (dissolved output: the features themselves).
 
@@ -255,6 +255,16 @@ def _strip_span(table: PatchTable, patches: Any) -> tuple[np.ndarray, np.ndarray
     return lo, hi
 
 
+def _union_disjoint(parts: np.ndarray) -> Any:
+    """Union of patches of one class (they touch at most at corners): fast coverage union first."""
+    import shapely
+
+    try:
+        return shapely.coverage_union_all(parts)
+    except shapely.errors.GEOSException:
+        return shapely.union_all(parts)
+
+
 class _PatchWriter:
     """Joins the parts of patches across strips, simplifies finished batches and sends them on."""
 
@@ -276,8 +286,8 @@ class _PatchWriter:
             self.open.setdefault(int(p), []).append(g)
         closing = [p for p in np.unique(patch[~whole]) if self.last_strip[p] == i]
         if closing:
-            done_geoms.append(np.asarray([shapely.coverage_union_all(self.open.pop(int(p))) for p in closing],
-                                         dtype=object))
+            # Full overlay union, not coverage_union: the parts' seam edges are noded differently.
+            done_geoms.append(np.asarray([shapely.union_all(self.open.pop(int(p))) for p in closing], dtype=object))
             done_ids.append(np.asarray(closing, np.int64))
         self._emit(np.concatenate(done_geoms), np.concatenate(done_ids))
 
@@ -312,7 +322,7 @@ class _PatchWriter:
         geoms, pixels, counts = [], [], []
         for c in codes:
             parts = np.concatenate([g for g, _ in self.by_class[c]])
-            geoms.append(shapely.coverage_union_all(parts))
+            geoms.append(_union_disjoint(parts))
             pixels.append(int(sum(int(p.sum()) for _, p in self.by_class[c])))
             counts.append(len(parts))
         geoms = np.asarray(geoms, dtype=object)
