@@ -113,8 +113,9 @@ def class_legend(source: Any, codes: Any) -> Any:
             named = {i for i, t in enumerate(cats) if i > 0 and t.strip()}
         except ET.ParseError:
             pass
-    all_codes = sorted({int(c) for c in codes if int(c) > 0} | named)
-    if not all_codes:
+    present = {int(c) for c in codes if int(c) > 0}
+    all_codes = sorted(present | named)
+    if not present:
         raise RasterInputError(f"{source.path}: has no classified pixel (every pixel is 0 or nodata); "
                                "nothing to post-process.")
     return read_legend(source.path, all_codes)
