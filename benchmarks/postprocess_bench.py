@@ -127,6 +127,77 @@ def agreement(a: Path, b: Path) -> float:
     return same / total
 
 
+def quickstart_check(folder: Path, mmu_ha: float = 0.5) -> dict:
+    """The issue's DONE-WHEN on the quickstart's land-cover map (``bash examples/quickstart.sh`` first).
+
+    Sieves ``landcover.tif`` to ``mmu_ha``, counts patches independently (scipy per class, and
+    GDAL's polygonizer through ``gdal_polygonize.py``), compares colours and names with the input,
+    polygonizes and compares class areas with the raster's, and runs ``ogrinfo``.
+    """
+    import xml.etree.ElementTree as ET
+
+    import geopandas as gpd
+    import rasterio
+    from scipy import ndimage
+
+    from geouic.classstats import class_areas
+
+    src, out, gpkg = folder / "landcover.tif", folder / "landcover_mmu.tif", folder / "landcover_mmu.gpkg"
+    geouic = str(ROOT / ".venv" / "bin" / "geouic")
+    subprocess.run([geouic, "sieve", str(src), "--mmu", f"{mmu_ha}ha", "-o", str(out), "--overwrite"], check=True)
+    subprocess.run([geouic, "polygonize", str(out), "-o", str(gpkg), "--overwrite"], check=True)
+    with rasterio.open(src) as a, rasterio.open(out) as b:
+        raw, m = a.read(1), b.read(1)
+        pixel_ha = abs(b.transform.a * b.transform.e) / 1e4
+        cmap_a, cmap_b = a.colormap(1), b.colormap(1)
+    names = [[c.text for c in ET.parse(str(p) + ".aux.xml").getroot().iter("Category")] for p in (src, out)]
+    # independent count 1: scipy, per class, 4-connectivity; a small patch is allowed only when it
+    # touches no other class
+    structure = ndimage.generate_binary_structure(2, 1)
+    before = after = small_touching = small_isolated = 0
+    for arr, is_out in ((raw, False), (m, True)):
+        for code in np.unique(arr[arr > 0]):
+            lab, n = ndimage.label(arr == code, structure)
+            if not is_out:
+                before += n
+                continue
+            after += n
+            sizes = np.bincount(lab.ravel())
+            for k in np.flatnonzero(sizes[1:] * pixel_ha < mmu_ha * (1 - 1e-9)) + 1:
+                ring = ndimage.binary_dilation(lab == k, structure) & (lab != k)
+                if np.any((arr[ring] > 0) & (arr[ring] != code)):
+                    small_touching += 1
+                else:
+                    small_isolated += 1
+    # independent count 2: GDAL's polygonizer on the sieved map
+    gd = folder / "landcover_mmu_gdal.gpkg"
+    if gd.exists():
+        gd.unlink()
+    subprocess.run(["gdal_polygonize.py", "-q", str(out), "-f", "GPKG", str(gd), "patches", "code"], check=True)
+    gdf = gpd.read_file(gd)
+    gdal_small = int((gdf.area / 1e4 < mmu_ha * (1 - 1e-9)).sum())
+    df = gpd.read_file(gpkg)
+    raster = class_areas(out)
+    worst = max(abs(df.area[df.code == c].sum() / 1e4 - ha) / ha for c, (_, ha) in raster.items())
+    worst_field = max(abs(df.area_ha[df.code == c].sum() - ha) / ha for c, (_, ha) in raster.items())
+    ogr = subprocess.run(["ogrinfo", "-so", "-al", str(gpkg)], capture_output=True, text=True).stdout
+    result = {
+        "patches_before": before, "patches_after": after,
+        "scipy_small_patches_touching_another_class": small_touching,
+        "scipy_small_patches_touching_no_other_class": small_isolated,
+        "gdal_polygonize_features": len(gdf), "gdal_polygons_below_mmu": gdal_small,
+        "colour_table_identical": all(cmap_a.get(c) == cmap_b.get(c) for c in range(256)),
+        "category_names_identical": names[0] == names[1],
+        "qml_identical": src.with_suffix(".qml").read_text() == out.with_suffix(".qml").read_text(),
+        "features": len(df), "max_class_area_rel_error_geometry": worst,
+        "max_class_area_rel_error_area_ha": worst_field,
+        "ogrinfo": [l.strip() for l in ogr.splitlines() if ":" in l and any(
+            k in l for k in ("Geometry", "Feature Count", "code", "name", "area_ha", "pixels", "PROJCRS", "Layer name"))],
+    }
+    print(json.dumps(result, indent=1), flush=True)
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=16000)
@@ -134,7 +205,12 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "_work" / "post")
     ap.add_argument("--markdown", type=Path, default=None)
     ap.add_argument("--reuse-map", action="store_true")
+    ap.add_argument("--quickstart", type=Path, default=None, metavar="OUT",
+                    help="only run the DONE-WHEN checks on OUT/landcover.tif of examples/quickstart.sh")
     args = ap.parse_args()
+    if args.quickstart:
+        quickstart_check(args.quickstart)
+        return
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     src = work / f"classes_{args.size}.tif"

@@ -138,11 +138,14 @@ class PatchTable:
     """
 
     def __init__(self, width: int, connectivity: int = 4, *, small_below: float = 0.0,
-                 row_area: np.ndarray | None = None) -> None:
+                 row_area: np.ndarray | None = None, height: int | None = None) -> None:
         self.width = int(width)
         self.connectivity = check_connectivity(connectivity)
         self.small_below = float(small_below)
         self.row_area = row_area
+        # Keys fit int32 unless the map has 2**31 pixels or more (a key per pixel at worst).
+        rows = height if height is not None else (len(row_area) if row_area is not None else 2**31)
+        self.key_dtype = np.int32 if rows * self.width < 2**31 else np.int64
         self.offsets: list[int] = []
         self._n = 0
         self._cls: list[np.ndarray] = []
@@ -165,23 +168,25 @@ class PatchTable:
             weights = np.repeat(self.row_area[row_off: row_off + labels.shape[0]], labels.shape[1])
             size = np.bincount(flat, weights=weights, minlength=n + 1)
             self._area.append(size[1:])
-        nz = np.flatnonzero(flat)
+        small = size < self.small_below
+        small[0] = False
+        # The first pixel orders small patches only: a part at or above the unit never is small.
+        nz = np.flatnonzero(small[flat])
         first = np.full(n + 1, _NO_PIXEL, np.int64)
         np.minimum.at(first, flat[nz], nz + row_off * self.width)
         self._cls.append(lcls[1:])
-        self._pixels.append(pixels[1:])
+        self._pixels.append(pixels[1:].astype(np.int32))
         self._first.append(first[1:])
-        small = size < self.small_below
         self._add_edges(labels, small, off)
         self._add_seam(labels[0], lcls, small, off)
         last = labels[-1]
-        self._last = (np.where(last > 0, last + off, 0), lcls[last], small[last])
+        self._last = (np.where(last > 0, last.astype(np.int64) + off, 0), lcls[last], small[last])
         self.offsets.append(off)
         self._n += n
         return labels
 
     def _add_edges(self, labels: np.ndarray, small: np.ndarray, off: int) -> None:
-        if not small[1:].any():
+        if not small.any():
             return
         us, vs = [], []
         for a, b in _shifts(labels, self.connectivity):
@@ -198,7 +203,8 @@ class PatchTable:
         base = int(lo.min())
         span = int(hi.max()) - base + 1
         keys, counts = np.unique((lo - base) * span + (hi - base), return_counts=True)
-        self._edges.append((keys // span + base, keys % span + base, counts))
+        kd = self.key_dtype
+        self._edges.append(((keys // span + base).astype(kd), (keys % span + base).astype(kd), counts.astype(np.int32)))
 
     def _add_seam(self, top: np.ndarray, lcls: np.ndarray, small: np.ndarray, off: int) -> None:
         if self._last is None:
@@ -232,7 +238,7 @@ class PatchTable:
         used = np.zeros(n_comp, bool)
         used[comp[1:]] = True
         renum = np.cumsum(used) - 1
-        key_patch = renum[comp].astype(np.int64)
+        key_patch = renum[comp].astype(self.key_dtype)
         key_patch[0] = -1
         n = int(used.sum())
         kp = key_patch[1:]
@@ -250,10 +256,14 @@ class PatchTable:
         if not self._edges:
             z = np.zeros(0, np.int64)
             return z, z, z
-        u = key_patch[np.concatenate([e[0] for e in self._edges])]
-        v = key_patch[np.concatenate([e[1] for e in self._edges])]
+        u = key_patch[np.concatenate([e[0] for e in self._edges])].astype(np.int64)
+        v = key_patch[np.concatenate([e[1] for e in self._edges])].astype(np.int64)
         w = np.concatenate([e[2] for e in self._edges])
+        self._edges.clear()
         lo, hi = np.minimum(u, v), np.maximum(u, v)
+        del u, v
         span = int(hi.max()) + 1
         keys, inv = np.unique(lo * span + hi, return_inverse=True)
-        return keys // span, keys % span, np.bincount(inv, weights=w).astype(np.int64)
+        del lo, hi
+        kd = self.key_dtype
+        return (keys // span).astype(kd), (keys % span).astype(kd), np.bincount(inv, weights=w).astype(np.int32)

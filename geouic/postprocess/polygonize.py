@@ -213,7 +213,7 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
     with _io.open_class_map(map_path) as source:
         row_area, pixel_area = _io.pixel_area_rows(source)
         windows = _io.strips(source, mem_limit_mb=mem_limit_mb)
-        table = PatchTable(source.width, connectivity, row_area=row_area)
+        table = PatchTable(source.width, connectivity, row_area=row_area, height=source.height)
         for pair in windows:
             table.add(int(pair.core.row_off), _io.read_strip(source, pair.core))
             if progress is not None:

@@ -95,13 +95,15 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
     kept = int(np.count_nonzero(isolated & (size < threshold)))
     if not len(nodes):
         return out, kept
-    local = np.full(len(cls), -1, np.int64)
-    local[nodes] = np.arange(len(nodes))
+    idx = np.int32 if len(nodes) < 2**31 else np.int64
+    local = np.full(len(cls), -1, idx)
+    local[nodes] = np.arange(len(nodes), dtype=idx)
     c, s, f = out[nodes].copy(), size[nodes].astype(np.float64), first[nodes].copy()
-    node = np.arange(len(nodes))
+    node = np.arange(len(nodes), dtype=idx)
     src = np.concatenate([local[eu], local[ev]])
     dst = np.concatenate([local[ev], local[eu]])
-    w = np.concatenate([ew, ew]).astype(np.float64)
+    del local
+    w = np.concatenate([ew, ew]).astype(np.int32)
     n_code = int(c.max()) + 1
     rounds = 0
     while True:
@@ -118,7 +120,7 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
         e = lmin[src_s]
         a, b, wb = src_s[e], dst_s[e], w_s[e]
         cb = c[b]
-        keys, inv = np.unique(a * n_code + cb, return_inverse=True)
+        keys, inv = np.unique(a.astype(np.int64) * n_code + cb, return_inverse=True)
         border = np.bincount(inv, weights=wb)
         ka, kc = keys // n_code, keys % n_code
         order = np.lexsort((kc, -border, ka))  # per patch: longest border, then lowest code
@@ -130,6 +132,7 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
         join = choice[a] == cb
         graph = sparse.coo_matrix((np.ones(int(join.sum()), np.int8), (a[join], b[join])), shape=(len(c), len(c)))
         n_new, lab = connected_components(graph, directed=False)
+        lab = lab.astype(idx, copy=False)
         s = np.bincount(lab, weights=s, minlength=n_new)
         new_c = np.zeros(n_new, np.int64)
         new_c[lab] = c
@@ -221,7 +224,8 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
             threshold, row_area = value, None
         threshold *= 1 - 1e-9  # a patch of exactly the unit is kept despite float sums
         windows = _io.strips(source, mem_limit_mb=mem_limit_mb)
-        table = PatchTable(source.width, connectivity, small_below=threshold, row_area=row_area)
+        table = PatchTable(source.width, connectivity, small_below=threshold, row_area=row_area,
+                           height=source.height)
         for pair in windows:
             table.add(int(pair.core.row_off), _io.read_strip(source, pair.core))
             if progress is not None:
