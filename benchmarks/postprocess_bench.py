@@ -218,7 +218,7 @@ def main() -> None:
         t0 = time.perf_counter()
         make_map(src, args.size)
         print(f"map written in {time.perf_counter() - t0:.0f} s", flush=True)
-    for f in work.glob("g_*"):
+    for f in [*work.glob("g.gpkg"), *work.glob("gd.gpkg"), *work.glob("g_*")]:
         f.unlink()
     for f in work.glob("gd_*"):
         f.unlink()

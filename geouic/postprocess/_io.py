@@ -65,10 +65,27 @@ def strips(source: Any, *, mem_limit_mb: float, halo: int = 0,
 
 
 def read_strip(source: Any, window: Any) -> np.ndarray:
-    """Class codes of a window as uint16 (nodata and negative values -> 0)."""
-    from geouic.classstats import read_classes
+    """Class codes of a window as uint8 or uint16 (nodata and negative values -> 0).
 
-    return read_classes(source, window).astype(np.uint16)
+    Same rules as :func:`geouic.classstats.read_classes`, without its int64 copy: uint8 and
+    uint16 maps are used as read.
+
+    Raises
+    ------
+    RasterInputError
+        A value above 65535 (not a class map).
+    """
+    values = source.dataset.read(1, window=window)
+    nodata = source.dataset.nodata
+    if nodata is not None and nodata == nodata and nodata != 0:
+        values[values == nodata] = 0
+    if values.dtype in (np.uint8, np.uint16):
+        return values
+    if np.issubdtype(values.dtype, np.signedinteger):
+        values[values < 0] = 0
+    if values.size and values.max() > 65535:
+        raise RasterInputError(f"{source.path}: holds class {values.max()} > 65535; is it really a class map?")
+    return values.astype(np.uint16)
 
 
 def codes_present(source: Any, windows: Any) -> list[int]:

@@ -1,11 +1,12 @@
 """Connected patches of a class map, found strip by strip and joined exactly across strip seams.
 
 A *patch* is a connected set of pixels of one class (4- or 8-connectivity); nodata (0) is never
-part of a patch. :class:`PatchTable` labels each full-width strip with
-:func:`scipy.ndimage.label` (one pass per class present: scipy labels binary images only, and no
-library at hand labels equal-valued regions of a multi-class raster), keeps one *key* per patch
-part of every strip, and records which parts continue across each strip seam. After the last
-strip, the parts are joined into patches with :func:`scipy.sparse.csgraph.connected_components`.
+part of a patch. :class:`PatchTable` labels each full-width strip with ``cc3d``
+(connected-components-3d: multi-label connected components in one pass, about 20x faster here
+than :func:`scipy.ndimage.label`, which labels binary images only and so needs one pass per class;
+that is the fallback when cc3d is not installed), keeps one *key* per patch part of every strip,
+and records which parts continue across each strip seam. After the last strip, the parts are
+joined into patches with :func:`scipy.sparse.csgraph.connected_components`.
 
 Memory: one strip of pixels plus about 20 bytes per patch part (class, pixels, first pixel)
 and the adjacency of small parts (``small_below``), never the whole raster. GDAL's
@@ -18,6 +19,7 @@ Patch order is tiling-independent: a patch is identified by its first pixel in r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import ndimage, sparse
@@ -25,7 +27,7 @@ from scipy.sparse.csgraph import connected_components
 
 from geouic.errors import ParameterError
 
-__all__ = ["PatchTable", "Patches", "label_patches", "check_connectivity"]
+__all__ = ["PatchTable", "Patches", "label_patches", "check_connectivity", "group_sum"]
 
 _STRUCTURES = {4: ndimage.generate_binary_structure(2, 1), 8: np.ones((3, 3), bool)}
 _NO_PIXEL = np.iinfo(np.int64).max
@@ -36,6 +38,14 @@ def check_connectivity(connectivity: int) -> int:
     if isinstance(connectivity, bool) or connectivity not in (4, 8):
         raise ParameterError(f"connectivity={connectivity!r} is invalid; use 4 (edges) or 8 (edges and corners).")
     return int(connectivity)
+
+
+def _cc3d() -> Any:
+    try:
+        import cc3d
+    except ImportError:  # optional speed-up
+        return None
+    return cc3d
 
 
 def label_patches(classes: np.ndarray, connectivity: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -50,11 +60,25 @@ def label_patches(classes: np.ndarray, connectivity: int = 4) -> tuple[np.ndarra
     Returns
     -------
     labels : ndarray of shape (rows, cols), int32
-        1..n per patch, 0 on nodata. Patches of one class are numbered in raster order.
+        1..n per patch, 0 on nodata.
     label_class : ndarray of shape (n + 1,), uint16
         Class of each label (index 0: 0).
     """
-    structure = _STRUCTURES[check_connectivity(connectivity)]
+    check_connectivity(connectivity)
+    cc3d = _cc3d()
+    if cc3d is not None and classes.size:
+        labels, n = cc3d.connected_components(np.ascontiguousarray(classes), connectivity=connectivity,
+                                              return_N=True, out_dtype=np.uint32)
+        labels = labels.view(np.int32)
+        label_class = np.zeros(n + 1, np.uint16)
+        label_class[labels.ravel()] = classes.ravel()
+        return labels, label_class
+    return _label_per_class(classes, connectivity)
+
+
+def _label_per_class(classes: np.ndarray, connectivity: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fallback without cc3d: one scipy pass per class, inside the class's bounding box."""
+    structure = _STRUCTURES[connectivity]
     labels = np.zeros(classes.shape, np.int32)
     out = [np.zeros(1, np.uint16)]
     n = 0
@@ -71,17 +95,40 @@ def label_patches(classes: np.ndarray, connectivity: int = 4) -> tuple[np.ndarra
     return labels, np.concatenate(out)
 
 
-def _neighbour_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Label pairs of touching pixels ``a[i], b[i]`` that belong to two different patches."""
-    m = (a != b) & (a > 0) & (b > 0)
-    return a[m], b[m]
+def group_sum(keys: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ``keys`` (sorted) and the sum of ``weights`` per key (sort-based: faster here than
+    ``np.unique(return_inverse=True)``, which hashes)."""
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    if not len(k):
+        return k, weights[:0]
+    head = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    return k[head], np.add.reduceat(weights[order], head)
 
 
-def _shifts(labels: np.ndarray, connectivity: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    pairs = [(labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :])]
-    if connectivity == 8:
-        pairs += [(labels[:-1, :-1], labels[1:, 1:]), (labels[:-1, 1:], labels[1:, :-1])]
-    return pairs
+def _touching(labels: np.ndarray, connectivity: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Label pairs of touching pixels of two different patches (both > 0), per direction.
+
+    Works on the flat array (contiguous shifted views): pixel ``i`` and ``i + step``; pairs that
+    wrap around a row end are dropped.
+    """
+    rows, cols = labels.shape
+    flat = labels.ravel()
+    out = []
+    steps = [(1, "right"), (cols, "down")] + ([(cols + 1, "right"), (cols - 1, "left")] if connectivity == 8 else [])
+    for step, side in steps:
+        if step == 0 or step >= flat.size:
+            continue
+        a, b = flat[:-step], flat[step:]
+        i = np.flatnonzero(a != b)
+        u, v = a[i], b[i]
+        keep = (u > 0) & (v > 0)
+        if side == "right":
+            keep &= (i % cols) != cols - 1
+        elif side == "left":
+            keep &= (i % cols) != 0
+        out.append((u[keep], v[keep]))
+    return out
 
 
 def _seam_shifts(upper: np.ndarray, lower: np.ndarray, connectivity: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -189,8 +236,7 @@ class PatchTable:
         if not small.any():
             return
         us, vs = [], []
-        for a, b in _shifts(labels, self.connectivity):
-            u, v = _neighbour_pairs(a, b)
+        for u, v in _touching(labels, self.connectivity):
             keep = small[u] | small[v]
             us.append(u[keep])
             vs.append(v[keep])
@@ -263,7 +309,7 @@ class PatchTable:
         lo, hi = np.minimum(u, v), np.maximum(u, v)
         del u, v
         span = int(hi.max()) + 1
-        keys, inv = np.unique(lo * span + hi, return_inverse=True)
+        keys, w = group_sum(lo * span + hi, w)
         del lo, hi
         kd = self.key_dtype
-        return (keys // span).astype(kd), (keys % span).astype(kd), np.bincount(inv, weights=w).astype(np.int32)
+        return (keys // span).astype(kd), (keys % span).astype(kd), w.astype(np.int32)

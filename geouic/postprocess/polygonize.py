@@ -96,12 +96,13 @@ def _trace(labels: np.ndarray, row_off: int, connectivity: int) -> tuple[np.ndar
     import shapely
     from affine import Affine
     from rasterio.features import shapes
-    from shapely.geometry import shape
 
     geoms, values = [], []
     for geom, value in shapes(labels, mask=labels > 0, connectivity=connectivity,
                               transform=Affine.translation(0, row_off)):
-        geoms.append(shape(geom))
+        # numpy rings: about twice as fast as shapely.geometry.shape on GeoJSON-like dicts
+        rings = [np.asarray(r, dtype=np.float64) for r in geom["coordinates"]]
+        geoms.append(shapely.Polygon(rings[0], rings[1:] or None))
         values.append(int(value))
     geoms = np.asarray(geoms, dtype=object)
     if connectivity == 8 and len(geoms):
@@ -212,7 +213,9 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
     driver = _driver(output)
     with _io.open_class_map(map_path) as source:
         row_area, pixel_area = _io.pixel_area_rows(source)
-        windows = _io.strips(source, mem_limit_mb=mem_limit_mb)
+        # labels (int32), classes and the mask: fewer bytes per pixel than the sieve, so taller
+        # strips and fewer patches cut by seams
+        windows = _io.strips(source, mem_limit_mb=mem_limit_mb, bytes_per_pixel=12)
         table = PatchTable(source.width, connectivity, row_area=row_area, height=source.height)
         for pair in windows:
             table.add(int(pair.core.row_off), _io.read_strip(source, pair.core))
@@ -220,7 +223,7 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
                 progress(1)
         patches = table.finish()
         area = patches.area if patches.area is not None else patches.pixels * pixel_area
-        legend = _io.class_legend(source, np.unique(patches.cls))
+        legend = _io.class_legend(source, np.flatnonzero(np.bincount(patches.cls)))
         tol = None if simplify is None else float(simplify) / float(np.sqrt(abs(source.transform.determinant)))
         params = {"dissolve": dissolve, "simplify": simplify, "connectivity": connectivity}
         tags = {k: v if isinstance(v, str) else json.dumps(v, default=str)

@@ -35,7 +35,7 @@ from scipy.sparse.csgraph import connected_components
 
 from geouic.errors import ParameterError
 from geouic.postprocess import _io
-from geouic.postprocess.patches import PatchTable, check_connectivity
+from geouic.postprocess.patches import PatchTable, check_connectivity, group_sum
 
 __all__ = ["sieve", "parse_mmu", "dissolve_small", "SieveResult"]
 
@@ -89,7 +89,10 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
     sequential smallest-first order.
     """
     out = cls.astype(np.int64).copy()
-    nodes = np.unique(np.concatenate([eu, ev]))  # only patches touching a small one take part
+    touched = np.zeros(len(cls), bool)  # only patches touching a small one take part
+    touched[eu] = True
+    touched[ev] = True
+    nodes = np.flatnonzero(touched)
     isolated = np.ones(len(cls), bool)
     isolated[nodes] = False
     kept = int(np.count_nonzero(isolated & (size < threshold)))
@@ -120,8 +123,7 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
         e = lmin[src_s]
         a, b, wb = src_s[e], dst_s[e], w_s[e]
         cb = c[b]
-        keys, inv = np.unique(a.astype(np.int64) * n_code + cb, return_inverse=True)
-        border = np.bincount(inv, weights=wb)
+        keys, border = group_sum(a.astype(np.int64) * n_code + cb, wb)
         ka, kc = keys // n_code, keys % n_code
         order = np.lexsort((kc, -border, ka))  # per patch: longest border, then lowest code
         ka, kc = ka[order], kc[order]
@@ -236,7 +238,7 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
                              threshold)
         lut = np.zeros(len(patches.key_patch), np.uint16)
         lut[1:] = new[patches.key_patch[1:]]
-        legend = _io.class_legend(source, np.unique(patches.cls))
+        legend = _io.class_legend(source, np.flatnonzero(np.bincount(patches.cls)))
         params = {"mmu": f"{value:g}{unit}", "mmu_threshold": threshold, "connectivity": connectivity,
                   "rule": "longest border, smallest first"}
         changed = 0
