@@ -151,8 +151,9 @@ class Patches:
     area : ndarray of float64 or None
         Area (ha) of each patch when per-row pixel areas were given (geographic maps).
     edge_u, edge_v, edge_w : ndarray, shape (n_edges,)
-        Touching patches ``u < v`` and the number of touching pixel pairs, for every pair with
-        at least one patch below ``small_below`` (empty when it was 0).
+        Touching patches and the number of touching pixel pairs, for every pair with at least
+        one patch below ``small_below`` (empty when it was 0). A pair touching in several strips
+        has one entry per strip.
     """
 
     key_patch: np.ndarray
@@ -300,16 +301,12 @@ class PatchTable:
 
     def _patch_edges(self, key_patch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if not self._edges:
-            z = np.zeros(0, np.int64)
-            return z, z, z
-        u = key_patch[np.concatenate([e[0] for e in self._edges])].astype(np.int64)
-        v = key_patch[np.concatenate([e[1] for e in self._edges])].astype(np.int64)
+            z = np.zeros(0, self.key_dtype)
+            return z, z, np.zeros(0, np.int32)
+        # Part pairs are mapped to patch pairs but not aggregated again: a pair of patches that
+        # touch in several strips keeps one entry per strip (borders add up where they are used).
+        u = key_patch[np.concatenate([e[0] for e in self._edges])]
+        v = key_patch[np.concatenate([e[1] for e in self._edges])]
         w = np.concatenate([e[2] for e in self._edges])
         self._edges.clear()
-        lo, hi = np.minimum(u, v), np.maximum(u, v)
-        del u, v
-        span = int(hi.max()) + 1
-        keys, w = group_sum(lo * span + hi, w)
-        del lo, hi
-        kd = self.key_dtype
-        return (keys // span).astype(kd), (keys % span).astype(kd), w.astype(np.int32)
+        return u, v, w

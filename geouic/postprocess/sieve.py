@@ -62,7 +62,7 @@ def parse_mmu(text: str | float) -> tuple[float, str]:
 
 
 def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.ndarray, ev: np.ndarray,
-                   ew: np.ndarray, threshold: float) -> tuple[np.ndarray, int]:
+                   ew: np.ndarray, threshold: float, *, batch_edges: int = 1_000_000) -> tuple[np.ndarray, int]:
     """The class of every patch after dissolving those below ``threshold`` (see module notes).
 
     Parameters
@@ -73,6 +73,8 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
         Touching patches and border lengths (every edge with a small patch must be present).
     threshold : float
         Patches with ``size < threshold`` are dissolved.
+    batch_edges : int, default=1_000_000
+        About how many edges are dissolved at once (whole clusters of small patches per batch).
 
     Returns
     -------
@@ -88,24 +90,47 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
     only grows its neighbours and leaves their classes, so the result is the one of the
     sequential smallest-first order.
     """
-    out = cls.astype(np.int64).copy()
-    touched = np.zeros(len(cls), bool)  # only patches touching a small one take part
+    out = cls.copy()
+    small = size < threshold
+    touched = np.zeros(len(cls), bool)
     touched[eu] = True
     touched[ev] = True
-    nodes = np.flatnonzero(touched)
-    isolated = np.ones(len(cls), bool)
-    isolated[nodes] = False
-    kept = int(np.count_nonzero(isolated & (size < threshold)))
-    if not len(nodes):
+    kept = int(np.count_nonzero(small & ~touched))  # small patches touching no other patch
+    if not len(eu):
         return out, kept
+    # Clusters of touching small patches are independent (anchors never change), so they are
+    # dissolved in batches of about ``batch_edges`` edges: memory of one batch, not of the map.
+    ss = small[eu] & small[ev]
+    graph = sparse.coo_matrix((np.ones(int(ss.sum()), np.int8), (eu[ss], ev[ss])), shape=(len(cls), len(cls)))
+    _, comp = connected_components(graph, directed=False)
+    del graph, ss
+    cluster = np.where(small[eu], comp[eu], comp[ev])
+    del comp
+    order = np.argsort(cluster, kind="stable")
+    cluster = cluster[order]
+    heads = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]])
+    del cluster
+    cuts = np.unique(np.r_[heads[np.searchsorted(heads, np.arange(0, len(order), batch_edges))], len(order)])
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        idx = order[a:b]
+        nodes, new, still_small = _dissolve_batch(cls, size, first, eu[idx], ev[idx], ew[idx], threshold)
+        out[nodes] = new
+        kept += still_small
+    return out, kept
+
+
+def _dissolve_batch(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.ndarray, ev: np.ndarray,
+                    ew: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """Dissolve one batch of whole clusters; returns its patches, their new classes, and how
+    many of its small patches are still small (none unless they touch nothing)."""
+    both = np.sort(np.concatenate([eu, ev]))
+    nodes = both[np.r_[True, both[1:] != both[:-1]]]
     idx = np.int32 if len(nodes) < 2**31 else np.int64
-    local = np.full(len(cls), -1, idx)
-    local[nodes] = np.arange(len(nodes), dtype=idx)
-    c, s, f = out[nodes].copy(), size[nodes].astype(np.float64), first[nodes].copy()
+    c, s, f = cls[nodes].astype(np.int64), size[nodes].astype(np.float64), first[nodes].copy()
     node = np.arange(len(nodes), dtype=idx)
-    src = np.concatenate([local[eu], local[ev]])
-    dst = np.concatenate([local[ev], local[eu]])
-    del local
+    lu, lv = np.searchsorted(nodes, eu).astype(idx), np.searchsorted(nodes, ev).astype(idx)
+    src, dst = np.concatenate([lu, lv]), np.concatenate([lv, lu])
+    del lu, lv, both
     w = np.concatenate([ew, ew]).astype(np.int32)
     n_code = int(c.max()) + 1
     rounds = 0
@@ -146,8 +171,9 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
         live = (src != dst) & ((s[src] < threshold) | (s[dst] < threshold))
         src, dst, w = src[live], dst[live], w[live]
     logger.debug("sieve: %d patches touching small ones, dissolved in %d rounds", len(nodes), rounds)
-    out[nodes] = c[node]
-    return out, kept + int(np.count_nonzero(s < threshold))
+    return nodes, c[node], int(np.count_nonzero(s < threshold))
+
+
 
 
 @dataclass

@@ -172,6 +172,22 @@ def test_parse_mmu():
     assert parse_mmu("12 pixels") == (12.0, "px")
 
 
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_batches_of_clusters_give_the_same_result(connectivity):
+    from geouic.postprocess import PatchTable
+
+    m = noisy_map(64, seed=11, noise=0.4)
+    table = PatchTable(64, connectivity, small_below=8, height=64)
+    for r in range(0, 64, 16):
+        table.add(r, m[r:r + 16])
+    p = table.finish()
+    args = (p.cls, p.pixels.astype(float), p.first, p.edge_u, p.edge_v, p.edge_w, 8)
+    whole, kept = dissolve_small(*args)
+    tiny, kept_tiny = dissolve_small(*args, batch_edges=10)
+    np.testing.assert_array_equal(whole, tiny)
+    assert kept == kept_tiny
+
+
 def test_dissolve_small_chain():
     # patches 0 (class 1, 1 px) - 1 (class 2, 2 px) - 2 (class 3, 10 px): 0 joins 1 (only neighbour),
     # the 3-pixel union is still small and joins 2.
