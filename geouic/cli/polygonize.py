@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from geouic.cli.options import echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, status, verbosity
+from geouic.cli.options import echo_warnings, handle_errors, overwrite_opt, status, verbosity
 
 
 @click.command(short_help="Polygons of the patches (or classes) of a class map.")
@@ -16,16 +16,16 @@ from geouic.cli.options import echo_warnings, handle_errors, mem_limit_opt, over
               help="Simplify borders by TOL map units (e.g. metres); neighbours keep a common border.")
 @click.option("--connectivity", type=click.Choice(["4", "8"]), default="4", show_default=True,
               help="Pixels touching by an edge (4) or also by a corner (8) form one patch.")
-@mem_limit_opt
 @overwrite_opt
 @verbosity
 @handle_errors
-def cli(class_map, output, dissolve, simplify, connectivity, mem_limit, overwrite):
+def cli(class_map, output, dissolve, simplify, connectivity, overwrite):
     """Write one feature per connected patch of CLASS_MAP (fields code, name, area_ha, pixels),
     or one per class with --dissolve (plus patches).
 
     area_ha is the raster area (on the ellipsoid for geographic CRSs), so class totals equal the
     map's; the CRS is kept; GeoPackages carry the provenance tags in their layer metadata.
+    The raster is read line by line; memory grows with the output (sieve speckled maps first).
 
     \b
     geouic polygonize landcover.tif -o landcover.gpkg
@@ -36,5 +36,5 @@ def cli(class_map, output, dissolve, simplify, connectivity, mem_limit, overwrit
     status(f"Polygonizing {class_map}...")
     with echo_warnings():
         result = polygonize(class_map, output, dissolve=dissolve, simplify=simplify, connectivity=int(connectivity),
-                            mem_limit_mb=mem_limit, overwrite=overwrite)
+                            overwrite=overwrite)
     click.echo(result.summary())

@@ -20,7 +20,7 @@ import numpy as np
 
 from geouic.errors import RasterInputError
 
-__all__ = ["open_class_map", "strips", "read_strip", "codes_present", "class_legend", "step_tags", "pixel_area_rows"]
+__all__ = ["open_class_map", "strips", "read_strip", "codes_present", "category_names", "class_legend", "step_tags", "pixel_area_rows"]
 
 #: Bytes one pixel of a strip costs in the labelling passes (classes, labels, masks, pairs).
 STRIP_BYTES_PER_PIXEL = 32
@@ -116,20 +116,25 @@ def pixel_area_rows(source: Any) -> tuple[np.ndarray | None, float]:
     return rows, float(rows.mean())
 
 
-def class_legend(source: Any, codes: Any) -> Any:
-    """The input's legend for the classes present and every named class (colours, names kept)."""
+def category_names(source: Any) -> dict[int, str]:
+    """Class names from the map's ``.aux.xml`` category names (empty when there are none)."""
     import xml.etree.ElementTree as ET
 
+    aux = Path(str(source.path) + ".aux.xml")
+    if not aux.exists():
+        return {}
+    try:
+        cats = [c.text or "" for c in ET.parse(aux).getroot().iter("Category")]
+    except ET.ParseError:
+        return {}
+    return {i: t.strip() for i, t in enumerate(cats) if i > 0 and t.strip()}
+
+
+def class_legend(source: Any, codes: Any) -> Any:
+    """The input's legend for the classes present and every named class (colours, names kept)."""
     from geouic.classstats import read_legend
 
-    named: set[int] = set()
-    aux = Path(str(source.path) + ".aux.xml")
-    if aux.exists():
-        try:
-            cats = [c.text or "" for c in ET.parse(aux).getroot().iter("Category")]
-            named = {i for i, t in enumerate(cats) if i > 0 and t.strip()}
-        except ET.ParseError:
-            pass
+    named = set(category_names(source))
     present = {int(c) for c in codes if int(c) > 0}
     all_codes = sorted(present | named)
     if not present:

@@ -1,20 +1,23 @@
 """Polygons from a class map: one feature per patch (or per class), with code, name and area.
 
-Per strip, :func:`rasterio.features.shapes` (GDAL ``Polygonize``) traces the patch labels of
-:class:`~geouic.postprocess.patches.PatchTable` in pixel coordinates. A patch inside one strip is
-written at once; the parts of a patch that crosses strip seams are kept until its last strip
-and joined with :func:`shapely.union_all`. Pixel coordinates are integers, so parts
-meet exactly; the affine transform is applied when a feature is written. Memory: one strip, the
-patch table and the parts of the patches still open (dissolved output: the features themselves).
+GDAL's polygonizer (``GDALPolygonize`` through :func:`rasterio.features.shapes` on the dataset
+band) traces the whole map in one scanline pass: it reads the raster line by line (memory of a
+few lines, not of the raster) and gives one polygon per connected region of one value, i.e. per
+patch, with the connectivity asked for. It keeps the polygons it has produced in an OGR memory
+layer until the pass ends, so memory grows with the output's vertices, not with the pixels
+(sieve first: a speckled map has a polygon per speck). Features are converted and written in
+batches (GeoPackage and Shapefile are appended batch by batch).
 
-``area_ha`` is the patch's area on the raster (pixel count x pixel area; on the ellipsoid for
-geographic maps), so per-class totals equal the map's class areas.
+Traced in pixel coordinates, polygons are exact: ``pixels`` is the polygon's area in pixels and
+``area_ha`` is the raster area, pixel count x pixel area, or on the ellipsoid for geographic maps
+(:func:`_row_weighted_area`: the shoelace sum over vertical edges with the cumulative area of the
+rows they span), so per-class totals equal the map's class areas. The affine transform is applied
+when a batch is written.
 
-Simplification (``simplify``, in map units) uses :func:`shapely.coverage_simplify`, which
-simplifies each edge shared by two polygons once, so neighbours keep a common border (no gaps,
-no overlaps) and polygons stay valid. It runs per batch of finished patches with
-``simplify_boundary=False``: a batch's outer edges (shared with patches of other batches, with
-nodata and the map edge) stay as traced, so batches also fit together exactly.
+Simplification (``simplify``, in map units) uses :func:`shapely.coverage_simplify` on all
+polygons at once: each edge shared by two polygons is simplified once, so neighbours keep a
+common border (no gaps, no overlaps) and polygons stay valid; the outer edges of the coverage
+(map edge, nodata) are kept as traced (``simplify_boundary=False``).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy as np
 
 from geouic.errors import OutputError, ParameterError
 from geouic.postprocess import _io
-from geouic.postprocess.patches import PatchTable, check_connectivity, label_patches
+from geouic.postprocess.patches import check_connectivity
 
 __all__ = ["polygonize", "PolygonizeResult"]
 
@@ -89,26 +92,6 @@ def _to_map(geoms: np.ndarray, transform: Any) -> np.ndarray:
         return np.column_stack([t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f])
 
     return shapely.transform(geoms, apply)
-
-
-def _trace(labels: np.ndarray, row_off: int, connectivity: int) -> tuple[np.ndarray, np.ndarray]:
-    """Polygons (pixel coordinates of the map) and local label of every patch part of a strip."""
-    import shapely
-    from affine import Affine
-    from rasterio.features import shapes
-
-    geoms, values = [], []
-    for geom, value in shapes(labels, mask=labels > 0, connectivity=connectivity,
-                              transform=Affine.translation(0, row_off)):
-        # numpy rings: about twice as fast as shapely.geometry.shape on GeoJSON-like dicts
-        rings = [np.asarray(r, dtype=np.float64) for r in geom["coordinates"]]
-        geoms.append(shapely.Polygon(rings[0], rings[1:] or None))
-        values.append(int(value))
-    geoms = np.asarray(geoms, dtype=object)
-    if connectivity == 8 and len(geoms):
-        bad = ~shapely.is_valid(geoms)  # corner-touching rings of 8-connected patches
-        geoms[bad] = shapely.make_valid(geoms[bad])
-    return geoms, np.asarray(values, np.int64)
 
 
 @contextlib.contextmanager
@@ -176,8 +159,47 @@ class _Sink:
             raise ParameterError(f"{self.path}: the map has no classified pixel; no polygon to write.")
 
 
+def _ring_area(xy: np.ndarray, cum: np.ndarray | None) -> float:
+    """|area| of a pixel-aligned ring in pixel coordinates; with ``cum`` (cumulative row areas,
+    ``cum[r]`` = area of rows 0..r-1), its area in those units."""
+    x0, y0, x1, y1 = xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]
+    if cum is None:
+        return abs(float(np.dot(x0, y1) - np.dot(x1, y0))) / 2
+    vertical = x0 == x1  # horizontal edges add nothing to the integral of x dy
+    r0, r1 = y0[vertical].astype(np.int64), y1[vertical].astype(np.int64)
+    return abs(float(np.dot(x0[vertical], cum[r1] - cum[r0])))
+
+
+def _row_weighted_area(rings: list[np.ndarray], cum: np.ndarray | None) -> float:
+    """Area of a polygon given as shell and holes (see :func:`_ring_area`)."""
+    return _ring_area(rings[0], cum) - sum(_ring_area(r, cum) for r in rings[1:])
+
+
+def _features(source: Any, connectivity: int, cum: np.ndarray | None, nodata: Any) -> Iterator[tuple]:
+    """(polygon in pixel coordinates, code, pixels, area in cum units or None) per patch."""
+    import rasterio
+    import shapely
+    from rasterio.features import shapes
+
+    band = rasterio.band(source.dataset, 1)
+    inv = ~source.transform  # rasterio traces a dataset band in map coordinates: back to pixel corners
+    ia, ib, ic, id_, ie, if_ = inv.a, inv.b, inv.c, inv.d, inv.e, inv.f
+    for geom, value in shapes(band, mask=band, connectivity=connectivity):
+        if value <= 0 or (nodata is not None and value == nodata):
+            continue
+        rings = []
+        for ring in geom["coordinates"]:
+            # numpy rings: about twice as fast as shapely.geometry.shape on GeoJSON-like dicts
+            xy = np.asarray(ring, dtype=np.float64)
+            rings.append(np.round(np.column_stack([ia * xy[:, 0] + ib * xy[:, 1] + ic,
+                                                   id_ * xy[:, 0] + ie * xy[:, 1] + if_])))
+        poly = shapely.Polygon(rings[0], rings[1:] or None)
+        pixels = int(round(_row_weighted_area(rings, None)))
+        yield poly, int(value), pixels, (_row_weighted_area(rings, cum) if cum is not None else None)
+
+
 def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissolve: bool = False,
-               simplify: float | None = None, connectivity: int = 4, mem_limit_mb: float = 64,
+               simplify: float | None = None, connectivity: int = 4, batch_size: int = 20_000,
                overwrite: bool = False, progress: Callable[[int], None] | None = None) -> PolygonizeResult:
     """Write the patches (or the classes) of a class map as polygons with code, name and area.
 
@@ -194,10 +216,11 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
         Simplification tolerance in map units (topology kept between neighbours).
     connectivity : {4, 8}, default=4
         How pixels join into patches (8: corner contacts too; features are MultiPolygons).
-    mem_limit_mb : float, default=64
+    batch_size : int, default=20000
+        Features converted and written at a time.
     overwrite : bool, default=False
     progress : callable, optional
-        Called with 1 after each strip of each pass.
+        Called with the number of features of each batch.
 
     Returns
     -------
@@ -213,49 +236,92 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
     driver = _driver(output)
     with _io.open_class_map(map_path) as source:
         row_area, pixel_area = _io.pixel_area_rows(source)
-        # labels (int32), classes and the mask: fewer bytes per pixel than the sieve, so taller
-        # strips and fewer patches cut by seams
-        windows = _io.strips(source, mem_limit_mb=mem_limit_mb, bytes_per_pixel=12)
-        table = PatchTable(source.width, connectivity, row_area=row_area, height=source.height)
-        for pair in windows:
-            table.add(int(pair.core.row_off), _io.read_strip(source, pair.core))
-            if progress is not None:
-                progress(1)
-        patches = table.finish()
-        area = patches.area if patches.area is not None else patches.pixels * pixel_area
-        legend = _io.class_legend(source, np.flatnonzero(np.bincount(patches.cls)))
+        cum = None if row_area is None else np.r_[0.0, np.cumsum(row_area)]
+        names = _io.category_names(source)
         tol = None if simplify is None else float(simplify) / float(np.sqrt(abs(source.transform.determinant)))
         params = {"dissolve": dissolve, "simplify": simplify, "connectivity": connectivity}
         tags = {k: v if isinstance(v, str) else json.dumps(v, default=str)
                 for k, v in _io.step_tags(source, "polygonize", params).items()}
         gtype = "MultiPolygon" if dissolve or connectivity == 8 else "Polygon"
+        writer = _Batches(names, source.transform, pixel_area, tol, dissolve, connectivity)
         with _atomic_vector(output, overwrite) as tmp:
-            sink = _Sink(tmp, driver, layer=output.stem, crs=source.crs.to_wkt() if source.crs else None, geometry_type=gtype,
-                         metadata=tags, dissolved=dissolve)
-            writer = _PatchWriter(sink, patches, area, legend.names, source.transform, tol, dissolve,
-                                  _strip_span(table, patches))
-            for i, (pair, off) in enumerate(zip(windows, table.offsets)):
-                labels, _ = label_patches(_io.read_strip(source, pair.core), connectivity)
-                geoms, values = _trace(labels, int(pair.core.row_off), connectivity)
-                writer.add_strip(i, geoms, patches.key_patch[values + off])
-                if progress is not None:
-                    progress(1)
-            writer.finish()
+            sink = _Sink(tmp, driver, layer=output.stem, crs=source.crs.to_wkt() if source.crs else None,
+                         geometry_type=gtype, metadata=tags, dissolved=dissolve)
+            batch: list[tuple] = []
+            for feature in _features(source, connectivity, cum, source.dataset.nodata):
+                batch.append(feature)
+                if len(batch) >= batch_size:
+                    writer.add(batch, sink)
+                    if progress is not None:
+                        progress(len(batch))
+                    batch = []
+            writer.add(batch, sink)
+            writer.finish(sink)
             sink.close()
     result = PolygonizeResult(output, sink.count, dissolve, writer.class_area, time.perf_counter() - t0)
     logger.info("%s", result.summary())
     return result
 
 
-def _strip_span(table: PatchTable, patches: Any) -> tuple[np.ndarray, np.ndarray]:
-    """First and last strip of every patch."""
-    sizes = np.diff(np.r_[table.offsets, len(patches.key_patch) - 1])
-    key_strip = np.repeat(np.arange(len(sizes)), sizes)
-    lo = np.full(patches.n, len(sizes), np.int64)
-    hi = np.full(patches.n, -1, np.int64)
-    np.minimum.at(lo, patches.key_patch[1:], key_strip)
-    np.maximum.at(hi, patches.key_patch[1:], key_strip)
-    return lo, hi
+class _Batches:
+    """Turns traced patches into feature batches: areas, names, map coordinates; holds them
+    all when the whole coverage is needed (simplification, dissolving)."""
+
+    def __init__(self, names: dict[int, str], transform: Any, pixel_area: float, tol: float | None,
+                 dissolve: bool, connectivity: int) -> None:
+        self.names, self.transform, self.pixel_area = names, transform, pixel_area
+        self.tol, self.dissolve, self.connectivity = tol, dissolve, connectivity
+        self.held: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.class_area: dict[int, float] = {}
+
+    @property
+    def hold(self) -> bool:
+        return self.tol is not None or self.dissolve
+
+    def add(self, batch: list[tuple], sink: _Sink) -> None:
+        import shapely
+
+        if not batch:
+            return
+        geoms = np.asarray([b[0] for b in batch], dtype=object)
+        codes = np.asarray([b[1] for b in batch], np.int64)
+        pixels = np.asarray([b[2] for b in batch], np.int64)
+        area = np.asarray([b[3] for b in batch], np.float64) if batch[0][3] is not None else pixels * self.pixel_area
+        if self.connectivity == 8:
+            bad = ~shapely.is_valid(geoms)  # corner-touching rings of 8-connected patches
+            geoms[bad] = shapely.make_valid(geoms[bad])
+        sums = np.bincount(codes, weights=area)
+        for c in np.flatnonzero(sums):
+            self.class_area[int(c)] = self.class_area.get(int(c), 0.0) + float(sums[c])
+        if self.hold:
+            self.held.append((geoms, codes, pixels, area))
+        else:
+            self._write(sink, geoms, codes, pixels, area)
+
+    def _write(self, sink: _Sink, geoms: np.ndarray, codes: np.ndarray, pixels: np.ndarray, area: np.ndarray,
+               extra: list[np.ndarray] | None = None) -> None:
+        names = np.asarray([self.names.get(int(c), f"class {c}") for c in codes], dtype=object)
+        sink.add(_to_map(geoms, self.transform), [codes, names, area, pixels, *(extra or [])])
+
+    def finish(self, sink: _Sink) -> None:
+        import shapely
+
+        if not self.held:
+            return
+        geoms, codes, pixels, area = (np.concatenate(x) for x in zip(*self.held))
+        self.held = []
+        if self.tol is not None:
+            geoms = shapely.coverage_simplify(geoms, self.tol, simplify_boundary=False)
+        if not self.dissolve:
+            self._write(sink, geoms, codes, pixels, area)
+            return
+        order = np.argsort(codes, kind="stable")
+        codes, geoms, pixels, area = codes[order], geoms[order], pixels[order], area[order]
+        heads = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        ends = np.r_[heads[1:], len(codes)]
+        merged = np.asarray([_union_disjoint(geoms[a:b]) for a, b in zip(heads, ends)], dtype=object)
+        self._write(sink, merged, codes[heads], np.add.reduceat(pixels, heads), np.add.reduceat(area, heads),
+                    [(ends - heads).astype(np.int64)])
 
 
 def _union_disjoint(parts: np.ndarray) -> Any:
@@ -266,70 +332,3 @@ def _union_disjoint(parts: np.ndarray) -> Any:
         return shapely.coverage_union_all(parts)
     except shapely.errors.GEOSException:
         return shapely.union_all(parts)
-
-
-class _PatchWriter:
-    """Joins the parts of patches across strips, simplifies finished batches and sends them on."""
-
-    def __init__(self, sink: _Sink, patches: Any, area: np.ndarray, names: dict[int, str], transform: Any,
-                 tol: float | None, dissolve: bool, span: tuple[np.ndarray, np.ndarray]) -> None:
-        self.sink, self.patches, self.area, self.names = sink, patches, area, names
-        self.transform, self.tol, self.dissolve = transform, tol, dissolve
-        self.first_strip, self.last_strip = span
-        self.open: dict[int, list[Any]] = {}
-        self.by_class: dict[int, list[np.ndarray]] = {}
-        self.class_area: dict[int, float] = {}
-
-    def add_strip(self, i: int, geoms: np.ndarray, patch: np.ndarray) -> None:
-        import shapely
-
-        whole = (self.first_strip[patch] == i) & (self.last_strip[patch] == i)
-        done_geoms, done_ids = [geoms[whole]], [patch[whole]]
-        for g, p in zip(geoms[~whole], patch[~whole]):
-            self.open.setdefault(int(p), []).append(g)
-        closing = [p for p in np.unique(patch[~whole]) if self.last_strip[p] == i]
-        if closing:
-            # Full overlay union, not coverage_union: the parts' seam edges are noded differently.
-            done_geoms.append(np.asarray([shapely.union_all(self.open.pop(int(p))) for p in closing], dtype=object))
-            done_ids.append(np.asarray(closing, np.int64))
-        self._emit(np.concatenate(done_geoms), np.concatenate(done_ids))
-
-    def _emit(self, geoms: np.ndarray, ids: np.ndarray) -> None:
-        import shapely
-
-        if not len(geoms):
-            return
-        if self.tol is not None:
-            geoms = shapely.coverage_simplify(geoms, self.tol, simplify_boundary=False)
-        geoms = _to_map(geoms, self.transform)
-        codes = self.patches.cls[ids].astype(np.int64)
-        area = self.area[ids]
-        np_area = np.bincount(codes, weights=area)
-        for c in np.flatnonzero(np_area):
-            self.class_area[int(c)] = self.class_area.get(int(c), 0.0) + float(np_area[c])
-        if self.dissolve:
-            for c in np.unique(codes):
-                self.by_class.setdefault(int(c), []).append((geoms[codes == c], self.patches.pixels[ids[codes == c]]))
-            return
-        names = np.asarray([self.names.get(int(c), f"class {c}") for c in codes], dtype=object)
-        self.sink.add(geoms, [codes, names, area, self.patches.pixels[ids].astype(np.int64)])
-
-    def finish(self) -> None:
-        import shapely
-
-        if self.open:
-            raise RuntimeError(f"{len(self.open)} patches were never closed")  # a bug, not bad input
-        if not self.dissolve:
-            return
-        codes = sorted(self.by_class)
-        geoms, pixels, counts = [], [], []
-        for c in codes:
-            parts = np.concatenate([g for g, _ in self.by_class[c]])
-            geoms.append(_union_disjoint(parts))
-            pixels.append(int(sum(int(p.sum()) for _, p in self.by_class[c])))
-            counts.append(len(parts))
-        geoms = np.asarray(geoms, dtype=object)
-        names = np.asarray([self.names.get(c, f"class {c}") for c in codes], dtype=object)
-        self.sink.add(geoms, [np.asarray(codes, np.int64), names,
-                              np.asarray([self.class_area[c] for c in codes]), np.asarray(pixels, np.int64),
-                              np.asarray(counts, np.int64)])

@@ -30,7 +30,7 @@ def test_nc_landclass_sieve_and_polygonize(tmp_path):
     small = [p for p in patch_sizes(out) if p[1] * pixel_ha < 0.5 and p[2]]
     assert small == []
     majority_filter(tmp_path / "mmu.tif", tmp_path / "smooth.tif", size=3)
-    res = polygonize(tmp_path / "mmu.tif", tmp_path / "mmu.gpkg", mem_limit_mb=0.05)
+    res = polygonize(tmp_path / "mmu.tif", tmp_path / "mmu.gpkg", batch_size=50)
     df = gpd.read_file(tmp_path / "mmu.gpkg")
     areas = class_areas(tmp_path / "mmu.tif")
     for code, (pixels, ha) in areas.items():
