@@ -6,7 +6,8 @@ noise added before the zones are cut (mixed pixels along every boundary: chains 
 patches) and 0.5 % random speckle; palette and class names as `geouic classify` writes them.
 Then runs, each as its own process under ``/usr/bin/time -v`` (wall time, peak RSS):
 
-* geouic sieve MAP --mmu N px -o g_sieved.tif ; geouic polygonize g_sieved.tif -o g.gpkg
+* geouic sieve MAP --mmu N px -o g_sieved.tif (and once more with --no-overviews: GDAL's sieve
+  writes none); geouic polygonize g_sieved.tif -o g.gpkg
 * gdal_sieve.py -st N -4 MAP gd_sieved.tif ; gdal_polygonize.py gd_sieved.tif -f GPKG gd.gpkg
 
 and checks both sieved maps: patches below N pixels that touch another class (counted
@@ -227,6 +228,8 @@ def main() -> None:
     rows = [
         timed("geouic sieve", [geouic, "sieve", str(src), "--mmu", f"{args.mmu}px",
                                "-o", str(work / "g_sieved.tif")]),
+        timed("geouic sieve --no-overviews", [geouic, "sieve", str(src), "--mmu", f"{args.mmu}px", "--no-overviews",
+                                              "-o", str(work / "g_sieved_noovr.tif")]),
         timed("gdal_sieve.py", ["gdal_sieve.py", "-q", "-st", str(args.mmu), "-4", str(src),
                                 str(work / "gd_sieved.tif")]),
         timed("geouic polygonize", [geouic, "polygonize", str(work / "g_sieved.tif"), "-o", str(work / "g.gpkg")]),

@@ -16,11 +16,13 @@ from geouic.cli.options import echo_warnings, handle_errors, mem_limit_opt, outp
 @click.option("--threshold", type=click.Choice(["majority", "half"]), default="majority", show_default=True,
               help="Votes the winner needs: more than half (majority) or at least half (half) of the kernel.")
 @output_opt
+@click.option("--overviews/--no-overviews", default=True, show_default=True,
+              help="Build internal overviews (mode resampling) for fast display.")
 @mem_limit_opt
 @overwrite_opt
 @verbosity
 @handle_errors
-def cli(class_map, size, neighbors, threshold, output, mem_limit, overwrite):
+def cli(class_map, size, neighbors, threshold, output, overviews, mem_limit, overwrite):
     """Replace each pixel of CLASS_MAP by the most frequent class around it when that class has
     enough votes; nodata pixels stay nodata and do not vote.
 
@@ -38,5 +40,6 @@ def cli(class_map, size, neighbors, threshold, output, mem_limit, overwrite):
     status(f"Majority filter of {class_map}...")
     with echo_warnings():
         result = majority_filter(class_map, output, size=size, neighbors=int(neighbors) if neighbors else None,
-                                 threshold=threshold, mem_limit_mb=mem_limit, overwrite=overwrite)
+                                 threshold=threshold, mem_limit_mb=mem_limit, overviews=overviews,
+                                 overwrite=overwrite)
     click.echo(result.summary())

@@ -14,11 +14,13 @@ from geouic.cli.options import echo_warnings, handle_errors, mem_limit_opt, outp
 @click.option("--connectivity", type=click.Choice(["4", "8"]), default="4", show_default=True,
               help="Pixels touching by an edge (4) or also by a corner (8) form one patch.")
 @output_opt
+@click.option("--overviews/--no-overviews", default=True, show_default=True,
+              help="Build internal overviews (mode resampling) for fast display.")
 @mem_limit_opt
 @overwrite_opt
 @verbosity
 @handle_errors
-def cli(class_map, mmu, connectivity, output, mem_limit, overwrite):
+def cli(class_map, mmu, connectivity, output, overviews, mem_limit, overwrite):
     """Dissolve the patches of CLASS_MAP smaller than --mmu, smallest first, into the class they
     share the longest border with; nodata never grows and is never filled.
 
@@ -35,5 +37,5 @@ def cli(class_map, mmu, connectivity, output, mem_limit, overwrite):
     status(f"Sieving {class_map} to {mmu}...")
     with echo_warnings():
         result = sieve(class_map, output, mmu=mmu, connectivity=int(connectivity), mem_limit_mb=mem_limit,
-                       overwrite=overwrite)
+                       overviews=overviews, overwrite=overwrite)
     click.echo(result.summary())

@@ -110,7 +110,8 @@ class MajorityResult:
 
 def majority_filter(map_path: str | os.PathLike, output: str | os.PathLike, *, size: int | None = None,
                     neighbors: int | None = None, threshold: str = "majority", mem_limit_mb: float = 64,
-                    overwrite: bool = False, progress: Callable[[int], None] | None = None) -> MajorityResult:
+                    overviews: bool = True, overwrite: bool = False,
+                    progress: Callable[[int], None] | None = None) -> MajorityResult:
     """Majority-filter a class map window by window (halo: no seams) and write it with its legend.
 
     Parameters
@@ -126,6 +127,8 @@ def majority_filter(map_path: str | os.PathLike, output: str | os.PathLike, *, s
     threshold : {"majority", "half"}, default="majority"
         Votes the winning class needs: more than half, or at least half, of the kernel's cells.
     mem_limit_mb : float, default=64
+    overviews : bool, default=True
+        Build internal overviews (mode resampling), as `geouic classify` does.
     overwrite : bool, default=False
     progress : callable, optional
         Called with 1 after each strip.
@@ -134,7 +137,7 @@ def majority_filter(map_path: str | os.PathLike, output: str | os.PathLike, *, s
     -------
     MajorityResult
     """
-    from geouic.output import ThematicWriter, check_output
+    from geouic.output import ThematicProfile, ThematicWriter, check_output
 
     t0 = time.perf_counter()
     kernel = _kernel(size, neighbors)
@@ -148,7 +151,7 @@ def majority_filter(map_path: str | os.PathLike, output: str | os.PathLike, *, s
         changed = 0
         with ThematicWriter(output, crs=source.crs, transform=source.transform, width=source.width,
                             height=source.height, legend=legend, n_classes=max(legend.names),
-                            overwrite=overwrite) as writer:
+                            overwrite=overwrite, profile=ThematicProfile(overviews=overviews)) as writer:
             for pair in windows:
                 classes = _io.read_strip(source, pair.read)
                 out = pair.crop(majority_array(classes, size=size, neighbors=neighbors, threshold=threshold))

@@ -214,7 +214,7 @@ class SieveResult:
 
 
 def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | float,
-          connectivity: int = 4, mem_limit_mb: float = 64, overwrite: bool = False,
+          connectivity: int = 4, mem_limit_mb: float = 64, overviews: bool = True, overwrite: bool = False,
           progress: Callable[[int], None] | None = None) -> SieveResult:
     """Dissolve patches smaller than a minimum mapping unit into their longest-border neighbour.
 
@@ -230,6 +230,8 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
         Pixels touching by an edge (4) or also by a corner (8) belong to one patch.
     mem_limit_mb : float, default=64
         Budget of one strip; a strip is at least one row of file blocks.
+    overviews : bool, default=True
+        Build internal overviews (mode resampling), as `geouic classify` does.
     overwrite : bool, default=False
     progress : callable, optional
         Called with 1 after each strip of each pass (``2 * len(strips)`` calls).
@@ -238,7 +240,7 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
     -------
     SieveResult
     """
-    from geouic.output import ThematicWriter, check_output
+    from geouic.output import ThematicProfile, ThematicWriter, check_output
 
     t0 = time.perf_counter()
     value, unit = parse_mmu(mmu)
@@ -270,7 +272,7 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
         changed = 0
         with ThematicWriter(output, crs=source.crs, transform=source.transform, width=source.width,
                             height=source.height, legend=legend, n_classes=max(legend.names),
-                            overwrite=overwrite) as writer:
+                            overwrite=overwrite, profile=ThematicProfile(overviews=overviews)) as writer:
             for pair, off in zip(windows, table.offsets):
                 classes = _io.read_strip(source, pair.core)
                 labels, _ = _relabel(classes, connectivity)
@@ -293,4 +295,4 @@ def _relabel(classes: np.ndarray, connectivity: int) -> tuple[np.ndarray, np.nda
     """Pass 2 labels a strip exactly as pass 1 did (same function, same input)."""
     from geouic.postprocess.patches import label_patches
 
-    return label_patches(classes, connectivity)
+    return label_patches(classes, connectivity, classes_of=False)
