@@ -192,8 +192,8 @@ def quickstart_check(folder: Path, mmu_ha: float = 0.5) -> dict:
         "qml_identical": src.with_suffix(".qml").read_text() == out.with_suffix(".qml").read_text(),
         "features": len(df), "max_class_area_rel_error_geometry": worst,
         "max_class_area_rel_error_area_ha": worst_field,
-        "ogrinfo": [l.strip() for l in ogr.splitlines() if ":" in l and any(
-            k in l for k in ("Geometry", "Feature Count", "code", "name", "area_ha", "pixels", "PROJCRS", "Layer name"))],
+        "ogrinfo": [line.strip() for line in ogr.splitlines() if ":" in line and any(k in line for k in (
+            "Geometry", "Feature Count", "code", "name", "area_ha", "pixels", "PROJCRS", "Layer name"))],
     }
     print(json.dumps(result, indent=1), flush=True)
     return result

@@ -20,7 +20,8 @@ import numpy as np
 
 from geouic.errors import RasterInputError
 
-__all__ = ["open_class_map", "strips", "read_strip", "codes_present", "category_names", "class_legend", "step_tags", "pixel_area_rows"]
+__all__ = ["open_class_map", "strips", "read_strip", "codes_present", "category_names", "class_legend", "step_tags",
+           "pixel_area_rows"]
 
 #: Bytes one pixel of a strip costs in the labelling passes (classes, labels, masks, pairs).
 STRIP_BYTES_PER_PIXEL = 32

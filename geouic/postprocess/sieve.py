@@ -262,8 +262,8 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
                 progress(1)
         patches = table.finish()
         size = patches.area if patches.area is not None else patches.pixels.astype(np.float64)
-        new, kept_small = dissolve_small(patches.cls, size, patches.first, patches.edge_u, patches.edge_v, patches.edge_w,
-                             threshold)
+        new, kept_small = dissolve_small(patches.cls, size, patches.first, patches.edge_u, patches.edge_v,
+                                         patches.edge_w, threshold)
         lut = np.zeros(len(patches.key_patch), np.uint16)
         lut[1:] = new[patches.key_patch[1:]]
         legend = _io.class_legend(source, np.flatnonzero(np.bincount(patches.cls)))

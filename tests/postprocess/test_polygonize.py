@@ -47,7 +47,8 @@ def test_batches_do_not_change_the_features(tmp_path):
     assert len(a) == len(b)
     big = a.pixels.idxmax()
     assert a.pixels[big] > 16 * 64  # a big patch (it crossed strips in an earlier design)
-    matched = sum(any(shapely.equals(ga, gb) for gb in b.geometry[b.pixels == pa]) for ga, pa in zip(a.geometry, a.pixels))
+    matched = sum(any(shapely.equals(ga, gb) for gb in b.geometry[b.pixels == pa])
+                  for ga, pa in zip(a.geometry, a.pixels))
     assert matched == len(a)
 
 

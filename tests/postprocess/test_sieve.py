@@ -122,7 +122,9 @@ def _sequential_reference(m: np.ndarray, mmu: int, connectivity: int) -> np.ndar
         mask = labels == best[1]
         border: dict[int, int] = {}
         rows, cols = m.shape
-        offsets = [(0, 1), (1, 0), (0, -1), (-1, 0)] + ([(1, 1), (1, -1), (-1, 1), (-1, -1)] if connectivity == 8 else [])
+        offsets = [(0, 1), (1, 0), (0, -1), (-1, 0)]
+        if connectivity == 8:
+            offsets += [(1, 1), (1, -1), (-1, 1), (-1, -1)]
         for r, c in zip(*np.nonzero(mask)):
             for dr, dc in offsets:
                 rr, cc = r + dr, c + dc
