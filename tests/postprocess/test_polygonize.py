@@ -117,3 +117,23 @@ def test_bad_input(tmp_path):
     with pytest.raises(OutputError, match="already exists"):
         polygonize(src, tmp_path / "p.gpkg")
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_foreign_map_with_nonzero_nodata(tmp_path):
+    from geouic.postprocess import sieve
+    from tests.conftest import write_raster
+
+    m = noisy_map(32, seed=12, noise=0.05)
+    m[:4, :] = 255
+    src = write_raster(tmp_path / "foreign.tif", m, nodata=255)  # no palette, no names
+    polygonize(src, tmp_path / "p.gpkg")
+    df = gpd.read_file(tmp_path / "p.gpkg")
+    assert 255 not in set(df.code) and df.pixels.sum() == np.count_nonzero(m != 255)
+    assert set(df.name) == {f"class {c}" for c in np.unique(m[m != 255])}
+    sieve(src, tmp_path / "s.tif", mmu="3px")
+    import rasterio
+
+    with rasterio.open(tmp_path / "s.tif") as ds:
+        out = ds.read(1)
+        assert ds.nodata == 0 and len(ds.colormap(1)) > 0
+    np.testing.assert_array_equal(out == 0, m == 255)
