@@ -28,6 +28,9 @@ COMMANDS: dict[str, str] = {
     "sample-design": "sample_design",
     "stats": "stats",
     "merge": "merge",
+    "sieve": "sieve",
+    "majority": "majority",
+    "polygonize": "polygonize",
 }
 
 
