@@ -46,8 +46,12 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
     geouic assign-schema classes.tif --reference training.gpkg --field class --method hungarian -o lc.tif
     geouic assign-schema other.tif --mapping lc.mapping.yaml -o other_lc.tif
     """
-    from geouic.assign import assign_schema
+    from geouic.assign import assign_schema, sidecar_paths
+    from geouic.paths import check_distinct, thematic_files
     from geouic.raster import open_raster
+
+    check_distinct({"output": [*thematic_files(output), *sidecar_paths(output).values()]},
+                   {"class_map": class_map, "reference": reference, "mapping": mapping, "schema": schema})
 
     if mapping and not reference:
         ctx = click.get_current_context()

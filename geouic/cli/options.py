@@ -60,7 +60,7 @@ class CliError(click.ClickException):
 
 
 def flag_names(ctx: click.Context | None) -> dict[str, str]:
-    """Python parameter -> flag, for the options of ``ctx``'s command and its parents."""
+    """Python parameter -> flag (or an argument's metavar), for ``ctx``'s command and its parents."""
     names: dict[str, str] = {}
     flags: set[str] = set()
     while ctx is not None:
@@ -71,6 +71,8 @@ def flag_names(ctx: click.Context | None) -> dict[str, str]:
                 if param.is_flag and not param.secondary_opts:
                     names.setdefault(f"{param.name}=True", longest)
                 flags.update(param.opts)
+            elif isinstance(param, click.Argument) and param.name:
+                names.setdefault(param.name, (param.metavar or param.name.upper()).strip("[]."))
         ctx = ctx.parent
     names.update({p: f for p, f in PARAM_FLAGS.items() if f in flags})
     return names

@@ -54,11 +54,13 @@ def cli(map_path, n, allocation, min_per_class, target_se, expected_ua, seed, ou
     """
     from geouic.design import stratified_sample, write_sample
     from geouic.output import check_output
+    from geouic.paths import check_distinct
 
     if n is None and target_se is None:
         raise CliError("give --n (the sample size) or --target-se (to size it by Cochran's formula).")
     if n is not None and target_se is not None:
         raise CliError("--n and --target-se exclude each other: --target-se computes n.")
+    check_distinct({"output": output}, {"map_path": map_path})
     check_output(output, overwrite=overwrite)
     sample = stratified_sample(map_path, n=n, allocation=allocation, target_se=target_se,
                                expected_ua=parse_expected_ua(expected_ua), min_per_class=min_per_class,

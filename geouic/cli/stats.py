@@ -34,7 +34,10 @@ def cli(class_map, scene, output, bands, plots, mem_limit, overwrite):
     geouic stats landcover.tif -o areas/          # pixels and areas only
     """
     from geouic.classstats import class_statistics, write_stats
+    from geouic.paths import check_distinct
     from geouic.raster import open_raster
+
+    check_distinct({"output": output}, {"class_map": class_map, "scene": scene}, folders=["output"])
 
     with open_raster(scene or class_map, bands=parse_bands(bands) if scene else None) as src:
         n_windows = len(src.windows(mem_limit_mb=mem_limit))
