@@ -66,7 +66,15 @@ def save_model(engine: Engine, path: str | os.PathLike, *, overwrite: bool = Fal
     tensors = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"geouic": json.dumps(meta)})
+        os.chmod(tmp, _new_file_mode())  # safetensors writes 0600; maps and sidecars follow the umask
     return path
+
+
+def _new_file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0o666 less the process umask."""
+    mask = os.umask(0o022)  # reading the umask means setting it; restored at once
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def load_model(path: str | os.PathLike) -> Engine:

@@ -206,3 +206,15 @@ def test_uic_architecture_is_checked_before_the_network_is_built(tmp_path):
     with pytest.raises(ModelError, match="architecture is invalid"):
         attempt({"hidden": 32, "n_spatial": 2, "kernel": 4, "in_channels": 5})
     assert torch.get_default_device().type == "cpu"  # the meta device does not leak
+
+
+def test_model_file_mode_follows_the_umask(model_file, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        path = save_model(load_model(model_file), tmp_path / "again.geouic")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640

@@ -47,7 +47,7 @@ def cli(scene: str, output: str, engine_args: EngineArgs, bands: list[str] | Non
 
     check_distinct({"output": thematic_files(output), **extras, "save_model": save_model},
                    {"scene": scene, "training": engine_args.training})
-    for path in [output, *extras.values(), *([save_model] if save_model else [])]:
+    for path in [*map(str, thematic_files(output)), *extras.values(), *([save_model] if save_model else [])]:
         check_output(path, overwrite=overwrite)
     engine = engine_args.make()
     with open_raster(scene, bands=bands) as source:

@@ -415,12 +415,13 @@ ENGINE_OPTIONS: tuple[EngineOption, ...] = (
     EngineOption("max_merges", "max_merges", int, "Merges per iteration (default 2)."),
     EngineOption("sample_interval", "sample_interval", int, "Use every n-th sampled pixel."),
     EngineOption("fuzziness", "m", float, "Fuzziness exponent m > 1 (default 2)."),
-    EngineOption("reject", "reject", float, "Chi-square probability P; pixels beyond it are unclassified (0)."),
+    EngineOption("reject", "reject", click.FloatRange(0, 1, min_open=True, max_open=True),
+                 "Chi-square probability P in (0, 1); pixels beyond it are unclassified (0)."),
     EngineOption("priors", "priors", click.Choice(["equal", "sample"]), "Class priors."),
     EngineOption("epochs", "epochs", click.IntRange(1, 10_000), "Training epochs (default: sized from the scene)."),
     EngineOption("patch_size", "patch_size", click.IntRange(8, 256), "Training patch size in pixels (8-256)."),
     EngineOption("batch_size", "batch_size", click.IntRange(1, 1024), "Patches per batch (1-1024)."),
-    EngineOption("lr", "lr", float, "Learning rate."),
+    EngineOption("lr", "lr", click.FloatRange(0, 1, min_open=True, max_open=True), "Learning rate in (0, 1)."),
     EngineOption("device", "device", click.Choice(["auto", "cpu", "cuda"]), "Torch device."),
 )
 

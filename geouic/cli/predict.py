@@ -38,7 +38,7 @@ def cli(model: str, scene: str, output: str, bands: list[str] | None, mem_limit:
     from geouic.raster import open_raster
 
     check_distinct({"output": thematic_files(output), **extras}, {"model": model, "scene": scene})
-    for path in [output, *extras.values()]:
+    for path in [*map(str, thematic_files(output)), *extras.values()]:
         check_output(path, overwrite=overwrite)
     engine = load_model(model)
     if device and hasattr(engine, "set_device"):

@@ -96,3 +96,28 @@ def test_error_boundary(fail, expect):
 def test_a_bug_still_shows_its_traceback():
     result = CliRunner().invoke(_fails, ["-o", "out.tif", "--fail", "bug"])
     assert isinstance(result.exception, ZeroDivisionError)
+
+
+@pytest.mark.parametrize("option, value", [("--lr", 5), ("--lr", 0)])
+def test_uic_rate_is_bounded(scene, tmp_path, option, value):
+    _refused(["classify", scene, "--method", "uic", option, value, "-o", tmp_path / "o.tif"], option)
+
+
+def test_reject_probability_is_bounded_without_python_words(scene, tmp_path):
+    line = _refused(["classify", scene, "--method", "mlc", "--training", scene.with_name("map.tif"),
+                     "--reject", 2, "-o", tmp_path / "o.tif"], "--reject")
+    assert "None" not in line
+
+
+@pytest.mark.parametrize("sidecar", ["o.qml", "o.tif.aux.xml"])
+@pytest.mark.parametrize("command", ["classify", "merge"])
+def test_existing_sidecar_needs_overwrite(scene, tmp_path, sidecar, command):
+    (tmp_path / sidecar).write_text("mine")
+    args = (["classify", scene, "--method", "kmeans", "-k", "3"] if command == "classify"
+            else ["merge", scene.with_name("map.tif"), "--merge", "1,2"])
+    line = _refused([*args, "-o", tmp_path / "o.tif"], sidecar)
+    assert "already exists; pass --overwrite" in line
+    assert (tmp_path / sidecar).read_text() == "mine" and not (tmp_path / "o.tif").exists()
+    result = CliRunner().invoke(main, [str(a) for a in [*args, "-o", tmp_path / "o.tif", "--overwrite", "-q"]])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / sidecar).read_text() != "mine"
