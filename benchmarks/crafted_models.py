@@ -2,7 +2,8 @@
 
 Writes a tiny scene and a genuine k-means model, then crafted copies (a model claiming 10^9
 classes, NaN centroids, a short look-up table, metadata that is a list), and runs
-``geouic predict`` on each in a fresh process, recording exit code, wall time, the child's
+``geouic predict`` on each in a fresh process (plus UIC files whose metadata claims wider
+layers than their weights), recording exit code, wall time, the child's
 peak RSS (``wait4``) and the first line of its error. Prints a Markdown table.
 
 Usage: .venv/bin/python benchmarks/crafted_models.py
@@ -70,6 +71,30 @@ def craft(src: Path, dst: Path, meta_change=None, arrays_change=None, meta_overr
     return dst
 
 
+UIC_SCRIPT = """
+import json, sys
+from safetensors.numpy import save_file
+from geouic.uic.model import build_net
+net = build_net(4, 3, {"hidden": 32, "n_spatial": 2, "kernel": 3})
+arrays = {f"net.{k}": v.numpy() for k, v in net.state_dict().items()}
+base = {"engine": "uic", "n_classes": 3, "band_names": ["band1", "band2", "band3", "band4"], "format_version": 1}
+for hidden in (5000, 1024):
+    arch = {"hidden": hidden, "n_spatial": 2, "kernel": 3, "in_channels": 4}
+    meta = {"geouic": json.dumps({**base, "arch": arch})}
+    save_file(arrays, f"{sys.argv[1]}/uic_hidden{hidden}.geouic", metadata=meta)
+"""
+
+
+def uic_cases(work: Path) -> dict[str, Path]:
+    """UIC-like files: genuine 32-wide weights, metadata claiming wider layers.
+
+    Written by a child process, so this one never imports torch (a forked child's peak RSS
+    counts the parent's memory at the fork).
+    """
+    subprocess.run([sys.executable, "-c", UIC_SCRIPT, str(work)], check=True)
+    return {f"UIC weights 32 wide, arch hidden: {h}": work / f"uic_hidden{h}.geouic" for h in (5000, 1024)}
+
+
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="crafted_"))
     rng = np.random.default_rng(0)
@@ -91,6 +116,7 @@ def main() -> None:
         "metadata is a list": craft(good, work / "list.geouic", meta_override=[1, 2, 3]),
         "format_version 'x'": craft(good, work / "ver.geouic", lambda m: m.__setitem__("format_version", "x")),
     }
+    cases.update(uic_cases(work))
     print("| model file | size B | exit | wall s (whole command) | load_model s | peak RSS MB | message |")
     print("|---|---|---|---|---|---|---|")
     for name, path in cases.items():
