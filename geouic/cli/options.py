@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from geouic.errors import rename_params
 from geouic.methods import DEFAULT_SAMPLE_SIZE, NORMALIZATIONS, REGISTRY, get_method, methods_taking
 
 if TYPE_CHECKING:
@@ -271,7 +272,21 @@ def echo_warnings() -> Iterator[None]:
                 if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
                     logging.getLogger("geouic.cli").debug("%s: %s", w.category.__name__, w.message)
                 else:
-                    click.echo(f"Warning: {w.message}", err=True)
+                    click.echo(f"Warning: {_flagged(str(w.message))}", err=True)
+
+
+def _flagged(message: str) -> str:
+    """``name=value`` in a library warning shown as ``--flag value`` for the running command's options.
+
+    Warnings do not list the parameters they name (errors do), so only the unmistakable
+    ``name=value`` form is rewritten, and only for parameters the command has a flag for.
+    """
+    import re
+
+    names = flag_names(click.get_current_context(silent=True))
+    params = [m for m in dict.fromkeys(re.findall(r"(?<![\w.\-/\\])(\w+)=", message))
+              if names.get(m, "").startswith("-")]
+    return rename_params(message, params, {p: names[p] for p in params}) if params else message
 
 
 def status(message: str) -> None:

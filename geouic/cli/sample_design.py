@@ -66,6 +66,10 @@ def cli(map_path, n, allocation, min_per_class, target_se, expected_ua, seed, ou
                                expected_ua=parse_expected_ua(expected_ua), min_per_class=min_per_class,
                                seed=seed, mem_limit_mb=mem_limit)
     write_sample(sample, output, overwrite=overwrite)
+    drawn, mapped = int(sample.design.allocation.sum()), int(sample.design.pixels.sum())
+    if n is not None and drawn < n:
+        click.echo(f"Warning: --n {n:,} asks for more points than {map_path} has mapped pixels ({mapped:,}); "
+                   f"drew {drawn:,}, every pixel.", err=True)
     click.echo(_table(sample.design))
     se = sample.design.expected_se
     click.echo(f"{sample.design.n:,} points ({allocation} allocation, seed {seed}); expected SE of overall "

@@ -121,3 +121,23 @@ def test_existing_sidecar_needs_overwrite(scene, tmp_path, sidecar, command):
     result = CliRunner().invoke(main, [str(a) for a in [*args, "-o", tmp_path / "o.tif", "--overwrite", "-q"]])
     assert result.exit_code == 0, result.output
     assert (tmp_path / sidecar).read_text() != "mine"
+
+
+def test_sample_design_says_when_n_is_capped(scene, tmp_path):
+    result = CliRunner().invoke(main, ["sample-design", str(scene.with_name("map.tif")), "--n", "5000",
+                                       "-o", str(tmp_path / "p.gpkg")])
+    assert result.exit_code == 0, result.output
+    assert "Warning: --n 5,000 asks for more points than" in result.output
+    assert "mapped pixels (4,096); drew 4,096, every pixel." in result.output
+    quiet = CliRunner().invoke(main, ["sample-design", str(scene.with_name("map.tif")), "--n", "400",
+                                      "-o", str(tmp_path / "q.gpkg")])
+    assert quiet.exit_code == 0 and "Warning" not in quiet.output, quiet.output
+
+
+def test_library_warnings_name_the_flags(scene, tmp_path):
+    result = CliRunner().invoke(main, ["sample-design", str(scene.with_name("map.tif")), "--n", "100",
+                                       "-o", str(tmp_path / "q.gpkg")])
+    assert result.exit_code == 0, result.output
+    warning = next(line for line in result.output.splitlines() if line.startswith("Warning"))
+    assert warning.startswith("Warning: --n 100 cannot give 50 points"), warning
+    assert "n=100" not in warning
