@@ -49,7 +49,6 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
     from geouic.assign import assign_schema, sidecar_paths
     from geouic.output import check_output
     from geouic.paths import check_distinct, thematic_files
-    from geouic.raster import open_raster
 
     check_distinct({"output": [*thematic_files(output), *sidecar_paths(output).values()]},
                    {"class_map": class_map, "reference": reference, "mapping": mapping, "schema": schema})
@@ -64,12 +63,9 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
             verb = "applies" if len(given) == 1 else "apply"
             raise CliError(f"{', '.join(given)} {verb} to --reference (learning a mapping), not to --mapping.")
 
-    with open_raster(class_map) as src:
-        n_windows = len(src.windows(mem_limit_mb=mem_limit, bytes_per_pixel=32))
-    passes = 2 if reference else 1
     target = schema or ("the reference classes" if reference else "the mapping's schema")
     status(f"Assigning the classes of {class_map} to {target}...")
-    with echo_warnings(), progress_callback(passes * n_windows, "Assigning") as update:
+    with echo_warnings(), progress_callback("Assigning") as update:
         result = assign_schema(class_map, output, reference=reference, mapping=mapping, schema=schema,
                                field=field, method=method.lower(), min_purity=min_purity,
                                unassigned_class=unassigned_class, mem_limit_mb=mem_limit,

@@ -53,8 +53,7 @@ def cli(scene: str, output: str, engine_args: EngineArgs, bands: list[str] | Non
     with open_raster(scene, bands=bands) as source:
         training = engine_args.open_training(source)
         status(f"Fitting {engine.method} on {source.path} ({source.width}x{source.height}, {source.count} bands)...")
-        n_windows = len(source.windows(mem_limit_mb=mem_limit, halo=engine.halo))
-        with progress_callback(n_windows, "Classifying") as update:
+        with progress_callback("Classifying") as update:
             result = classify_raster(source, engine, output, training=training, extras=extras,
                                      mem_limit_mb=mem_limit, overwrite=overwrite, profile=ThematicProfile(cog=cog),
                                      workers=workers, progress=update)

@@ -295,24 +295,31 @@ def status(message: str) -> None:
         click.echo(message, err=True)
 
 
-def progress_callback(length: int, label: str) -> contextlib.AbstractContextManager[Callable[[int], None]]:
-    """A context manager yielding an ``update(n)`` callable: a bar on a terminal, nothing elsewhere.
+def _show_progress() -> bool:
+    """Bars only on a terminal and without -q."""
+    return not is_quiet() and sys.stderr.isatty()
 
-    The bar appears at the first update, so work done before (fitting) shows no empty bar.
+
+def progress_callback(label: str) -> contextlib.AbstractContextManager[Callable[[int, int], None]]:
+    """A context manager yielding ``update(advance, total)`` for a library pass's ``progress=``.
+
+    The library tells how many windows its call runs (``total``); the bar is sized from that,
+    never by the CLI counting windows. A bar on a terminal, nothing elsewhere; it appears at the
+    first update, so work done before (fitting) shows no empty bar.
     """
-    if is_quiet() or not sys.stderr.isatty():
-        return contextlib.nullcontext(lambda n: None)
+    if not _show_progress():
+        return contextlib.nullcontext(lambda advance, total: None)
 
     @contextlib.contextmanager
-    def bar() -> Iterator[Callable[[int], None]]:
+    def bar() -> Iterator[Callable[[int, int], None]]:
         with contextlib.ExitStack() as stack:
-            shown: list[Any] = []
+            state: dict[str, Any] = {}
 
-            def update(n: int) -> None:
-                if not shown:
-                    shown.append(stack.enter_context(
-                        click.progressbar(length=length, label=label, file=sys.stderr)))
-                shown[0].update(n)
+            def update(advance: int, total: int) -> None:
+                if "bar" not in state:
+                    state["bar"] = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
+                state["bar"].length = total
+                state["bar"].update(advance)
 
             yield update
 

@@ -45,8 +45,7 @@ def cli(model: str, scene: str, output: str, bands: list[str] | None, mem_limit:
         engine.set_device(device)
     with open_raster(scene, bands=bands) as source:
         engine.check_bands(source)
-        n_windows = len(source.windows(mem_limit_mb=mem_limit, halo=engine.halo))
-        with progress_callback(n_windows, "Classifying") as update:
+        with progress_callback("Classifying") as update:
             result = apply_engine(source, engine, output, extras=extras, mem_limit_mb=mem_limit, overwrite=overwrite,
                                   profile=ThematicProfile(cog=cog), workers=workers, progress=update)
         echo_summary(result, engine, [source.path], save_model=None, overwrite=overwrite)

@@ -35,14 +35,10 @@ def cli(class_map, scene, output, bands, plots, mem_limit, overwrite):
     """
     from geouic.classstats import class_statistics, write_stats
     from geouic.paths import check_distinct
-    from geouic.raster import open_raster
 
     check_distinct({"output": output}, {"class_map": class_map, "scene": scene}, folders=["output"])
-
-    with open_raster(scene or class_map, bands=parse_bands(bands) if scene else None) as src:
-        n_windows = len(src.windows(mem_limit_mb=mem_limit))
     status(f"Computing class statistics of {class_map}{' over ' + scene if scene else ''}...")
-    with echo_warnings(), progress_callback(n_windows, "Statistics") as update:
+    with echo_warnings(), progress_callback("Statistics") as update:
         stats = class_statistics(class_map, scene, bands=parse_bands(bands), mem_limit_mb=mem_limit,
                                  progress=update)
         files = write_stats(stats, output, overwrite=overwrite, plots=plots)
