@@ -46,7 +46,15 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
     geouic assign-schema classes.tif --reference training.gpkg --field class --method hungarian -o lc.tif
     geouic assign-schema other.tif --mapping lc.mapping.yaml -o other_lc.tif
     """
-    from geouic.assign import assign_schema
+    from geouic.assign import assign_schema, sidecar_paths
+    from geouic.output import check_output
+    from geouic.paths import check_distinct, thematic_files
+
+    check_distinct({"output": [*thematic_files(output), *sidecar_paths(output).values()]},
+                   {"class_map": class_map, "reference": reference, "mapping": mapping, "schema": schema})
+    for path in thematic_files(output)[1:]:  # the map's style and names follow the map's --overwrite rule
+        check_output(path, overwrite=overwrite)
+
     if mapping and not reference:
         ctx = click.get_current_context()
         given = [f"--{name.replace('_', '-')}" for name in ("field", "method", "min_purity")

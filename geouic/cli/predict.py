@@ -33,10 +33,12 @@ def cli(model: str, scene: str, output: str, bands: list[str] | None, mem_limit:
     """
     from geouic.model import load_model
     from geouic.output import ThematicProfile, check_output
+    from geouic.paths import check_distinct, thematic_files
     from geouic.pipeline import apply_engine
     from geouic.raster import open_raster
 
-    for path in [output, *extras.values()]:
+    check_distinct({"output": thematic_files(output), **extras}, {"model": model, "scene": scene})
+    for path in [*map(str, thematic_files(output)), *extras.values()]:
         check_output(path, overwrite=overwrite)
     engine = load_model(model)
     if device and hasattr(engine, "set_device"):
