@@ -33,6 +33,9 @@ class _RasterReference(ReferenceData):
     """A label raster, read directly when on the grid, else through a nearest WarpedVRT."""
 
     kind = "raster"
+    band: int
+    _nodata: float | None
+    _warp: dict[str, Any] | None
 
     def __init__(self, path: str, grid: Grid, band: int) -> None:
         with _open_raster(path) as src:

@@ -15,7 +15,8 @@ import os
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -93,23 +94,26 @@ class AccuracyAssessment:
     field: str | None
     labels: list[int]
     counts: np.ndarray
-    names: dict[int, str] = field(default_factory=dict)
-    excluded: dict[str, int] = field(default_factory=dict)
+    names: dict[int, str] = dataclasses.field(default_factory=dict)
+    excluded: dict[str, int] = dataclasses.field(default_factory=dict)
     area_adjusted: AreaAdjusted | None = None
     clusters: ClusterMetrics | None = None
     mapped: dict[int, tuple[int, float]] | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def n_samples(self) -> int:
+        """Reference samples (pixels or points) in the confusion matrix."""
         return int(self.counts.sum())
 
     @property
     def overall_accuracy(self) -> float:
+        """Share of samples on the diagonal (see :func:`geouic.metrics.overall_accuracy`)."""
         return overall_accuracy(self.counts)
 
     @property
     def kappa(self) -> float:
+        """Cohen's kappa of the confusion matrix (see :func:`geouic.metrics.kappa`)."""
         return kappa(self.counts)
 
     def per_class(self) -> dict[str, dict[int, float]]:

@@ -268,7 +268,7 @@ def _table_rows(mapper: SchemaMapper, counts: ClassCounts, schema: LandCoverSche
         seen = {}
         if i is not None and mapper.crosstab_.shape[1]:
             for j in np.flatnonzero(mapper.crosstab_[i]):
-                seen[schema.find(int(mapper.labels_[j])).name] = int(mapper.crosstab_[i, j])
+                seen[schema.lookup(int(mapper.labels_[j])).name] = int(mapper.crosstab_[i, j])
         purity = None if i is None or np.isnan(mapper.purity_[i]) else round(float(mapper.purity_[i]), 4)
         rows.append({
             "class": cls, "pixels": int(counts.pixels[cls]),
@@ -300,7 +300,7 @@ def _meta(map_path: str, reference: Any, mapping: Any, field: str | None, method
           min_purity: float) -> dict[str, Any]:
     from geouic import __version__
 
-    meta = {"source": str(map_path), "geouic_version": __version__}
+    meta: dict[str, Any] = {"source": str(map_path), "geouic_version": __version__}
     if reference is not None:
         meta.update(reference=str(reference), field=field, method=method, min_purity=float(min_purity))
     else:

@@ -57,9 +57,11 @@ STATS_FILES = ("stats.csv", "stats.json", "signatures.png", "dendrogram.png")
 
 
 class _BandSums:
-    """Per-class pixels and area (a :class:`~geouic.counts.ClassCounts`) plus shifted sums and
-    sums of squares of each band in float64 (shifted by a per-band offset so the variance does
-    not cancel)."""
+    """Per-class pixels and area plus shifted sums and sums of squares of each band.
+
+    Pixels and areas are a :class:`~geouic.counts.ClassCounts`; the sums are float64 and
+    shifted by a per-band offset so the variance does not cancel.
+    """
 
     def __init__(self, n_bands: int) -> None:
         self.n_bands = n_bands

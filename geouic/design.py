@@ -202,10 +202,12 @@ class SampleDesign:
 
     @property
     def n(self) -> int:
+        """Total sample size (points over all strata)."""
         return int(self.allocation.sum())
 
     @property
     def weights(self) -> np.ndarray:
+        """Share of the mapped pixels in each stratum (``W_i``)."""
         return self.pixels / self.pixels.sum()
 
     @property
@@ -289,6 +291,7 @@ def stratified_sample(map_path: str | os.PathLike, *, n: int | None = None, allo
         pixels = np.array([sum(c.get(s, 0) for c in per_window) for s in strata], np.int64)
         ua = _ua_per_stratum(expected_ua, strata)
         if n is None:
+            assert target_se is not None  # one of n and target_se is given: checked above
             n = cochran_sample_size(pixels, ua, target_se)
             logger.info("Cochran sample size for SE(OA) = %s: n = %d", target_se, n)
         alloc = allocate(pixels, int(n), allocation, min_per_class=min_per_class)

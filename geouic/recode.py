@@ -1,5 +1,6 @@
-"""Recoding class maps through a look-up table: the one writer that ``assign-schema`` and ``merge`` share,
-and merging classes.
+"""Recoding class maps through a look-up table, and merging classes.
+
+The look-up-table writer is the one that ``assign-schema`` and ``merge`` share.
 
 :func:`write_lut_map` reads a class map over its window pass, writes ``lut[class]`` of every
 pixel into a new thematic map with its legend and counts the input classes on the way.
@@ -107,6 +108,7 @@ class MergeResult:
     seconds: float = 0.0
 
     def summary(self) -> str:
+        """One line for the user: the map, classes before and after, the mapping table, the time."""
         return (f"{self.path}: {self.n_before} classes merged into {self.n_after}; "
                 f"mapping -> {self.table} [{self.seconds:.1f} s]")
 
@@ -253,6 +255,7 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
         raise ParameterError("give either --scene or --stats for --to, not both.")
     if groups is not None and (scene is not None or stats is not None):
         warnings.warn("--scene/--stats are only used with --to; ignored.", stacklevel=2)
+    st: ClassStatistics | None
     if to is not None and scene is not None:
         st = class_statistics(map_path, scene, bands=bands, mem_limit_mb=mem_limit_mb, progress=tracker)
         pixels = dict(zip(st.codes.tolist(), st.pixels.tolist()))

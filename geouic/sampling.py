@@ -83,9 +83,9 @@ class _Reservoir:
 
 
 def _allocate(total: int, weights: Sequence[int]) -> list[int]:
-    weights = np.asarray(weights, dtype=float)
-    share = np.floor(total * weights / weights.sum()).astype(int)
-    share[np.argmax(weights)] += total - share.sum()
+    w = np.asarray(weights, dtype=float)
+    share = np.floor(total * w / w.sum()).astype(int)
+    share[np.argmax(w)] += total - share.sum()
     return share.tolist()
 
 

@@ -76,7 +76,8 @@ def scene_bytes_per_pixel(n_bands: int) -> int:
 class ProgressCallback(Protocol):
     """``progress(advance, total)``: ``advance`` windows finished out of ``total`` in the call."""
 
-    def __call__(self, advance: int, total: int) -> None: ...
+    def __call__(self, advance: int, total: int, /) -> None:
+        """Report ``advance`` more windows finished out of ``total``."""
 
 
 class RunProgress:
