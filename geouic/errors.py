@@ -23,6 +23,7 @@ __all__ = [
     "ModelError",
     "NotFittedError",
     "OutputError",
+    "ParameterWarning",
     "rename_params",
 ]
 
@@ -80,13 +81,22 @@ class OutputError(GeouicError, OSError):
     """An output cannot be written (exists, folder missing or not writable)."""
 
 
+class ParameterWarning(GeouicError, UserWarning):
+    """A parameter value works but probably not as meant (a :class:`UserWarning`).
+
+    Its message names parameters as an error's does, so a front end renames them the same way
+    (``warnings.warn(ParameterWarning("to=4 keeps all 4 classes.", params=("to",)))``).
+    """
+
+
 def rename_params(message: str, params: Iterable[str], names: Mapping[str, str]) -> str:
     """Rewrite the parameter names a message mentions.
 
     ``name=value`` becomes ``new value`` and a bare ``name`` becomes ``new``; only whole
     names listed in ``params`` are touched, so a one-letter parameter such as ``m`` leaves
-    other words alone. A key ``"name=True"`` in ``names`` renames that form as a whole (an
-    on/off flag: ``overwrite=True`` -> ``--overwrite``).
+    other words alone, and so do dotted words (``x.m``, ``stats.json``). A key ``"name=True"``
+    in ``names`` renames that form as a whole (an on/off flag: ``overwrite=True`` ->
+    ``--overwrite``).
 
     Parameters
     ----------
@@ -117,7 +127,7 @@ def rename_params(message: str, params: Iterable[str], names: Mapping[str, str])
         new = names.get(param)
         if new:
             message = re.sub(name + "=", _literal(new + " "), message)
-            message = re.sub(name + r"(?![\w=])", _literal(new), message)
+            message = re.sub(name + r"(?![\w=]|\.\w)", _literal(new), message)
     return message
 
 
