@@ -65,7 +65,8 @@ def check_output(path: str | os.PathLike, *, overwrite: bool = False, folder: bo
     """
     p = Path(path)
     if p.exists() and not overwrite:
-        raise OutputError(f"{p}: already exists; pass --overwrite to replace it or choose another name.")
+        raise OutputError(f"{p}: already exists; pass overwrite=True to replace it or choose another name.",
+                          params=("overwrite",))
     if p.is_dir() and not folder:
         raise OutputError(f"{p}: is a folder; give a file name for the output.")
     parent = p.parent if str(p.parent) else Path(".")

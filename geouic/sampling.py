@@ -138,7 +138,7 @@ def _sample_one(source: RasterSource, n: int, rng: np.random.Generator) -> np.nd
     if n_valid == 0:
         raise RasterInputError(
             f"{source.path}: every pixel is nodata (nodata={source.nodata}); check the nodata "
-            "value, the band selection (--bands) or the file."
+            "value, the band selection (bands) or the file.", params=("bands",)
         )
     (sample,) = reservoir.result()
     logger.debug("%s: sampled %d of %d valid pixels read", source.path, len(sample), n_valid)

@@ -145,7 +145,7 @@ def test_write_stats_and_read_back(strips):
     np.testing.assert_allclose(back.mean, st.mean, rtol=1e-6)
     assert back.codes.tolist() == [1, 2, 3, 4] and back.names[0] == "class 1"
     assert "linkage" in json.loads((folder / "stats.json").read_text())
-    with pytest.raises(OutputError, match="--overwrite"):
+    with pytest.raises(OutputError, match="overwrite=True"):
         write_stats(st, folder)
 
 
