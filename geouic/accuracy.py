@@ -23,7 +23,7 @@ import numpy as np
 
 from geouic.classmap import class_map_grid, class_names, open_class_map, read_classes
 from geouic.counts import ClassCounts
-from geouic.errors import ParameterError, ReferenceDataError
+from geouic.errors import ParameterError, ParameterWarning, ReferenceDataError
 from geouic.metrics import (
     Z95,
     AreaAdjusted,
@@ -256,9 +256,9 @@ def _build(src: Any, ref: Any, pairs: list[tuple[int, int, int]], names: dict[in
         names = {c: n for c, n in names.items() if c in ref_codes}
         return AccuracyAssessment(labels=labels, counts=counts, names=names, clusters=metrics, **common)
     if not set(map_codes) & set(ref_codes):
-        warnings.warn(
+        warnings.warn(ParameterWarning(
             f"the map's codes {map_codes[:12]} and the reference codes {ref_codes[:12]} share no class; "
-            "if the map holds unnamed clusters, use clusters=True (--clusters).", stacklevel=3)
+            "if the map holds unnamed spectral classes, use clusters=True.", params=("clusters",)), stacklevel=3)
     mapped = None
     if area_adjusted:
         from geouic.areas import class_areas  # pixel areas on the ellipsoid for geographic maps

@@ -82,12 +82,15 @@ class SchemaMapper:
 
     def _validate(self) -> None:
         if self.method not in METHODS:
-            raise ParameterError(f"method={self.method!r} is invalid; use one of {', '.join(METHODS)}.")
+            raise ParameterError(f"method={self.method!r} is invalid; use one of {', '.join(METHODS)}.",
+                                 params=("method",))
         if not (isinstance(self.min_purity, (int, float)) and 0.0 <= self.min_purity <= 1.0):
-            raise ParameterError(f"min_purity={self.min_purity!r} is out of range; use a number in 0..1.")
+            raise ParameterError(f"min_purity={self.min_purity!r} is out of range; use a number in 0..1.",
+                                 params=("min_purity",))
         u = self.unassigned
         if isinstance(u, bool) or not isinstance(u, (int, np.integer)) or u < 0:
-            raise ParameterError(f"unassigned={self.unassigned!r} is invalid; use a class code >= 0.")
+            raise ParameterError(f"unassigned={self.unassigned!r} is invalid; use a class code >= 0.",
+                                 params=("unassigned",))
 
     def fit(self, X: Any, y: Any = None, *, classes: ArrayLike | None = None,
             labels: ArrayLike | None = None) -> SchemaMapper:

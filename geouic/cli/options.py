@@ -150,6 +150,8 @@ def echo_warnings() -> Iterator[None]:
     """
     import warnings
 
+    from geouic.errors import GeouicError
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
@@ -159,7 +161,10 @@ def echo_warnings() -> Iterator[None]:
                 if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
                     logging.getLogger("geouic.cli").debug("%s: %s", w.category.__name__, w.message)
                 else:
-                    click.echo(f"Warning: {w.message}", err=True)
+                    message = w.message
+                    if isinstance(message, GeouicError):  # a ParameterWarning: name the flags
+                        message = message.message_for(flag_names(click.get_current_context(silent=True)))
+                    click.echo(f"Warning: {message}", err=True)
 
 
 def status(message: str) -> None:
@@ -322,6 +327,7 @@ PARAM_FLAGS: Mapping[str, str] = {
     "n_clusters": "--classes",
     "random_state": "--seed",
     "mem_limit_mb": "--mem-limit",
+    "groups": "--merge",
     **{opt.param: opt.flag for opt in ENGINE_OPTIONS if opt.param != opt.name},
 }
 
