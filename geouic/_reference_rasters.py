@@ -41,7 +41,7 @@ class _RasterReference(ReferenceData):
         with _open_raster(path) as src:
             if not (isinstance(band, numbers.Integral) and 1 <= band <= src.count):
                 raise ParameterError(
-                    f"band={band!r} is out of range; {_name(path)} has bands 1..{src.count}."
+                    f"band={band!r} is out of range; {_name(path)} has bands 1..{src.count}.", params=("band",)
                 )
             self.band = int(band)
             self._nodata = src.nodata

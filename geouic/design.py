@@ -64,7 +64,8 @@ def cochran_sample_size(weights: Any, expected_ua: Any, target_se: float) -> int
     """
     W = np.asarray(weights, np.float64)
     if W.ndim != 1 or not len(W) or np.any(W < 0) or W.sum() <= 0:
-        raise ParameterError(f"weights={W.tolist()} must be proportions >= 0 with a positive sum.")
+        raise ParameterError(f"weights={W.tolist()} must be proportions >= 0 with a positive sum.",
+                             params=("weights",))
     U = _check_ua(expected_ua, len(W))
     if not 0 < target_se < 1:
         raise ParameterError(f"target_se={target_se} is out of range; use a standard error in (0, 1), e.g. 0.01.",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geouic.colors import to_hex
+from geouic.errors import ParameterError
 
 if TYPE_CHECKING:
     from geouic.accuracy import AccuracyAssessment
@@ -60,7 +61,7 @@ def plot_contingency(a: AccuracyAssessment) -> Any:
     """A heatmap of the cluster x reference-class contingency table (cluster mode)."""
     c = a.clusters
     if c is None:
-        raise ValueError("plot_contingency needs an assessment made with clusters=True.")
+        raise ParameterError("plot_contingency needs an assessment made with clusters=True.", params=("clusters",))
     title = f"Clusters x reference classes, NMI = {c.nmi:.3f}, ARI = {c.ari:.3f}"
     return _heatmap(c.contingency, [str(k) for k in c.cluster_labels],
                     [_short(a.label(k)) for k in c.class_labels], title, "map cluster")

@@ -114,7 +114,7 @@ def sample_pixels(sources: RasterSource | Sequence[RasterSource], n: int, *,
         A scene holds no valid pixel.
     """
     if n < 1:
-        raise ParameterError(f"sample_size={n} is invalid: must be >= 1.")
+        raise ParameterError(f"sample_size={n} is invalid: must be >= 1.", params=("sample_size",))
     if isinstance(sources, RasterSource):
         sources = [sources]
     rng = np.random.default_rng(seed)
