@@ -24,6 +24,7 @@ from geouic.errors import ModelError, ParameterError
 from geouic.raster import RasterSource
 from geouic.sampling import sample_pixels
 from geouic.uic.data import PatchPool, Projection
+from geouic.uic.labels import count_distinct
 from geouic.uic.model import DEFAULT_ARCH, UICNet, build_net, forward_tiled, receptive_radius
 from geouic.uic.train import MemberResult, TrainConfig, _nmi, config_dict, train_member
 
@@ -209,6 +210,12 @@ class UICEngine(Engine):
         if len(X) < self.n_classes:
             raise ParameterError(f"{sources[0].path}: only {len(X)} valid pixels for {self.n_classes} classes; "
                                  "lower --classes or check the nodata value.")
+        distinct = count_distinct(X)
+        if distinct < self.n_classes:
+            where = sources[0].path if len(sources) == 1 else f"{len(sources)} scenes ({sources[0].path}, ...)"
+            raise ParameterError(f"{where}: the {len(X)} sampled valid pixels hold only {distinct} distinct "
+                                 f"values, fewer than the {self.n_classes} classes asked for; "
+                                 f"lower --classes to {distinct} or less.")
         self.projection_ = Projection(self.normalize, self.pca_components).fit(X)
         pool = PatchPool.from_sources(sources, self.projection_, pool_pixels=self.pool_pixels, seed=seed)
         member_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(self.members)]

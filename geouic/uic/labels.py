@@ -10,15 +10,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
+from geouic.errors import ParameterError
 from geouic.uic.data import PatchPool
 from geouic.uic.model import UICNet
 
-__all__ = ["initial_labels", "sinkhorn_labels", "inverse_frequency", "repair_empty"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["initial_labels", "fit_mixture", "count_distinct", "sinkhorn_labels", "inverse_frequency", "repair_empty"]
 
 
 def initial_labels(pool: PatchPool, k: int, seed: int, *, method: str = "gmm", n_init: int = 4,
@@ -46,7 +51,6 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, method: str = "gmm", n
         Labels 0..k-1 of the valid pool pixels (in :meth:`PatchPool.valid_features` order).
     """
     from sklearn.cluster import KMeans
-    from sklearn.mixture import GaussianMixture
 
     X = pool.smoothed_features(pool.geometry)
     rng = np.random.default_rng(seed)
@@ -54,12 +58,79 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, method: str = "gmm", n
     seeds = rng.integers(0, 2**31 - 1, size=n_init)
     if method == "kmeans":
         return KMeans(n_clusters=k, n_init=n_init, random_state=int(seeds[0])).fit(fit).predict(X).astype(np.int64)
+    best = fit_mixture(fit, k, seeds, covariance=covariance)
+    return best.predict(X.astype(np.float64)).astype(np.int64)
+
+
+#: Covariance regularisation of the mixtures, relative to the mean variance of the features.
+REG_COVAR = 1e-3
+
+
+def fit_mixture(X: np.ndarray, k: int, seeds: np.ndarray, *, covariance: str = "diag",
+                reg: float = REG_COVAR) -> Any:
+    """The best of ``len(seeds)`` Gaussian mixtures of ``X`` by likelihood, robust to collapse.
+
+    A component can collapse onto identical pixels (a large constant area, heavily quantised
+    values), where its empirical covariance is ill-defined. Three things prevent it: the fit
+    runs in float64 (in float32, scikit-learn's ``E[x^2] - E[x]^2`` variance came out negative
+    on the 3-band uint16 ``landsat8_brazil`` scene); the covariance regularisation is
+    ``reg`` times the mean feature variance, so it scales with the data; and a start that still
+    fails is retried with ten times the regularisation (twice), then skipped.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, features)
+    k : int
+    seeds : ndarray of int
+        One random state per start.
+    covariance : {"diag", "full", "tied", "spherical"}, default="diag"
+    reg : float, default=REG_COVAR
+
+    Returns
+    -------
+    sklearn.mixture.GaussianMixture
+        The fitted mixture with the highest lower bound.
+
+    Raises
+    ------
+    ParameterError
+        When no start could be fitted (the features hold fewer than ``k`` distinct values).
+    """
+    from sklearn.mixture import GaussianMixture
+
+    X = np.asarray(X, dtype=np.float64)
+    scale = float(np.mean(X.var(axis=0))) if len(X) > 1 else 1.0
+    base = reg * (scale if scale > 0 else 1.0)
     best, best_bound = None, -np.inf
     for s in seeds:
-        gmm = GaussianMixture(k, covariance_type=covariance, random_state=int(s), reg_covar=1e-4).fit(fit)
-        if gmm.lower_bound_ > best_bound:
-            best, best_bound = gmm, gmm.lower_bound_
-    return best.predict(X).astype(np.int64)
+        for factor in (1.0, 10.0, 100.0):
+            gmm = GaussianMixture(k, covariance_type=covariance, random_state=int(s), reg_covar=base * factor)
+            try:
+                gmm.fit(X)
+            except ValueError:
+                logger.info("mixture start %d collapsed at reg_covar %.2g; retrying", int(s), base * factor)
+                continue
+            if gmm.lower_bound_ > best_bound:
+                best, best_bound = gmm, gmm.lower_bound_
+            break
+    if best is None:
+        raise ParameterError(f"no Gaussian mixture of {k} components could be fitted to {len(X)} pixels "
+                             f"({count_distinct(X)} distinct values); lower --classes.")
+    return best
+
+
+def count_distinct(X: np.ndarray) -> int:
+    """Number of distinct rows of ``X`` (n, features), by a random projection of each row.
+
+    Two different rows project to the same value with probability zero for a continuous
+    random direction, so this equals ``len(np.unique(X, axis=0))`` at the cost of one matrix
+    product and a 1-D sort.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if len(X) == 0:
+        return 0
+    direction = np.random.default_rng(12345).normal(size=X.shape[1])
+    return int(len(np.unique(X @ direction)))
 
 
 def sinkhorn_labels(logp: np.ndarray, n_iter: int = 3) -> np.ndarray:
@@ -155,3 +226,4 @@ def _split_head(net: UICNet, big: int, empty: int, c0: np.ndarray, c1: np.ndarra
     b[empty] = bb - alpha * (d @ m)
     w[big, :, 0, 0] = wb - alpha * d
     b[big] = bb + alpha * (d @ m)
+
