@@ -380,7 +380,8 @@ def make_engine(method: str, *, n_classes: int | None = None, seed: int | None =
                 f"--classes {n_classes} is invalid: must be between 2 and {MAX_CLASSES}."
             )
     if method in ENGINES:
-        return _import(ENGINES[method])(n_classes=n_classes, seed=seed, normalize=normalize, **params)
+        return _import(ENGINES[method])(n_classes=n_classes, seed=seed, normalize=normalize,
+                                        sample_size=sample_size, **params)
     est_cls = _import(ESTIMATORS[method])
     if method in SUPERVISED:
         estimator = est_cls(**params)
