@@ -172,6 +172,10 @@ def _read_reference(spec: RefSpec, data_dir: Path, grid: Any) -> Reference:
                      codes.astype(np.int64), spec.note)
 
 
+def _class_counts(codes: np.ndarray) -> dict[int, int]:
+    return {int(c): int(n) for c, n in zip(*np.unique(codes, return_counts=True))}
+
+
 def load_scene(name: str, data_dir: Path) -> Scene:
     """Read a scene through geouic's ``open_raster`` and its references through ``open_reference``."""
     from geouic.raster import open_raster
@@ -190,7 +194,7 @@ def load_scene(name: str, data_dir: Path) -> Scene:
     info.update(valid_px=int(valid.sum()), kind=spec.kind, half=spec.half, note=spec.note,
                 references={r.name: {"kind": r.kind, "samples": r.n,
                                      "invalid_samples": int((~valid[r.rows, r.cols]).sum()),
-                                     "classes": {int(c): int(n) for c, n in zip(*np.unique(r.codes, return_counts=True))}}
+                                     "classes": _class_counts(r.codes)}
                             for r in refs})
     return Scene(name, image, data, valid, refs, spec, info)
 

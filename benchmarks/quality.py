@@ -158,6 +158,23 @@ def load_results(path: Path) -> dict[str, Any]:
     return results
 
 
+def merge_results(results: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """Add ``other``'s records, runs and scenes to ``results``.
+
+    On equal keys ``other``'s workflows win; a workflow only ``results`` has is kept, with the
+    run it came from.
+    """
+    for key, rec in other["records"].items():
+        old = results["records"].get(key, {})
+        for part in WORKFLOWS:
+            if part not in rec and part in old:
+                rec[part] = dict(old[part], run=old[part].get("run", old.get("run")))
+        results["records"][key] = rec
+    results["runs"].update(other["runs"])
+    results["scenes"].update(other.get("scenes", {}))
+    return results
+
+
 def save_results(results: dict[str, Any], path: Path) -> None:
     used = {r.get("run") for r in results["records"].values()}
     used |= {r[p].get("run") for r in results["records"].values() for p in WORKFLOWS if p in r}
@@ -206,6 +223,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown report to write")
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="results JSON, merged when it exists")
     p.add_argument("--report-only", action="store_true", help="only regenerate --out from --json")
+    p.add_argument("--merge", type=Path, nargs="*", default=[],
+                   help="results JSON files of other runs (e.g. side-by-side processes) merged into --json first")
     args = p.parse_args(argv)
     args.engines, args.seeds = _csv(args.engines), [int(s) for s in _csv(args.seeds)]
     args.workflows = tuple(w for w in WORKFLOWS if w in _csv(args.workflows))
@@ -240,6 +259,10 @@ def _new_run(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results = load_results(args.json)
+    for other in args.merge:
+        merge_results(results, load_results(other))
+    if args.merge:
+        save_results(results, args.json)
     if args.report_only:
         args.out.write_text(render_markdown(results))
         print(f"wrote {args.out}")
@@ -282,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
                     old = results["records"].get(key, {})
                     for part in WORKFLOWS:  # keep the workflow this run did not redo
                         if part not in rec and part in old:
-                            rec[part] = dict(old[part], run=old.get("run"))
+                            rec[part] = dict(old[part], run=old[part].get("run", old.get("run")))
                     store(key, rec)
                     if rec[args.workflows[0]]["status"] == "unavailable":
                         break  # the other seeds would say the same

@@ -160,7 +160,8 @@ def test_summary_and_report_from_the_json_alone():
     md = render_markdown(results)
     assert "| salinas_a | 0.920 | not run |" in md
     assert "error: ValueError: bad / pipe" in md  # a pipe would break the table
-    assert "UIC >= best classical + 0.03 on 1 of 1 rows" in md and "seed spread <= 0.03 on 0 of 1" in md
+    assert "UIC >= best classical + 0.03 on 1 of 1 rows with a UIC score (of 1)" in md
+    assert "seed spread <= 0.03 on 0 of 1 rows with several seeds" in md
 
 
 def test_schema_1_results_are_converted(tmp_path):
@@ -200,3 +201,15 @@ def test_published_maps_reproduce_the_quoted_scores(scene):
     for method, oa in expected.items():
         rec = quality.score_published(method, maps[method], sc)
         assert rec["matched"]["scores"]["reference"]["oa"] == pytest.approx(oa, abs=5e-4), method
+
+
+def test_merge_keeps_the_workflow_the_other_run_did_not_redo():
+    base = {"runs": {"r1": {}}, "scenes": {}, "records": {"s/uic/0": {
+        "scene": "s", "engine": "uic", "seed": 0, "run": "r1", "matched": {"status": "ok", "k": 4},
+        "majority": {"status": "ok", "k": 12}}}}
+    other = {"runs": {"r2": {}}, "scenes": {}, "records": {"s/uic/0": {
+        "scene": "s", "engine": "uic", "seed": 0, "run": "r2", "matched": {"status": "error", "k": 4}}}}
+    rec = quality.merge_results(base, other)["records"]["s/uic/0"]
+    assert rec["matched"]["status"] == "error" and rec["run"] == "r2"
+    assert rec["majority"] == {"status": "ok", "k": 12, "run": "r1"}
+    assert set(base["runs"]) == {"r1", "r2"}
