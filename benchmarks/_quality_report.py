@@ -335,7 +335,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "the K clusters among the labelled samples, beside the reference's largest and smallest class share "
         "(equal-size clusters against a dominated reference show here). *Realistic*: K = 3 x classes, clusters "
         "take the majority class of the first reference's samples on the black squares of a 16x16-pixel "
-        "checkerboard, scored on the white squares (a cluster with no training sample is unassigned: an error). Cells are mean (min-max) over seeds. "
+        "checkerboard, scored on the white squares (a cluster with no training sample is unassigned: an error). "
+        "Cells are mean (min-max) over seeds. "
         "`kmeans-smooth3` = geouic k-means on 3x3-smoothed bands; `gmm` = scikit-learn GaussianMixture, full "
         "covariance, on z-scored pixels (PCA-30 above 30 bands); `uic-init` = UIC's initial labels alone.")
     add("")
