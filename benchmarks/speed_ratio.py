@@ -15,6 +15,7 @@ repository root::
     python -m benchmarks.speed_ratio                       # the three scenes, 1 repeat
     python -m benchmarks.speed_ratio --scenes salinas_150 --repeats 3
     python -m benchmarks.speed_ratio --markdown benchmarks/_work/speed.md
+    python -m benchmarks.speed_ratio --render-only          # the section again, from the JSON
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def render_markdown(result: dict[str, Any]) -> str:
              + (f", uncommitted in geouic/: {result['dirty']}" if result["dirty"] else "") + "). "
              f"Machine: {m['cpu_model']}, {m['usable_cores']} usable cores, {m['memory_gb']} GB, Python {m['python']}, "
              + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-             + f"; load average (1 min) {result['load_start']:.2f} at start, {result['load_end']:.2f} at end. "
+             + f"; load average (1 min) {result['load_start']:.2f} at start, {result.get('load_end', 0):.2f} at end. "
              "Each cell: median over repeats; peak RSS is the process's maximum resident set. "
              "Issue 8 asks for default / kmeans <= 20 (wall time).", "",
              "| scene | K | repeats | default wall s | default CPU s | default peak RSS MB | kmeans wall s | "
@@ -121,7 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=_bench.ROOT / "benchmarks" / "_work" / "speed_ratio.json")
     p.add_argument("--markdown", type=Path, default=None, help="also write the RESULTS.md section here")
     p.add_argument("--extra", default="", help="extra options for both commands, e.g. '--workers 2'")
+    p.add_argument("--render-only", action="store_true", help="only print (and write) the section from --json")
     args = p.parse_args(argv)
+    if args.render_only:
+        md = render_markdown(json.loads(args.json.read_text()))
+        if args.markdown:
+            args.markdown.write_text(md)
+        print(md)
+        return 0
     scenes = [s.strip() for s in args.scenes.split(",") if s.strip()]
     for s in scenes:
         if s not in SCENES:
