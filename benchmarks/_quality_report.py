@@ -22,24 +22,29 @@ PUBLISHED = "published:"
 
 #: Findings written by hand from the runs listed under *Runs*; re-check them after a re-run.
 NOTES = """
-- **Which code.** The uic rows of salinas_a, salinas_150, landsat5_amazon and historical_map come from commit
-  92c7663 (run 2026-11-24, both workflows, 3 seeds; schema-1 records converted, so they have no cluster-share
-  column); the engine at HEAD 3010534 differs from it only in a docstring. The other uic rows, all uic-init,
-  classical and published rows ran on 2026-12-01 at 86bcb66 (same geouic/ as 3010534). The 2026-12-01 uic rows
-  were run with `--workflows matched` only, on a machine loaded 9-15 by other jobs (one seed takes 1.5-10 min
-  of wall time there): cells marked "not run" or "1 seed" are the ones that did not fit; re-run them with
-  `python -m benchmarks.quality --engines uic --threads 1` (add `--scenes`, `--seeds`, `--workflows`).
+- **Which code.** The uic rows of salinas_150, landsat5_amazon and historical_map (and salinas_a's realistic
+  workflow) come from commit 92c7663 (run 2026-11-24, 3 seeds; schema-1 records converted, so they have no
+  cluster-share column); the engine at HEAD 3010534 differs from it only in a docstring. All other rows ran on
+  2026-12-01 at 86bcb66 (same geouic/ as 3010534). On that day the machine was loaded 9-15 by other jobs (one UIC
+  fit took 1.5-24 min of wall time), so the uic rows were run by workflow: matched with 3 seeds on every scene
+  but rsgislib_aber_s2 (seed 0 only), realistic with seed 0 on salinas_a_83x83, both Indian Pines crops and
+  landsat8_peru; the other uic cells read "not run" (or "1 seed"). Fill them with `python -m benchmarks.quality
+  --engines uic --threads 1` (narrow it with `--scenes`, `--seeds`, `--workflows`; side-by-side processes write
+  their own `--json` and are joined with `--merge`).
 - **Halves.** A and B are set in `benchmarks/_quality_lib.py` (`SCENES`, field `half`). Overlapping scenes share a
   half: salinas_a_83x83 is a crop of salinas_a; the two Indian Pines crops share 70 rows; salinas_a and salinas_150
   are parts of one Salinas cube that overlap (3,409 spectra of salinas_a occur bit for bit in salinas_150), so the
   split suggested in the brief (salinas_150 in B) would have leaked. A: 3 hyperspectral (Salinas) + 2 multispectral
   (Landsat 5 TM sparse polygons, Landsat 7 ETM+ dense raster); B: 2 hyperspectral (Indian Pines) + 3 multispectral
   (scanned RGB map, Sentinel-2 polygons + points, Landsat 8 points).
-- **What the "before" rows say.** UIC gains 0.001-0.03 over its own initialisation (uic-init) where both ran, and
-  on indian_pines_roi70 / 85x70 it ends where it started (0.715 vs 0.722, 0.699 vs 0.697). It clears the +0.03 bar
-  on the Salinas scenes, landsat5_amazon and indian_pines_roi70; it is below the best classical engine on
-  nc_landsat7_landclass96 (0.317 vs ISODATA 0.414, GMM 0.409: the dense reference is 48 % one class, UIC's largest
-  cluster holds 25 %), historical_map (GMM) and indian_pines_85x70 (k-means on smoothed bands). The published
+- **What the "before" rows say.** The self-labelling phase adds almost nothing over UIC's own initialisation
+  (uic-init): +0.007 to +0.024 on six scenes, nothing on indian_pines_85x70 and landsat8_peru (all three UIC
+  seeds give exactly uic-init's 0.813 there), less on indian_pines_roi70 (0.715 vs 0.722) and rsgislib_aber_s2
+  (seed 0: 0.815 vs uic-init 0.898 with the same seed). Against the best classical engine, UIC clears +0.03 on
+  salinas_a_83x83, salinas_150, landsat5_amazon and indian_pines_roi70, misses it on salinas_a (+0.029), and is
+  below it on nc_landsat7_landclass96 (0.312 vs ISODATA 0.414 / GMM 0.409: the dense reference is 48 % one class,
+  UIC's largest cluster holds 25 %), indian_pines_85x70, historical_map, rsgislib_aber_s2 (0.815 vs k-means on
+  smoothed bands 0.965) and landsat8_peru (0.813 vs 0.934): half A 3 of 5 scenes, half B 1 of 5. The published
   SC-SSC maps (0.994 / 0.931) are far ahead on the two paper crops.
 - **Reproduced figures.** Published maps: SC-SSC 0.994 (salinas_a_83x83), SC-SSC 0.931, 3DS-SSC 0.804, S-SSC 0.762,
   SR-SSC 0.711, SSC 0.626 (indian_pines_roi70), as ../shared/data quotes them (a test checks this). k-means seed 0:
@@ -56,7 +61,8 @@ NOTES = """
   against the reference.
 - **uic-init** is what a UIC member starts from, alone, on the whole scene: the engine's first stage (z-score, PCA
   to 16 whitened channels above 16 bands), 3x3-median features, diagonal GMM (4 starts, 20,000 fitted pixels),
-  seeded like the first member (see `benchmarks/_quality_engines.uic_init_labels`).
+  seeded like the first member (see `benchmarks/_quality_engines.uic_init_labels`); on indian_pines_roi70 it was
+  checked identical, pixel for pixel, to the labels `train_member` starts member 1 from.
 - **k-means vs the README floor** (unchanged since the last report): salinas_150 0.725, not 0.813, because geouic's
   k-means reaches a lower objective that matches the classes worse; landsat5_amazon 0.864 with the thermal band
   (0.83 without it).
