@@ -22,13 +22,15 @@ PUBLISHED = "published:"
 
 #: Findings written by hand from the runs listed under *Runs*; re-check them after a re-run.
 NOTES = """
-- **Which code.** The uic rows of salinas_150, landsat5_amazon and historical_map (and salinas_a's realistic
-  workflow) come from commit 92c7663 (run 2026-11-24, 3 seeds; schema-1 records converted, so they have no
-  cluster-share column); the engine at HEAD 3010534 differs from it only in a docstring. All other rows ran on
-  2026-12-01 at 86bcb66 (same geouic/ as 3010534). On that day the machine was loaded 9-15 by other jobs (one UIC
-  fit took 1.5-24 min of wall time), so the uic rows were run by workflow: matched with 3 seeds on every scene
-  but rsgislib_aber_s2 (seed 0 only), realistic with seed 0 on salinas_a_83x83, both Indian Pines crops and
-  landsat8_peru; the other uic cells read "not run" (or "1 seed"). Fill them with `python -m benchmarks.quality
+- **Which code.** The uic rows of historical_map and the realistic-workflow uic rows of salinas_a, salinas_150 and
+  landsat5_amazon come from commit 92c7663 (run 2026-11-24, 3 seeds; schema-1 records converted, so matched rows
+  from it have no cluster-share column); the engine at HEAD 3010534 differs from it only in a docstring, and
+  re-running the matched rows of salinas_a, salinas_150 and landsat5_amazon on 2026-12-01 gave the same OA to the
+  last digit (salinas_a 0.8403 / 0.8437 / 0.8416; landsat5_amazon through the polygons instead of their rasterised
+  copy, too). All other rows ran on 2026-12-01 at 86bcb66 (same geouic/ as 3010534). On that day the machine was
+  loaded 5-15 by other jobs (one UIC fit took 1-24 min of wall time), so the uic rows were run by workflow:
+  matched with 3 seeds on every scene but historical_map (92c7663) and rsgislib_aber_s2 (seed 0 only), realistic
+  with seed 0 on salinas_a_83x83, both Indian Pines crops and landsat8_peru; the other uic cells read "not run" (or "1 seed"). Fill them with `python -m benchmarks.quality
   --engines uic --threads 1` (narrow it with `--scenes`, `--seeds`, `--workflows`; side-by-side processes write
   their own `--json` and are joined with `--merge`).
 - **Halves.** A and B are set in `benchmarks/_quality_lib.py` (`SCENES`, field `half`). Overlapping scenes share a
