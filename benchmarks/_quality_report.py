@@ -31,8 +31,8 @@ NOTES = """
   loaded 5-15 by other jobs (one UIC fit took 1-24 min of wall time), so the uic rows were run by workflow:
   matched with 3 seeds on every scene but historical_map (92c7663) and rsgislib_aber_s2 (seed 0 only), realistic
   with seed 0 on salinas_a_83x83, both Indian Pines crops and landsat8_peru; the other uic cells read "not run"
-  (or "1 seed"). Fill them with `python -m benchmarks.quality --engines uic --threads 1` (narrow it with `--scenes`, `--seeds`, `--workflows`; side-by-side processes write
-  their own `--json` and are joined with `--merge`).
+  (or "1 seed"). Fill them with `python -m benchmarks.quality --engines uic --threads 1` (narrow it with
+  `--scenes`, `--seeds`, `--workflows`; side-by-side processes write their own `--json`, joined with `--merge`).
 - **Halves.** A and B are set in `benchmarks/_quality_lib.py` (`SCENES`, field `half`). Overlapping scenes share a
   half: salinas_a_83x83 is a crop of salinas_a; the two Indian Pines crops share 70 rows; salinas_a and salinas_150
   are parts of one Salinas cube that overlap (3,409 spectra of salinas_a occur bit for bit in salinas_150), so the
