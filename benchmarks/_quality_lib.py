@@ -1,18 +1,16 @@
-"""Helpers of ``benchmarks/quality.py``: scores, the checkerboard split, scenes and references.
+"""Scenes, references and scores of the quality benchmark (``benchmarks/quality.py``).
 
-Scores are computed from a contingency table (rows = map labels, columns = reference classes)
-over the labelled pixels only:
+* :data:`SCENES`: every labelled scene of ``../shared/data`` in one table: image, references
+  (the first one sets K; later ones are independent second references scored on the same
+  maps), sensor kind, published cluster maps, and the half of the generalisation protocol;
+* :func:`load_scene`: the image through :func:`geouic.raster.open_raster` and every reference
+  through :func:`geouic.reference.open_reference` (polygons by the pixel-centre rule, points
+  one sample each, label rasters as stored);
+* :func:`matched_scores` and :func:`majority_scores`: scores of a cluster map on the labelled
+  samples, computed by :mod:`geouic.accuracy` (``cluster_metrics``, ``matched_confusion``,
+  ``confusion_matrix``, ``overall_accuracy``, ``kappa``).
 
-* :func:`matched_scores`: clusters matched one-to-one to classes by the Hungarian method
-  (``scipy.optimize.linear_sum_assignment`` maximising matched pixels), then overall accuracy,
-  Cohen's kappa of the matched map (clusters left unmatched count as an extra, always-wrong
-  class) and NMI (arithmetic normalisation, as scikit-learn's default);
-* :func:`majority_scores`: the realistic over-clustering workflow: each cluster takes the
-  reference class most of its *training* pixels carry; clusters with no training pixel stay
-  unassigned (always wrong); OA and kappa on the *test* pixels.
-
-Nothing here imports torch, geouic engines or scikit-learn at import time, so the smoke test
-stays fast.
+Nothing here imports torch or scikit-learn, so the smoke test stays fast.
 """
 
 from __future__ import annotations
@@ -24,146 +22,281 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+
+from geouic.accuracy import cluster_metrics, confusion_matrix, kappa, matched_confusion, overall_accuracy
 
 __all__ = [
-    "SCENES",
+    "RefSpec",
     "SceneSpec",
+    "SCENES",
+    "HALVES",
+    "Reference",
     "Scene",
-    "contingency",
-    "kappa_from_confusion",
-    "nmi_from_contingency",
+    "load_scene",
+    "published_maps",
     "matched_scores",
+    "majority_mapping",
     "majority_scores",
     "checkerboard",
     "smooth_valid",
-    "load_scene",
-    "GaussianMixtureReference",
+    "fmt_range",
+    "ref_name",
 ]
 
 
+# ------------------------------------------------------------------------------------ scenes
+@dataclass(frozen=True)
+class RefSpec:
+    """A reference of a scene: file (relative to the data folder), class field for vectors."""
+
+    path: str
+    field: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    """Where a scene's image and references live, what sensor it is, which half it is in."""
+
+    image: str
+    refs: tuple[RefSpec, ...]
+    kind: str  # "hyperspectral" or "multispectral"
+    half: str  # "A" or "B" (generalisation protocol)
+    note: str = ""
+    published: str | None = None  # folder of published cluster maps on the same pixels
+
+
+_H, _M = "hyperspectral", "multispectral"
+
+#: Every labelled scene of ../shared/data, with its half of the generalisation protocol.
+#: Overlapping scenes share a half: salinas_a_83x83 is a crop of salinas_a, both indian_pines
+#: crops share their top 70 rows, and salinas_a and salinas_150 are parts of the same Salinas
+#: cube that overlap (3,409 of salinas_a's spectra occur, bit for bit, in salinas_150).
+SCENES: dict[str, SceneSpec] = {
+    "salinas_a": SceneSpec("salinas_a/image.tif", (RefSpec("salinas_a/reference.tif"),), _H, "A",
+                           "AVIRIS 204 bands, 83x86, 0 = unlabelled"),
+    "salinas_a_83x83": SceneSpec("salinas_a_83x83/image.tif", (RefSpec("salinas_a_83x83/reference.tif"),),
+                                 _H, "A", "salinas_a's first 83 columns (the papers' crop)",
+                                 published="salinas_a_83x83/published"),
+    "salinas_150": SceneSpec("salinas_150/image.tif", (RefSpec("salinas_150/reference.tif"),), _H, "A",
+                             "AVIRIS 204 bands, 150x150, nodata -32768 off the labels"),
+    "landsat5_amazon": SceneSpec("landsat5_amazon/image.tif",
+                                 (RefSpec("landsat5_amazon/training_polygons.gpkg", "class_code"),), _M, "A",
+                                 "Landsat 5 TM 7 bands, 287x310, 36 sparse polygons"),
+    "nc_landsat7_landclass96": SceneSpec("nc_landsat7_landclass96/image.tif",
+                                         (RefSpec("nc_landsat7_landclass96/reference.tif"),), _M, "A",
+                                         "Landsat 7 ETM+ 6 bands, 489x443, dense land-cover raster"),
+    "indian_pines_roi70": SceneSpec("indian_pines_roi70/image.tif", (RefSpec("indian_pines_roi70/reference.tif"),),
+                                    _H, "B", "AVIRIS Indian Pines 200 bands, 70x70 (SC-SSC crop)",
+                                    published="indian_pines_roi70/published"),
+    "indian_pines_85x70": SceneSpec("indian_pines_85x70/image.tif", (RefSpec("indian_pines_85x70/reference.tif"),),
+                                    _H, "B", "AVIRIS Indian Pines 200 bands, 85x70 (Huang et al. crop)"),
+    "historical_map": SceneSpec("historical_map/map.tif",
+                                (RefSpec("historical_map/training_polygons.gpkg", "Class"),), _M, "B",
+                                "scanned RGB map, EPSG:4326, 17 polygons"),
+    "rsgislib_aber_s2": SceneSpec("rsgislib_aber_s2/image.tif",
+                                  (RefSpec("rsgislib_aber_s2/reference.tif", note="training polygons"),
+                                   RefSpec("rsgislib_aber_s2/reference_points.tif",
+                                           note="28 independent accuracy points")),
+                                  _M, "B", "Sentinel-2 10 bands, 931x947, sparse polygons + points"),
+    "landsat8_peru": SceneSpec("landsat8_peru/image.tif", (RefSpec("landsat8_peru/points.gpkg", "class"),),
+                               _M, "B", "Landsat 8 SR 6 bands, 318x235, 91 points (codes 0-3 -> 1-4)"),
+}
+
+def ref_name(spec: RefSpec) -> str:
+    """The name a reference goes by in records and tables: its file stem."""
+    return Path(spec.path).stem
+
+
+#: The two halves of the generalisation protocol (derived from :data:`SCENES`).
+HALVES: dict[str, tuple[str, ...]] = {
+    h: tuple(name for name, spec in SCENES.items() if spec.half == h) for h in ("A", "B")
+}
+
+
+@dataclass
+class Reference:
+    """Labelled samples of one reference on the scene grid (one per pixel, or per point)."""
+
+    name: str  # file stem, e.g. "reference" or "reference_points"
+    kind: str  # "raster", "polygons" or "points"
+    rows: np.ndarray
+    cols: np.ndarray
+    codes: np.ndarray
+    note: str = ""
+
+    @property
+    def classes(self) -> np.ndarray:
+        return np.unique(self.codes)
+
+    @property
+    def n(self) -> int:
+        return int(len(self.codes))
+
+
+@dataclass
+class Scene:
+    """A scene read whole (they are small), its validity mask and its references."""
+
+    name: str
+    image: Path
+    data: np.ndarray  # (bands, rows, cols) float32, as RasterSource.read returns it
+    valid: np.ndarray  # (rows, cols) bool
+    refs: list[Reference]
+    spec: SceneSpec
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def primary(self) -> Reference:
+        """The reference that sets K (the first of the scene's table entry)."""
+        return self.refs[0]
+
+    @property
+    def n_classes(self) -> int:
+        return int(len(self.primary.classes))
+
+
+def _read_reference(spec: RefSpec, data_dir: Path, grid: Any) -> Reference:
+    from geouic.reference import open_reference
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no CRS" notes of the Salinas / Indian Pines grids
+        ref = open_reference(Path(data_dir) / spec.path, grid, field=spec.field)
+        if ref.kind == "points":
+            rows, cols, codes = ref.point_samples()
+        else:
+            labels = ref.read()
+            rows, cols = np.nonzero(labels > 0)
+            codes = labels[rows, cols]
+    return Reference(ref_name(spec), ref.kind, rows.astype(np.int64), cols.astype(np.int64),
+                     codes.astype(np.int64), spec.note)
+
+
+def _class_counts(codes: np.ndarray) -> dict[int, int]:
+    return {int(c): int(n) for c, n in zip(*np.unique(codes, return_counts=True))}
+
+
+def load_scene(name: str, data_dir: Path) -> Scene:
+    """Read a scene through geouic's ``open_raster`` and its references through ``open_reference``."""
+    from geouic.raster import open_raster
+    from geouic.reference import Grid
+
+    spec = SCENES[name]
+    image = Path(data_dir) / spec.image
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with open_raster(image) as src:
+            data, valid = src.read()
+            grid = Grid.from_dataset(src.dataset)
+            info = {"bands": src.count, "rows": src.height, "cols": src.width, "dtype": src.dtype,
+                    "nodata": src.nodata}
+    refs = [_read_reference(r, data_dir, grid) for r in spec.refs]
+    info.update(valid_px=int(valid.sum()), kind=spec.kind, half=spec.half, note=spec.note,
+                references={r.name: {"kind": r.kind, "samples": r.n,
+                                     "invalid_samples": int((~valid[r.rows, r.cols]).sum()),
+                                     "classes": _class_counts(r.codes)}
+                            for r in refs})
+    return Scene(name, image, data, valid, refs, spec, info)
+
+
+def published_maps(name: str, data_dir: Path) -> dict[str, Path]:
+    """``{method: path}`` of the published cluster maps of a scene (empty when none)."""
+    folder = SCENES[name].published
+    if not folder or not (Path(data_dir) / folder).is_dir():
+        return {}
+    return {p.stem: p for p in sorted((Path(data_dir) / folder).glob("*.tif"))}
+
+
 # ------------------------------------------------------------------------------------ scores
-def contingency(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Contingency table of two 1-D label arrays.
-
-    Returns
-    -------
-    table : ndarray of shape (n_pred_values, n_true_values), int64
-    pred_values, true_values : ndarray
-        The sorted distinct labels indexing rows and columns.
-    """
-    pred = np.asarray(pred).ravel()
-    true = np.asarray(true).ravel()
-    if pred.shape != true.shape:
-        raise ValueError(f"pred and true differ in length: {pred.shape} vs {true.shape}")
-    pv, pi = np.unique(pred, return_inverse=True)
-    tv, ti = np.unique(true, return_inverse=True)
-    table = np.bincount(pi * len(tv) + ti, minlength=len(pv) * len(tv)).reshape(len(pv), len(tv))
-    return table.astype(np.int64), pv, tv
+def _contingency(pred: np.ndarray, true: np.ndarray, k: int | None) -> tuple[np.ndarray, list[int], list[int]]:
+    """Counts of (cluster >= 1, class) pairs; clusters 1..k always get a row when ``k`` is given."""
+    clusters = sorted(set(range(1, k + 1)) | set(np.unique(pred[pred > 0]).tolist())) if k else \
+        np.unique(pred[pred > 0]).tolist()
+    classes = np.unique(true).tolist()
+    ci = np.searchsorted(clusters, pred)
+    ti = np.searchsorted(classes, true)
+    keep = pred > 0
+    table = np.zeros((len(clusters), len(classes)), np.int64)
+    np.add.at(table, (ci[keep], ti[keep]), 1)
+    return table, [int(c) for c in clusters], [int(c) for c in classes]
 
 
-def kappa_from_confusion(confusion: np.ndarray) -> float:
-    """Cohen's kappa of a confusion matrix with rows = map, columns = reference.
-
-    The matrix may have more rows than columns: row ``i < n_cols`` is the map class that
-    agrees with column ``i``; extra rows (e.g. "unassigned") never agree with any column.
-    """
-    m = np.asarray(confusion, dtype=np.float64)
-    n_cols = m.shape[1]
-    if m.shape[0] < n_cols:
-        raise ValueError(f"confusion has fewer rows than columns: {m.shape}")
-    n = m.sum()
-    if n == 0:
-        return float("nan")
-    po = np.trace(m[:n_cols]) / n
-    pe = float(m[:n_cols].sum(axis=1) @ m.sum(axis=0)) / (n * n)
-    if pe >= 1.0:
-        return 1.0 if po >= 1.0 else 0.0
-    return float((po - pe) / (1.0 - pe))
-
-
-def nmi_from_contingency(table: np.ndarray) -> float:
-    """Normalised mutual information (arithmetic mean of the two entropies)."""
-    c = np.asarray(table, dtype=np.float64)
-    n = c.sum()
-    if n == 0:
-        return float("nan")
-    p = c / n
-    pr, pc = p.sum(axis=1), p.sum(axis=0)
-    nz = p > 0
-    mi = float((p[nz] * np.log(p[nz] / np.outer(pr, pc)[nz])).sum())
-    hr = float(-(pr[pr > 0] * np.log(pr[pr > 0])).sum())
-    hc = float(-(pc[pc > 0] * np.log(pc[pc > 0])).sum())
-    if hr == 0.0 and hc == 0.0:
-        return 1.0
-    return max(mi, 0.0) / max((hr + hc) / 2.0, np.finfo(float).eps)
-
-
-def matched_scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    """Hungarian-matched OA, kappa after matching, and NMI of a cluster map.
+def matched_scores(pred: np.ndarray, true: np.ndarray, k: int | None = None) -> dict[str, Any]:
+    """Hungarian-matched OA, kappa after matching, NMI and cluster shares of a cluster map.
 
     Parameters
     ----------
-    pred, true : ndarray
-        Cluster labels and reference classes of the same (labelled) pixels.
-    """
-    table, _, tv = contingency(pred, true)
-    rows, cols = linear_sum_assignment(table, maximize=True)
-    n = int(table.sum())
-    mapping = np.full(table.shape[0], len(tv))  # unmatched clusters -> extra "wrong" row
-    mapping[rows] = cols
-    confusion = np.zeros((len(tv) + 1, len(tv)), dtype=np.int64)
-    np.add.at(confusion, mapping, table)
-    return {
-        "oa": float(table[rows, cols].sum() / n),
-        "kappa": kappa_from_confusion(confusion),
-        "nmi": nmi_from_contingency(table),
-        "n": n,
-    }
-
-
-def majority_scores(pred: np.ndarray, true: np.ndarray, train: np.ndarray) -> dict[str, float]:
-    """Assign clusters to classes by majority on ``train`` pixels; score the others.
-
-    Parameters
-    ----------
-    pred, true : ndarray
-        Cluster labels and reference classes of the same labelled pixels.
-    train : ndarray of bool
-        Pixels used to assign clusters; the remaining ones are scored.
+    pred : ndarray of int
+        Cluster of each labelled sample; 0 (nodata in the map) counts as an error.
+    true : ndarray of int
+        Reference class of the same samples.
+    k : int, optional
+        Number of clusters asked for: the shares cover clusters 1..k even when some have no
+        labelled sample (share 0).
 
     Returns
     -------
     dict
-        ``oa``, ``kappa``, ``n_train``, ``n_test`` and ``unassigned`` (fraction of test pixels
-        whose cluster had no training pixel; they count as errors).
+        ``oa``, ``kappa``, ``nmi``, ``ari``, ``n``, ``nodata`` (samples mapped 0), the largest
+        and smallest cluster share (``cluster_max``, ``cluster_min``) and class share
+        (``class_max``, ``class_min``) on the labelled samples.
     """
-    pred, true, train = (np.asarray(a).ravel() for a in (pred, true, train))
-    train = train.astype(bool)
-    pv, pi = np.unique(pred, return_inverse=True)
-    tv, ti = np.unique(true, return_inverse=True)
-    votes = np.zeros((len(pv), len(tv)), dtype=np.int64)
-    np.add.at(votes, (pi[train], ti[train]), 1)
-    mapping = np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), len(tv))
-    test = ~train
-    confusion = np.zeros((len(tv) + 1, len(tv)), dtype=np.int64)
-    np.add.at(confusion, (mapping[pi[test]], ti[test]), 1)
-    n_test = int(test.sum())
-    return {
-        "oa": float(np.trace(confusion[: len(tv)]) / n_test) if n_test else float("nan"),
-        "kappa": kappa_from_confusion(confusion),
-        "n_train": int(train.sum()),
-        "n_test": n_test,
-        "unassigned": float(confusion[len(tv)].sum() / n_test) if n_test else float("nan"),
-    }
+    pred, true = np.asarray(pred).ravel(), np.asarray(true).ravel()
+    n = len(true)
+    table, _, classes = _contingency(pred, true, k)
+    m = cluster_metrics(table, None, classes)
+    labels, cm = matched_confusion(m)
+    nodata = pred <= 0
+    if nodata.any():  # map nodata on a labelled sample: an always-wrong extra row
+        if 0 not in labels:
+            cm = np.pad(cm, ((0, 1), (0, 1)))
+            labels = [*labels, 0]
+        cm[len(labels) - 1, : len(classes)] += np.bincount(np.searchsorted(classes, true[nodata]),
+                                                           minlength=len(classes))
+    shares = table.sum(axis=1) / max(n, 1)
+    class_shares = np.bincount(np.searchsorted(classes, true), minlength=len(classes)) / max(n, 1)
+    return {"oa": overall_accuracy(cm), "kappa": kappa(cm), "nmi": m.nmi, "ari": m.ari, "n": n,
+            "nodata": int(nodata.sum()), "cluster_max": float(shares.max()) if shares.size else 0.0,
+            "cluster_min": float(shares.min()) if shares.size else 0.0, "class_max": float(class_shares.max()),
+            "class_min": float(class_shares.min())}
 
 
-def checkerboard(shape: tuple[int, int], block: int = 16) -> np.ndarray:
-    """Boolean checkerboard of ``block`` x ``block`` squares: True on the "black" squares
-    (the one holding pixel (0, 0)), used for training; False squares are scored."""
-    rows = np.arange(shape[0])[:, None] // block
-    cols = np.arange(shape[1])[None, :] // block
-    return (rows + cols) % 2 == 0
+def majority_mapping(pred: np.ndarray, true: np.ndarray) -> dict[int, int]:
+    """Each cluster's majority class among the given samples (clusters without one are absent)."""
+    table, clusters, classes = _contingency(np.asarray(pred).ravel(), np.asarray(true).ravel(), None)
+    has = table.sum(axis=1) > 0
+    return {clusters[i]: classes[int(table[i].argmax())] for i in np.flatnonzero(has)}
+
+
+def majority_scores(pred: np.ndarray, true: np.ndarray, mapping: dict[int, int]) -> dict[str, Any]:
+    """OA and kappa of the class map ``mapping[pred]`` against ``true`` (unassigned = wrong).
+
+    Parameters
+    ----------
+    pred, true : ndarray of int
+        Cluster and reference class of the scored (test) samples.
+    mapping : dict of int to int
+        Cluster -> class, e.g. from :func:`majority_mapping` on the training samples.
+
+    Returns
+    -------
+    dict
+        ``oa``, ``kappa``, ``n_test`` and ``unassigned`` (fraction of test samples whose cluster
+        has no class).
+    """
+    pred, true = np.asarray(pred).ravel(), np.asarray(true).ravel()
+    mapped = np.array([mapping.get(int(c), 0) for c in pred], np.int64) if len(pred) else np.zeros(0, np.int64)
+    labels = sorted(set(np.unique(true).tolist()) | set(mapping.values())) + [0]
+    cm = confusion_matrix(mapped, true, labels)
+    n = len(true)
+    return {"oa": overall_accuracy(cm) if n else float("nan"), "kappa": kappa(cm) if n else float("nan"),
+            "n_test": n, "unassigned": float((mapped == 0).sum() / n) if n else float("nan")}
+
+
+def checkerboard(rows: np.ndarray, cols: np.ndarray, block: int = 16) -> np.ndarray:
+    """True for samples on the "black" squares of a ``block``-pixel checkerboard (the one
+    holding pixel (0, 0)): the training half of the realistic workflow."""
+    return (np.asarray(rows) // block + np.asarray(cols) // block) % 2 == 0
 
 
 def smooth_valid(data: np.ndarray, valid: np.ndarray, size: int = 3) -> np.ndarray:
@@ -179,148 +312,6 @@ def smooth_valid(data: np.ndarray, valid: np.ndarray, size: int = 3) -> np.ndarr
     num = uniform_filter(data.astype(np.float64) * w[None], size=(1, size, size), mode="constant", cval=0.0)
     out = np.where(valid[None], num / np.maximum(den, 1e-12)[None], 0.0)
     return out.astype(np.float32)
-
-
-# ------------------------------------------------------------------------------------ scenes
-@dataclass(frozen=True)
-class SceneSpec:
-    """Where a scene's image and reference live under the data folder."""
-
-    image: str
-    labels: str
-    field: str | None = None  # for vector references: the class field to rasterise
-    note: str = ""
-
-
-SCENES: dict[str, SceneSpec] = {
-    "salinas_a": SceneSpec("salinas_a/image.tif", "salinas_a/reference.tif",
-                           note="AVIRIS 204 bands, 83x86, 0 = unlabelled"),
-    "salinas_150": SceneSpec("salinas_150/image.tif", "salinas_150/reference.tif",
-                             note="AVIRIS 204 bands, 150x150, nodata -32768 off the labels"),
-    "landsat5_amazon": SceneSpec("landsat5_amazon/image.tif",
-                                 "landsat5_amazon/training_polygons_rasterized.tif",
-                                 note="Landsat 5 TM 7 bands, 287x310, sparse polygon labels"),
-    "historical_map": SceneSpec("historical_map/map.tif", "historical_map/training_polygons.gpkg",
-                                field="Class",
-                                note="scanned RGB map, EPSG:4326, 17 polygons rasterised (pixel centres)"),
-}
-
-
-@dataclass
-class Scene:
-    """A scene read whole (they are small), its validity mask and reference classes."""
-
-    name: str
-    image: Path
-    data: np.ndarray  # (bands, rows, cols) float32, as RasterSource.read returns it
-    valid: np.ndarray  # (rows, cols) bool
-    labels: np.ndarray  # (rows, cols) int32, 0 = unlabelled
-    info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def scored(self) -> np.ndarray:
-        """Pixels that are labelled (whether or not valid: invalid ones count as errors)."""
-        return self.labels > 0
-
-    @property
-    def classes(self) -> np.ndarray:
-        return np.unique(self.labels[self.scored])
-
-    @property
-    def n_classes(self) -> int:
-        return int(len(self.classes))
-
-
-def _rasterise_vector(path: Path, field_name: str, dataset) -> np.ndarray:
-    import geopandas as gpd
-    from rasterio.features import rasterize
-
-    gdf = gpd.read_file(path)
-    if dataset.crs is not None and gdf.crs is not None and gdf.crs != dataset.crs:
-        gdf = gdf.to_crs(dataset.crs)
-    shapes = ((geom, int(code)) for geom, code in zip(gdf.geometry, gdf[field_name]) if geom is not None)
-    return rasterize(shapes, out_shape=(dataset.height, dataset.width), transform=dataset.transform,
-                     fill=0, dtype="int32")
-
-
-def load_scene(name: str, data_dir: Path) -> Scene:
-    """Read a scene through geouic's public ``open_raster`` and its reference onto the grid."""
-    import rasterio
-
-    from geouic.raster import open_raster
-
-    spec = SCENES[name]
-    image = Path(data_dir) / spec.image
-    ref_path = Path(data_dir) / spec.labels
-    with open_raster(image) as src:
-        data, valid = src.read()
-        if spec.field:
-            labels = _rasterise_vector(ref_path, spec.field, src.dataset)
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-                ref = rasterio.open(ref_path)
-            with ref:
-                if (ref.height, ref.width) != src.shape:
-                    raise ValueError(f"{ref_path}: grid {ref.shape} differs from {image}: {src.shape}")
-                labels = ref.read(1).astype(np.int32)
-        info = {"bands": src.count, "rows": src.height, "cols": src.width, "dtype": src.dtype,
-                "nodata": src.nodata}
-    labels = np.where(labels > 0, labels, 0).astype(np.int32)
-    info.update(valid_px=int(valid.sum()), labelled_px=int((labels > 0).sum()),
-                labelled_invalid_px=int(((labels > 0) & ~valid).sum()),
-                classes={int(c): int(n) for c, n in zip(*np.unique(labels[labels > 0], return_counts=True))},
-                note=spec.note)
-    return Scene(name, image, data, valid, labels, info)
-
-
-# ---------------------------------------------------------------------------- references
-class GaussianMixtureReference:
-    """Outside reference: scikit-learn's full-covariance GaussianMixture on z-scored pixels,
-    PCA-reduced to ``pca`` components when the scene has more bands (all bands otherwise).
-
-    Fitted on a pixel sample drawn by geouic's public ``sample_pixels`` (the same kind of
-    sample the geouic pixel engines draw).
-    """
-
-    def __init__(self, n_classes: int, seed: int, *, pca: int = 30, sample_size: int = 200_000,
-                 reg_covar: float = 1e-4, max_iter: int = 300):
-        self.n_classes, self.seed, self.pca = n_classes, seed, pca
-        self.sample_size, self.reg_covar, self.max_iter = sample_size, reg_covar, max_iter
-
-    def describe(self) -> dict[str, Any]:
-        return {"method": "sklearn GaussianMixture", "covariance_type": "full", "pca": self.pca,
-                "zscore": True, "reg_covar": self.reg_covar, "max_iter": self.max_iter,
-                "sample_size": self.sample_size, "seed": self.seed}
-
-    def fit(self, sources) -> GaussianMixtureReference:
-        from sklearn.decomposition import PCA
-        from sklearn.mixture import GaussianMixture
-
-        from geouic.sampling import sample_pixels
-
-        X = sample_pixels(sources, self.sample_size, seed=self.seed).astype(np.float64)
-        self.mean_ = X.mean(axis=0)
-        std = X.std(axis=0)
-        self.std_ = np.where(std > 1e-12, std, 1.0)
-        Z = (X - self.mean_) / self.std_
-        self.pca_ = PCA(n_components=self.pca, random_state=self.seed).fit(Z) if Z.shape[1] > self.pca else None
-        if self.pca_ is not None:
-            Z = self.pca_.transform(Z)
-        self.gmm_ = GaussianMixture(self.n_classes, covariance_type="full", reg_covar=self.reg_covar,
-                                    max_iter=self.max_iter, random_state=self.seed).fit(Z)
-        self.converged_ = bool(self.gmm_.converged_)
-        return self
-
-    def predict_block(self, data: np.ndarray, valid: np.ndarray) -> dict[str, np.ndarray]:
-        """``{"labels": ...}``: 1..K on valid pixels, 0 elsewhere (as a geouic engine)."""
-        from geouic.raster import from_samples, to_samples
-
-        Z = (to_samples(data, valid).astype(np.float64) - self.mean_) / self.std_
-        if self.pca_ is not None:
-            Z = self.pca_.transform(Z)
-        out = self.gmm_.predict(Z).astype(np.uint16) + 1 if len(Z) else np.zeros(0, np.uint16)
-        return {"labels": from_samples(out, valid, 0)}
 
 
 def fmt_range(values: list[float], digits: int = 3) -> str:

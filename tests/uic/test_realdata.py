@@ -13,39 +13,27 @@ import numpy as np
 import pytest
 import rasterio
 
+from benchmarks import _quality_lib as ql
 from tests.conftest import shared_data
-from tests.uic.score_scenes import SCENES, matched_oa
 
 pytest.importorskip("torch")
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 
 TARGETS = {"salinas_150": 0.86, "landsat5_amazon": 0.93, "salinas_a": 0.77, "historical_map": 0.0}
-#: The scanned map's reference is polygons (field ``Class``), rasterised onto the image grid.
-HISTORICAL = ("historical_map/map.tif", "historical_map/training_polygons.gpkg", 5)
-
-
-def _reference(ref_path: str, like) -> np.ndarray:
-    if not ref_path.endswith(".gpkg"):
-        with rasterio.open(shared_data(ref_path)) as ds:
-            return ds.read(1)
-    from geouic.reference import Grid, open_reference
-
-    return open_reference(shared_data(ref_path), Grid.from_dataset(like), field="Class").read()
 
 
 def _oa(scene: str, method: str, seed: int) -> float:
+    """Matched OA on the scene's first reference, read and scored as benchmarks/quality.py does."""
     from geouic.engine import make_engine
     from geouic.raster import open_raster
 
-    img, ref_path, k = HISTORICAL if scene == "historical_map" else SCENES[scene]
-    with open_raster(shared_data(img)) as src:
-        ref = _reference(ref_path, src.dataset)
-        engine = make_engine(method, n_classes=k, seed=seed).fit([src])
-        data, valid = src.read()
-    labels = engine.predict_block(data, valid)["labels"]
-    keep = (ref > 0) & valid
-    return matched_oa(labels[keep], ref[keep])
+    sc = ql.load_scene(scene, shared_data())
+    with open_raster(sc.image) as src:
+        engine = make_engine(method, n_classes=sc.n_classes, seed=seed).fit([src])
+    labels = engine.predict_block(sc.data, sc.valid)["labels"]
+    ref = sc.primary
+    return ql.matched_scores(labels[ref.rows, ref.cols], ref.codes, sc.n_classes)["oa"]
 
 
 @pytest.mark.parametrize("scene", list(TARGETS))
