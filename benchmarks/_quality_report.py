@@ -217,8 +217,8 @@ def _matched_table(results: dict[str, Any], groups: dict, add) -> None:
                 add(f"| {_label(sc, ref)} | {k} | {eng} | {seeds} | {status or '-'} | | | | |")
                 continue
             note = f" ({status})" if status else ""
-            f = lambda key: fmt_range(_values(recs, "matched", ref, key))  # noqa: E731
-            g = lambda key: _mean(_values(recs, "matched", ref, key))  # noqa: E731
+            f = lambda key, recs=recs, ref=ref: fmt_range(_values(recs, "matched", ref, key))  # noqa: E731
+            g = lambda key, recs=recs, ref=ref: _mean(_values(recs, "matched", ref, key))  # noqa: E731
             add(f"| {_label(sc, ref)} | {k} | {eng} | {seeds} | {f('oa')}{note} | {f('kappa')} | {f('nmi')} | "
                 f"{g('cluster_max')} / {g('cluster_min')} | {g('class_max')} / {g('class_min')} |")
 
@@ -241,7 +241,7 @@ def _majority_table(results: dict[str, Any], groups: dict, add) -> None:
             note = f" ({status})" if status else ""
             ok = next(r["majority"]["scores"][ref] for r in recs if r["majority"].get("status") == "ok")
             split = f"{ok.get('n_train', 0):,} / {ok.get('n_test', 0):,}"
-            f = lambda key: fmt_range(_values(recs, "majority", ref, key))  # noqa: E731
+            f = lambda key, recs=recs, ref=ref: fmt_range(_values(recs, "majority", ref, key))  # noqa: E731
             add(f"| {_label(sc, ref)} | {k} | {eng} | {seeds} | {f('oa')}{note} | {f('kappa')} | "
                 f"{f('unassigned')} | {split} |")
 
