@@ -1,7 +1,7 @@
 """From a jobs file as written to the jobs that run: defaults, ``foreach`` globs and templates.
 
 Templates are Python format fields: ``{stem}``, ``{name}`` (file name), ``{parent}`` (its
-folder), ``{ext}``, ``{path}`` (the ``foreach`` item), ``{index}`` (1-based, e.g. ``{index:03d}``),
+folder), ``{folder}`` (the folder's own name), ``{ext}``, ``{path}`` (the ``foreach`` item), ``{index}`` (1-based, e.g. ``{index:03d}``),
 ``{job}`` (the job's name), any variable of ``vars:``, and ``{<step>.<option>}`` for an option
 of an earlier step of the same job (``{classify.output}``; a step is named by its command, or
 by ``id:`` when a job runs one command twice). ``{{`` and ``}}`` are literal braces.
@@ -60,6 +60,7 @@ class JobsFile:
     path: Path
     workdir: Path
     jobs: list[Job]
+    manifest: Path | None = None
 
 
 _FORMATTER = string.Formatter()
@@ -129,7 +130,8 @@ def _item_context(item: str | None, index: int) -> dict[str, Any]:
     context: dict[str, Any] = {"index": index}
     if item is not None:
         p = Path(item)
-        context.update(path=item, stem=p.stem, name=p.name, parent=str(p.parent), ext=p.suffix)
+        context.update(path=item, stem=p.stem, name=p.name, parent=str(p.parent), folder=p.parent.name,
+                       ext=p.suffix)
     return context
 
 
@@ -232,7 +234,7 @@ def expand_jobs(raw: RawFile, specs: Mapping[str, StepSpec]) -> JobsFile:
     _check_names(raw, jobs)
     _check_outputs(raw, jobs)
     _check_needs(raw, jobs)
-    return JobsFile(path=raw.path, workdir=raw.workdir, jobs=jobs)
+    return JobsFile(path=raw.path, workdir=raw.workdir, jobs=jobs, manifest=raw.manifest)
 
 
 def _check_names(raw: RawFile, jobs: list[Job]) -> None:

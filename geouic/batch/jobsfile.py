@@ -3,6 +3,7 @@
 The structure of a YAML jobs file::
 
     workdir: ..                 # optional: folder the steps run in (relative to this file; default: its folder)
+    manifest: out/run.json      # optional: the run manifest (relative to workdir; default: <file stem>.manifest.json beside the file)
     vars: {out: out/batch}      # optional: values usable as {out} in templates
     defaults:                   # optional: options given to every step of a command ("*": every command having it)
       classify: {method: kmeans, classes: 15}
@@ -32,7 +33,7 @@ from geouic.batch.errors import BatchFileError
 
 __all__ = ["RawEntry", "RawFile", "RawStep", "read_jobs_file"]
 
-TOP_KEYS = ("workdir", "vars", "defaults", "jobs")
+TOP_KEYS = ("workdir", "manifest", "vars", "defaults", "jobs")
 JOB_KEYS = ("name", "foreach", "needs", "vars", "steps")
 
 
@@ -65,6 +66,7 @@ class RawFile:
 
     path: Path
     workdir: Path
+    manifest: Path | None
     vars: dict[str, Any]
     defaults: dict[str, dict[str, Any]]
     entries: list[RawEntry]
@@ -163,7 +165,8 @@ def read_jobs_file(path: str | os.PathLike) -> RawFile:
     if not isinstance(jobs, list) or not jobs:
         raise BatchFileError(f"{path}, line {_line(doc, 'jobs')}: `jobs:` must be a non-empty list of jobs.")
     entries = [_entry(path, i, job, _line(jobs, i)) for i, job in enumerate(jobs)]
-    return RawFile(path=path, workdir=workdir, vars=variables, defaults=defaults, entries=entries)
+    manifest = workdir / str(doc["manifest"]) if doc.get("manifest") else None
+    return RawFile(path=path, workdir=workdir, manifest=manifest, vars=variables, defaults=defaults, entries=entries)
 
 
 def _check_keys(path: Path, mapping: dict, allowed: tuple[str, ...], where: str) -> None:
@@ -244,7 +247,7 @@ def _read_csv(path: Path) -> RawFile:
                                 steps=[step]))
     if not entries:
         raise BatchFileError(f"{path}: the CSV holds no job rows.")
-    return RawFile(path=path, workdir=path.parent.resolve(), vars={}, defaults={}, entries=entries)
+    return RawFile(path=path, workdir=path.parent.resolve(), manifest=None, vars={}, defaults={}, entries=entries)
 
 
 def _csv_value(text: str) -> Any:

@@ -266,7 +266,8 @@ def run_batch(jobs_file: JobsFile, *, jobs: int = 1, mem_limit: float | None = N
     overwrite : bool, default False
         Pass ``--overwrite`` to every step that has it.
     manifest : path-like, optional
-        The run manifest (default ``<jobs file stem>.manifest.json`` beside the jobs file).
+        The run manifest (default: the file's ``manifest:``, else ``<jobs file stem>.manifest.json``
+        beside the jobs file).
     command : list of str, optional
         How to start geouic (default :func:`geouic_command`).
     progress : callable, optional
@@ -280,7 +281,8 @@ def run_batch(jobs_file: JobsFile, *, jobs: int = 1, mem_limit: float | None = N
         raise BatchFileError(f"--jobs {jobs} is invalid; run at least 1 job at once.")
     import geouic
 
-    path = Path(manifest) if manifest else jobs_file.path.with_name(f"{jobs_file.path.stem}.manifest.json")
+    path = Path(manifest) if manifest else (
+        jobs_file.manifest or jobs_file.path.with_name(f"{jobs_file.path.stem}.manifest.json"))
     extras: dict[str, str] = {}
     share = share_out(mem_limit, jobs)
     if share is not None:
