@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "stats": "stats",
     "merge": "merge",
     "batch": "batch",
+    "qgis": "qgis",
 }
 
 
