@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 
 from geouic.batch.errors import BatchFileError
-from geouic.batch.expand import Job, JobsFile, Step, expand_jobs
+from geouic.batch.expand import Job, JobsFile, Step, expand_jobs, output_paths
 from geouic.batch.jobsfile import read_jobs_file
 from geouic.batch.manifest import Manifest, sha256_file
 from geouic.batch.runner import BatchResult, JobResult, geouic_command, run_batch, share_out
@@ -37,6 +37,7 @@ __all__ = [
     "expand_jobs",
     "geouic_command",
     "load_jobs",
+    "output_paths",
     "read_jobs_file",
     "run_batch",
     "sha256_file",

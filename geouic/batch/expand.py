@@ -26,7 +26,7 @@ from geouic.batch.errors import BatchFileError
 from geouic.batch.jobsfile import RawEntry, RawFile, RawStep
 from geouic.batch.spec import StepSpec
 
-__all__ = ["Job", "JobsFile", "Step", "expand_jobs"]
+__all__ = ["Job", "JobsFile", "Step", "expand_jobs", "output_paths"]
 
 
 @dataclass
@@ -288,3 +288,46 @@ def _check_needs(raw: RawFile, jobs: list[Job]) -> None:
 
     for job in jobs:
         visit(job.name, [])
+
+
+def output_paths(template: str, scenes: list[str], *, option: str = "--output") -> list[str]:
+    """One output per scene from a template such as ``out/{stem}_classes.tif``.
+
+    Parameters
+    ----------
+    template : str
+        An output path; with several scenes it must hold a field (``{stem}``, ``{name}``,
+        ``{folder}``, ``{parent}``, ``{ext}``, ``{index}``).
+    scenes : list of str
+        The input paths, in order.
+    option : str
+        The option named in messages.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ParameterError
+        A single file name for several scenes, an unknown field, or two scenes named alike.
+    """
+    from geouic.errors import ParameterError
+
+    where = f"{option} {template!r}"
+    try:
+        if not _fields(template, where):
+            if len(scenes) > 1:
+                raise ParameterError(f"{where} names one file for {len(scenes)} scenes; give a template such as "
+                                     "out/{stem}_classes.tif.")
+            return [template]
+        outputs = [render(template, _item_context(scene, i), where) for i, scene in enumerate(scenes, 1)]
+    except BatchFileError as exc:  # a template error of the command line, not of a jobs file
+        raise ParameterError(str(exc)) from None
+    seen: dict[str, str] = {}
+    for scene, out in zip(scenes, outputs):
+        if out in seen:
+            raise ParameterError(f"{where} gives {out} for both {seen[out]} and {scene}; add a field that tells "
+                                 "them apart (e.g. {folder} or {index}).")
+        seen[out] = scene
+    return outputs
