@@ -149,7 +149,6 @@ def _step_options(raw: RawFile, step: RawStep, spec: StepSpec) -> dict[str, Any]
 def _build_step(raw: RawFile, step: RawStep, spec: StepSpec, context: dict[str, Any], job: str) -> Step:
     options = _step_options(raw, step, spec)
     step_id = str(options.pop("id", step.command))
-    argv_args: list[str] = []
     argv_opts: list[str] = []
     given: dict[str, Any] = {}
     inputs: list[str] = []
@@ -172,22 +171,22 @@ def _build_step(raw: RawFile, step: RawStep, spec: StepSpec, context: dict[str, 
             raise BatchFileError(f"{where}: option {param.key!r} of step {step.command!r}: {problem}")
         given[param.key] = value
         words = param.argv(value, str(raw.workdir))
-        (argv_args if param.argument else argv_opts).extend(words)
+        if not param.argument:
+            argv_opts.extend(words)
         values = [str(v) for v in (value if isinstance(value, list) else [value])]
         if param.role == "output":
             outputs.extend(values)
         elif param.role == "input":
-            inputs.extend(w for w in (words if param.argument else values))
+            inputs.extend(words if param.argument else values)  # arguments: globs expanded
     missing = [p.key for p in spec.params if p.required and p.key not in given]
     if missing:
         raise BatchFileError(f"{raw.path}, job {job!r}, line {step.line}: step {step.command!r} needs "
                              f"{', '.join(missing)}.")
     # arguments in the command's own order, then the options as written
-    order = [p.key for p in spec.params if p.argument]
-    argv_args = []
-    for key in order:
-        if key in given:
-            argv_args.extend(spec.lookup(key).argv(given[key], str(raw.workdir)))
+    argv_args: list[str] = []
+    for p in spec.params:
+        if p.argument and p.key in given:
+            argv_args.extend(p.argv(given[p.key], str(raw.workdir)))
     return Step(command=step.command, id=step_id, argv=argv_args + argv_opts, options=given, inputs=inputs,
                 outputs=outputs, line=step.line, spec=spec)
 
