@@ -19,7 +19,8 @@ from geouic.cli.options import handle_errors, progress_callback, status, verbosi
 @click.option("--resume", is_flag=True,
               help="Skip steps the manifest records as done whose inputs and outputs are unchanged; run the rest.")
 @click.option("--manifest", type=click.Path(dir_okay=False), default=None,
-              help="Run manifest (JSON). [default: <JOBS_FILE stem>.manifest.json beside JOBS_FILE]")
+              help="Run manifest (JSON). [default: the file's `manifest:`, else <JOBS_FILE stem>.manifest.json "
+                   "beside JOBS_FILE]")
 @click.option("--dry-run", is_flag=True, help="Validate the file and print the commands it would run; run nothing.")
 @click.option("--overwrite", is_flag=True, help="Pass --overwrite to every step (replace existing outputs).")
 @verbosity
