@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from geouic.classstats import check_class_map, read_classes
+from geouic.classmap import class_names, open_class_map, read_classes
+from geouic.counts import ClassCounts
 from geouic.errors import ParameterError, RasterInputError
+from geouic.windows import BYTES_PER_PIXEL, DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress, WindowPass
 
 __all__ = [
     "ALLOCATIONS",
@@ -244,7 +246,8 @@ class StratifiedSample:
 
 def stratified_sample(map_path: str | os.PathLike, *, n: int | None = None, allocation: str = "olofsson",
                       target_se: float | None = None, expected_ua: float | Mapping[int, float] = 0.8,
-                      min_per_class: int = 50, seed: int = 0, mem_limit_mb: float = 64) -> StratifiedSample:
+                      min_per_class: int = 50, seed: int = 0, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB,
+                      progress: ProgressCallback | None = None) -> StratifiedSample:
     """Draw a stratified random sample of pixels of a class map.
 
     Parameters
@@ -264,22 +267,22 @@ def stratified_sample(map_path: str | os.PathLike, *, n: int | None = None, allo
         Random seed; the same seed, map and ``mem_limit_mb`` give the same points.
     mem_limit_mb : float, default=64
         Memory budget of one window.
+    progress : callable, optional
+        ``progress(advance, total)`` per window read (the counting pass, then the windows that
+        hold sample points).
 
     Returns
     -------
     StratifiedSample
     """
-    from geouic.raster import open_raster
-
     if (n is None) == (target_se is None):
         raise ParameterError("give either n (the sample size) or target_se (to size it by Cochran's formula), "
                              "not both and not neither.")
-    with open_raster(map_path) as src:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # its note on areas without a CRS
-            check_class_map(src)
-        windows = [p.core for p in src.windows(mem_limit_mb=mem_limit_mb, bytes_per_pixel=24)]
-        per_window = [_window_counts(src, w) for w in windows]
+    with open_class_map(map_path, warn_crs=False) as src:
+        windows = src.windows(mem_limit_mb=mem_limit_mb, bytes_per_pixel=BYTES_PER_PIXEL["design"])
+        tracker = RunProgress(progress)
+        per_window = [counts for _, counts in windows.map(lambda pair: _window_counts(src, pair.core),
+                                                          progress=tracker)]
         strata = sorted(set().union(*per_window))
         if not strata:
             raise RasterInputError(f"{src.path}: the map has no classified pixel (all 0 or nodata); nothing to sample.")
@@ -289,8 +292,8 @@ def stratified_sample(map_path: str | os.PathLike, *, n: int | None = None, allo
             n = cochran_sample_size(pixels, ua, target_se)
             logger.info("Cochran sample size for SE(OA) = %s: n = %d", target_se, n)
         alloc = allocate(pixels, int(n), allocation, min_per_class=min_per_class)
-        design = SampleDesign(strata, pixels, alloc, allocation, ua, target_se, _names(src.path))
-        rows, cols, codes = _draw(src, windows, per_window, design, seed)
+        design = SampleDesign(strata, pixels, alloc, allocation, ua, target_se, class_names(src.path))
+        rows, cols, codes = _draw(src, windows, per_window, design, seed, tracker)
         x, y = src.transform @ (cols + 0.5, rows + 0.5)
         return StratifiedSample(design, rows, cols, codes, np.asarray(x, np.float64), np.asarray(y, np.float64),
                                 src.crs, seed)
@@ -308,46 +311,44 @@ def _ua_per_stratum(expected_ua: float | Mapping[int, float], strata: list[int])
     return _check_ua(values, len(strata))
 
 
-def _names(path: str) -> dict[int, str]:
-    from geouic.reference import category_names
-
-    return {c: n for c, n in category_names(path, 1).items() if c > 0}
-
-
 def _window_counts(src: Any, window: Any) -> dict[int, int]:
-    codes = read_classes(src, window)
-    u, c = np.unique(codes[codes > 0], return_counts=True)
-    return dict(zip(u.tolist(), c.tolist()))
+    return ClassCounts().add(read_classes(src, window)).as_dict()
 
 
-def _draw(src: Any, windows: list, per_window: list[dict[int, int]], design: SampleDesign,
-          seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _draw(src: Any, windows: WindowPass, per_window: list[dict[int, int]], design: SampleDesign,
+          seed: int, progress: RunProgress) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pick the chosen ranks of each stratum as the windows stream by (row-major within a window)."""
     rng = np.random.default_rng(seed)
     ranks = {s: np.sort(rng.choice(int(px), size=int(k), replace=False)) if k else np.zeros(0, np.int64)
              for s, px, k in zip(design.strata, design.pixels, design.allocation)}
     seen = dict.fromkeys(design.strata, 0)
-    out_r, out_c, out_s = [], [], []
-    for window, counts in zip(windows, per_window):
-        wanted = {}
+    wanted: list[dict[int, np.ndarray]] = []
+    for counts in per_window:  # ranks -> window-local positions, before any pixel is read again
+        local = {}
         for s, cnt in counts.items():
             lo, hi = np.searchsorted(ranks[s], [seen[s], seen[s] + cnt])
             if hi > lo:
-                wanted[s] = ranks[s][lo:hi] - seen[s]
+                local[s] = ranks[s][lo:hi] - seen[s]
             seen[s] += cnt
-        if not wanted:
-            continue
-        codes = read_classes(src, window)
-        for s, local in wanted.items():
-            flat = np.flatnonzero(codes == s)[local]
+        wanted.append(local)
+    chosen = WindowPass([p for p, w in zip(windows, wanted) if w])
+    picks = [w for w in wanted if w]
+    out_r, out_c, out_s = [], [], []
+    for (pair, codes), local in zip(chosen.map(lambda pair: read_classes(src, pair.core), progress=progress), picks):
+        window = pair.core
+        for s, positions in local.items():
+            flat = np.flatnonzero(codes == s)[positions]
             r, c = np.divmod(flat, codes.shape[1])
             out_r.append(r + window.row_off)
             out_c.append(c + window.col_off)
             out_s.append(np.full(len(flat), s, np.int64))
-    cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.int64))
-    rows, cols, strata = cat(out_r), cat(out_c), cat(out_s)
+    rows, cols, strata = _concat(out_r), _concat(out_c), _concat(out_s)
     order = np.lexsort((cols, rows, strata))
     return rows[order], cols[order], strata[order]
+
+
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 def write_sample(sample: StratifiedSample, path: str | os.PathLike, *, overwrite: bool = False) -> Path:

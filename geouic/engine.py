@@ -11,7 +11,6 @@ wrapped once by :class:`PixelEngine`; the UIC engine implements the protocol dir
 
 from __future__ import annotations
 
-import importlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ import numpy as np
 
 from geouic._threads import single_threaded_blas
 from geouic.errors import ModelError, NotFittedError, ParameterError
+from geouic.methods import DEFAULT_SAMPLE_SIZE, MAX_CLASSES, REGISTRY, check_common, get_method
 from geouic.raster import RasterSource, from_samples, to_samples
 from geouic.sampling import Normalizer, sample_labelled, sample_pixels
 
@@ -30,6 +30,7 @@ __all__ = [
     "ESTIMATORS",
     "ENGINES",
     "METHODS",
+    "SUPERVISED",
     "make_engine",
     "engine_from_state",
     "MAX_CLASSES",
@@ -37,29 +38,15 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Largest number of classes a uint16 map holds (0 is nodata).
-MAX_CLASSES = 65535
-
+# Views of the method registry (geouic.methods), kept for code that read these tables.
 #: Pixel-wise estimators by method name: "module:Class", imported on use.
-ESTIMATORS: dict[str, str] = {
-    "kmeans": "geouic.cluster:KMeans",
-    "isodata": "geouic.cluster:ISODATA",
-    "fcm": "geouic.cluster:FuzzyCMeans",
-    "mlc": "geouic.supervised:MaximumLikelihood",
-}
+ESTIMATORS: dict[str, str] = {n: s.factory for n, s in REGISTRY.items() if s.pixelwise}
 #: Engines that implement the protocol themselves (imported on use: they may need torch).
-ENGINES: dict[str, str] = {
-    "uic": "geouic.uic:UICEngine",
-}
+ENGINES: dict[str, str] = {n: s.factory for n, s in REGISTRY.items() if not s.pixelwise}
 #: Every method name `geouic classify --method` accepts.
-METHODS: tuple[str, ...] = ("uic", "kmeans", "isodata", "fcm", "mlc")
+METHODS: tuple[str, ...] = tuple(REGISTRY)
 #: Methods that learn from training data instead of clustering.
-SUPERVISED = frozenset({"mlc"})
-
-
-def _import(spec: str) -> Any:
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
+SUPERVISED = frozenset(n for n, s in REGISTRY.items() if s.supervised)
 
 
 class Engine(ABC):
@@ -83,6 +70,11 @@ class Engine(ABC):
     extra_outputs: frozenset[str] = frozenset()
     #: Whether ``fit`` needs training labels.
     supervised: bool = False
+
+    # Set by ``fit`` or loading (declared for type checkers; absent until then).
+    n_classes_: int
+    band_names_: list[str]
+    class_names_: dict[int, str]
 
     @abstractmethod
     def fit(self, sources: Sequence[RasterSource], *, training: Any = None) -> Engine:
@@ -142,7 +134,8 @@ class Engine(ABC):
             raise ModelError(
                 f"{source.path} has {source.count} bands ({', '.join(source.band_names)}) but the "
                 f"model was trained on {len(self.band_names_)} ({', '.join(self.band_names_)}); "
-                "pass --bands to select matching bands, or retrain."
+                "pass bands to select matching bands, or retrain.",
+                params=("bands",),
             )
 
 
@@ -166,7 +159,7 @@ class PixelEngine(Engine):
 
     halo = 0
 
-    def __init__(self, method: str, estimator: Any, *, sample_size: int = 100_000,
+    def __init__(self, method: str, estimator: Any, *, sample_size: int = DEFAULT_SAMPLE_SIZE,
                  max_per_class: int = 100_000, normalize: str = "zscore", seed: int | None = None):
         self.method = method
         self.estimator = estimator
@@ -174,7 +167,7 @@ class PixelEngine(Engine):
         self.max_per_class = max_per_class
         self.normalize = normalize
         self.seed = seed
-        self.supervised = method in SUPERVISED
+        self.supervised = get_method(method).supervised
         has_proba = hasattr(estimator, "predict_proba")
         self.extra_outputs = frozenset({"confidence", "entropy", "memberships"} if has_proba else {"confidence"})
 
@@ -193,7 +186,8 @@ class PixelEngine(Engine):
             sources = [sources]
         if self.supervised:
             if training is None:
-                raise ParameterError(f"method {self.method!r} needs training data (--training).")
+                raise ParameterError(f"method {self.method!r} needs training data (training).",
+                                     params=("training",))
             X, y = sample_labelled(sources[0], training.read, max_per_class=self.max_per_class, seed=self.seed)
         else:
             X, y = sample_pixels(sources, self.sample_size, seed=self.seed), None
@@ -215,7 +209,8 @@ class PixelEngine(Engine):
             if len(Xn) < n:
                 raise ParameterError(
                     f"{sources[0].path}: only {len(Xn)} valid pixels for {n} classes; "
-                    "lower --classes or check the nodata value."
+                    "lower n_classes or check the nodata value.",
+                    params=("n_classes",),
                 )
             self.estimator.fit(Xn)
             self._finish_unsupervised()
@@ -227,7 +222,7 @@ class PixelEngine(Engine):
         self.lut_ = np.zeros(len(centers), dtype=np.uint16)
         self.lut_[order] = np.arange(1, len(centers) + 1, dtype=np.uint16)
         self.n_classes_ = len(centers)
-        self.class_names_: dict[int, str] = {}
+        self.class_names_ = {}
 
     def _finish_supervised(self, training: Any) -> None:
         classes = np.asarray(self.estimator.classes_)
@@ -300,6 +295,7 @@ class PixelEngine(Engine):
         }
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Method, parameters, normaliser, bands and classes; arrays of the estimator's state."""
         self.check_fitted()
         norm_meta, norm_arrays = self.normalizer_.get_state()
         meta = {
@@ -318,14 +314,22 @@ class PixelEngine(Engine):
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PixelEngine:
+        """Rebuild a fitted pixel engine from :meth:`get_state` output.
+
+        Raises
+        ------
+        ModelError
+            The method is not a registered pixel-wise method.
+        """
         method = meta["method"]
-        if method not in ESTIMATORS:
-            raise ModelError(f"unknown method {method!r} in the model file.")
-        est_cls = _import(ESTIMATORS[method])
+        spec = REGISTRY.get(method)
+        if spec is None or not spec.pixelwise:
+            raise ModelError(f"unknown method {method!r} in the model file; it may come from a newer geouic.")
+        est_cls = spec.load()
         estimator = est_cls(**meta["params"])
         for attr in est_cls._state_attrs:
             setattr(estimator, attr, arrays[f"est.{attr}"])
-        engine = cls(method, estimator, sample_size=meta.get("sample_size", 100_000),
+        engine = cls(method, estimator, sample_size=meta.get("sample_size", DEFAULT_SAMPLE_SIZE),
                      normalize=meta["normalizer"]["method"], seed=meta.get("seed"))
         engine.normalizer_ = Normalizer.from_state(
             meta["normalizer"], {"center": arrays["norm.center"], "scale": arrays["norm.scale"]}
@@ -350,51 +354,64 @@ def _jsonable(value: Any) -> Any:
 
 
 def make_engine(method: str, *, n_classes: int | None = None, seed: int | None = None,
-                sample_size: int = 100_000, normalize: str = "zscore", **params: Any) -> Engine:
-    """Build an unfitted engine by method name.
+                sample_size: int = DEFAULT_SAMPLE_SIZE, normalize: str = "zscore", **params: Any) -> Engine:
+    """Build an unfitted engine by method name, from the method registry.
+
+    Every common parameter a method takes reaches it (see :mod:`geouic.methods`); one it does
+    not take is an error, never silently dropped.
 
     Parameters
     ----------
     method : {"uic", "kmeans", "isodata", "fcm", "mlc"}
     n_classes : int, optional
-        Number of classes K (clustering methods; ignored by ``mlc``).
+        Number of classes K, 2..65535 (required by the clustering methods and ``uic``; ``mlc``
+        takes its classes from the training data and refuses it).
     seed : int, optional
+        Seeds sampling and the method's own randomness (``None``: the method's default).
     sample_size : int, default=100_000
+        Pixels drawn for fitting (supervised methods keep up to ``max_per_class`` training
+        pixels per class instead).
     normalize : {"zscore", "robust", "none"}, default="zscore"
     **params
-        Estimator parameters (e.g. ``max_iter``, ``min_class_size`` for ISODATA, ``m`` for
-        fuzzy c-means, ``reject`` and ``priors`` for maximum likelihood).
+        The method's own parameters, named as its estimator or engine names them (e.g.
+        ``max_iter``, ``min_class_size`` for ISODATA, ``m`` for fuzzy c-means, ``reject`` and
+        ``priors`` for maximum likelihood, ``epochs`` for UIC); see
+        :data:`geouic.methods.REGISTRY`.
+
+    Returns
+    -------
+    Engine
 
     Raises
     ------
     ParameterError
-        Unknown method, or ``n_classes`` outside 2..65535.
+        Unknown method, a common parameter that is invalid or does not apply to the method,
+        or a parameter the method does not take.
     """
-    if method not in METHODS:
-        raise ParameterError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}.")
-    if method not in SUPERVISED:
-        if n_classes is None:
-            raise ParameterError(f"method {method!r} needs the number of classes (--classes).")
-        if not 2 <= int(n_classes) <= MAX_CLASSES:
-            raise ParameterError(
-                f"--classes {n_classes} is invalid: must be between 2 and {MAX_CLASSES}."
-            )
-    if method in ENGINES:
-        return _import(ENGINES[method])(n_classes=n_classes, seed=seed, normalize=normalize, **params)
-    est_cls = _import(ESTIMATORS[method])
-    if method in SUPERVISED:
-        estimator = est_cls(**params)
-    else:
-        estimator = est_cls(n_clusters=int(n_classes), random_state=seed, **params)
-    return PixelEngine(method, estimator, sample_size=sample_size, normalize=normalize, seed=seed)
+    spec = get_method(method)
+    common = check_common(spec, {"n_classes": n_classes, "seed": seed, "sample_size": sample_size,
+                                 "normalize": normalize})
+    spec.check_params(params)
+    kwargs = {spec.forward[name]: value for name, value in common.items() if name in spec.forward}
+    factory = spec.load()
+    if not spec.pixelwise:
+        return factory(**kwargs, **params)
+    return PixelEngine(spec.name, factory(**kwargs, **params), sample_size=common["sample_size"],
+                       normalize=common["normalize"], seed=common.get("seed"))
 
 
 def engine_from_state(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Engine:
-    """Rebuild any engine from a model file's metadata and arrays."""
+    """Rebuild any engine from a model file's metadata and arrays.
+
+    Raises
+    ------
+    ModelError
+        The metadata names an engine this geouic does not know.
+    """
     kind = meta.get("engine")
     if kind == "pixel":
         return PixelEngine.from_state(meta, arrays)
-    if kind in ENGINES:
-        return _import(ENGINES[kind]).from_state(meta, arrays)
+    spec = REGISTRY.get(kind) if isinstance(kind, str) else None
+    if spec is not None and not spec.pixelwise:
+        return spec.load().from_state(meta, arrays)
     raise ModelError(f"unknown engine {kind!r} in the model file; it may come from a newer geouic.")
-

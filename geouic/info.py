@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from geouic.classmap import class_names, colour_table
 from geouic.errors import ModelError
 from geouic.raster import open_raster
 from geouic.sampling import sample_pixels
@@ -64,10 +65,7 @@ def describe_raster(path: str | os.PathLike, *, stats: bool = True) -> dict[str,
         provenance = {k[7:].lower(): v for k, v in tags.items() if k.startswith("GEOUIC_")}
         if provenance:
             info["geouic"] = provenance
-        try:
-            cmap = ds.colormap(1)
-        except ValueError:
-            cmap = None
+        cmap = colour_table(ds)
         if cmap and provenance:
             info["legend"] = _legend(path, cmap, ds.dtypes[0])
         if stats:
@@ -76,9 +74,7 @@ def describe_raster(path: str | os.PathLike, *, stats: bool = True) -> dict[str,
 
 
 def _legend(path: str | os.PathLike, cmap: dict, dtype: str) -> dict[str, dict[str, Any]]:
-    from geouic.reference import category_names
-
-    names = category_names(path)
+    names = class_names(path)
     top = 255 if dtype == "uint8" else 65535
     if names:
         used = [k for k in sorted(names) if 0 < k <= top and k in cmap]

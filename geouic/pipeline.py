@@ -1,4 +1,4 @@
-"""Raster-wide classification: the only loops over a whole scene.
+"""Raster-wide classification: fit an engine, then predict it over the scene's window pass.
 
 :func:`apply_engine` predicts a fitted engine window by window (block-aligned windows sized
 from a memory budget, read with the engine's halo, only the core written) and writes the
@@ -9,31 +9,25 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import geouic
 from geouic._threads import single_threaded_blas, usable_cores
 from geouic.engine import Engine
 from geouic.errors import ParameterError
 from geouic.output import FloatWriter, Legend, ThematicProfile, ThematicWriter, check_output
-from geouic.raster import DEFAULT_MEM_LIMIT_MB, RasterSource, WindowPair, in_gdal_env
+from geouic.provenance import provenance_tags
+from geouic.raster import RasterSource, in_gdal_env
+from geouic.windows import DEFAULT_MEM_LIMIT_MB, ProgressCallback, WindowPair, WindowPass, per_thread
 
 __all__ = ["ClassifyResult", "apply_engine", "classify_raster", "default_workers", "prediction_windows"]
 
 logger = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[int], None]
-
-
 
 @dataclass
 class ClassifyResult:
@@ -82,17 +76,8 @@ def default_workers() -> int:
 
 def _provenance(engine: Engine, sources: Sequence[RasterSource], extra: Mapping[str, Any] | None) -> dict:
     desc = engine.describe()
-    tags = {
-        "GEOUIC_VERSION": geouic.__version__,
-        "GEOUIC_METHOD": desc.get("method", engine.method),
-        "GEOUIC_PARAMETERS": desc,
-        "GEOUIC_SEED": desc.get("seed"),
-        "GEOUIC_INPUT": ";".join(str(s.path) for s in sources),
-        "GEOUIC_BANDS": ",".join(sources[0].band_names),
-        "GEOUIC_CREATED": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    tags.update(extra or {})
-    return {k: v for k, v in tags.items() if v is not None}
+    return provenance_tags(desc.get("method", engine.method), [s.path for s in sources], extra=extra,
+                           parameters=desc, seed=desc.get("seed"), bands=",".join(sources[0].band_names))
 
 
 @in_gdal_env
@@ -123,7 +108,8 @@ def apply_engine(source: RasterSource, engine: Engine, output: str | os.PathLike
     workers : int, optional
         Threads predicting windows in parallel (default: free cores, at most 4).
     progress : callable, optional
-        Called with the number of windows just finished.
+        ``progress(advance, total)`` after each window predicted (see
+        :class:`geouic.windows.ProgressCallback`).
     tags : dict, optional
         More provenance tags.
 
@@ -158,15 +144,13 @@ def apply_engine(source: RasterSource, engine: Engine, output: str | os.PathLike
                                         profile=profile, **grid)
         counts = np.zeros(n_classes + 1, dtype=np.int64)
         workers = workers or default_workers()
-        pairs = prediction_windows(source, engine, mem_limit_mb, workers)
+        windows = prediction_windows(source, engine, mem_limit_mb, workers)
         wanted = frozenset(extras)
         with single_threaded_blas():
-            for pair, result in _predict_windows(source, engine, pairs, wanted, workers):
+            for pair, result in _predict_windows(source, engine, windows, wanted, progress):
                 for name, writer in writers.items():
                     writer.write(pair.core, result[name])
                 counts += np.bincount(result["labels"].ravel(), minlength=n_classes + 1)[: n_classes + 1]
-                if progress is not None:
-                    progress(1)
         predict_seconds = time.perf_counter() - t0
         all_tags = _provenance(engine, [source], tags)
         written = {name: w.close(tags=all_tags) for name, w in writers.items()}
@@ -179,48 +163,20 @@ def apply_engine(source: RasterSource, engine: Engine, output: str | os.PathLike
 
 
 def prediction_windows(source: RasterSource, engine: Engine, mem_limit_mb: float,
-                       workers: int) -> list[WindowPair]:
-    """Windows for the prediction pass: the budget is shared by the windows in flight."""
-    in_flight = 2 * workers if workers > 1 else 1
-    return source.windows(mem_limit_mb=mem_limit_mb / in_flight, halo=engine.halo,
-                          bytes_per_pixel=engine.bytes_per_pixel(source.count))
+                       workers: int) -> WindowPass:
+    """The prediction pass: the budget is shared by the windows in flight (two per worker)."""
+    return source.windows(mem_limit_mb=mem_limit_mb, halo=engine.halo,
+                          bytes_per_pixel=engine.bytes_per_pixel(source.count), workers=workers)
 
 
-def _predict_windows(source: RasterSource, engine: Engine, pairs: Sequence[WindowPair],
-                     outputs: frozenset[str], workers: int | None):
-    """Yield ``(pair, cropped result)`` in order, predicting up to ``workers`` windows at once."""
-    workers = workers or default_workers()
-    if workers <= 1 or len(pairs) <= 1:
-        for pair in pairs:
-            yield pair, _predict_one(source, engine, pair, outputs)
-        return
-    local = threading.local()
-    handles: list[RasterSource] = []
-    lock = threading.Lock()
-
-    def task(pair: WindowPair) -> dict[str, np.ndarray]:
-        src = getattr(local, "source", None)
-        if src is None:
-            src = local.source = source.reopen()
-            with lock:
-                handles.append(src)
-        return _predict_one(src, engine, pair, outputs)
-
+def _predict_windows(source: RasterSource, engine: Engine, windows: WindowPass, outputs: frozenset[str],
+                     progress: ProgressCallback | None) -> Iterator[tuple[WindowPair, dict[str, np.ndarray]]]:
+    """Yield ``(pair, cropped result)`` in order; each worker thread reads through its own handle."""
+    reader, close_all = per_thread(source.reopen) if windows.workers > 1 else (lambda: source, lambda: None)
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            pending: deque = deque()
-            it = iter(pairs)
-            for pair in it:  # keep at most 2 windows per worker in flight: bounded memory
-                pending.append((pair, pool.submit(task, pair)))
-                if len(pending) >= 2 * workers:
-                    done_pair, fut = pending.popleft()
-                    yield done_pair, fut.result()
-            while pending:
-                done_pair, fut = pending.popleft()
-                yield done_pair, fut.result()
+        yield from windows.map(lambda pair: _predict_one(reader(), engine, pair, outputs), progress=progress)
     finally:
-        for h in handles:
-            h.close()
+        close_all()
 
 
 def _predict_one(source: RasterSource, engine: Engine, pair: WindowPair,

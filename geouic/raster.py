@@ -13,8 +13,7 @@ import logging
 import math
 import os
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
 from geouic.errors import ParameterError, RasterInputError
+from geouic.windows import DEFAULT_MEM_LIMIT_MB, WindowPair, WindowPass, block_windows, scene_bytes_per_pixel
 
 __all__ = [
     "RasterSource",
@@ -39,8 +39,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Default working-memory budget of the windows in flight, in megabytes.
-DEFAULT_MEM_LIMIT_MB = 64
 #: GDAL block cache (MB) while geouic reads and writes: every block is decoded once, so a
 #: small cache suffices; GDAL's default (5 % of RAM) made peak memory grow with the scene.
 GDAL_CACHE_MB = 16
@@ -60,32 +58,6 @@ def in_gdal_env(func):
             return func(*args, **kwargs)
 
     return wrapper
-
-
-@dataclass(frozen=True)
-class WindowPair:
-    """A core window to write and the (possibly larger) window to read for it.
-
-    Attributes
-    ----------
-    core : rasterio.windows.Window
-        The part of the scene whose labels are written.
-    read : rasterio.windows.Window
-        ``core`` grown by the halo on every side, clipped to the scene.
-    """
-
-    core: Window
-    read: Window
-
-    @property
-    def offset(self) -> tuple[int, int]:
-        """Row and column of ``core`` inside the array read for ``read``."""
-        return (int(self.core.row_off - self.read.row_off), int(self.core.col_off - self.read.col_off))
-
-    def crop(self, array: np.ndarray) -> np.ndarray:
-        """Cut the core out of an array shaped like the read window (last two axes)."""
-        r0, c0 = self.offset
-        return array[..., r0 : r0 + int(self.core.height), c0 : c0 + int(self.core.width)]
 
 
 class RasterSource:
@@ -197,69 +169,17 @@ class RasterSource:
         return data, valid
 
     def windows(self, *, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, halo: int = 0,
-                bytes_per_pixel: int | None = None) -> list[WindowPair]:
-        """Block-aligned windows covering the scene, sized from a memory budget.
+                bytes_per_pixel: int | None = None, workers: int = 1) -> WindowPass:
+        """The window pass over this scene: block-aligned windows sized from a memory budget.
 
-        See :func:`block_windows`; ``bytes_per_pixel`` defaults to what one float32 read of
-        the selected bands and the engine's temporaries take (about 4 copies).
+        See :meth:`geouic.windows.WindowPass.over`; ``bytes_per_pixel`` defaults to what one
+        float32 read of the selected bands and its masks take
+        (:func:`~geouic.windows.scene_bytes_per_pixel`).
         """
         if bytes_per_pixel is None:
-            bytes_per_pixel = 4 * self.count * 4 + 16
-        return block_windows(
-            self.width, self.height, self.block_shape,
-            mem_limit_mb=mem_limit_mb, halo=halo, bytes_per_pixel=bytes_per_pixel,
-        )
-
-
-def block_windows(width: int, height: int, block_shape: tuple[int, int], *,
-                  mem_limit_mb: float, halo: int = 0, bytes_per_pixel: int) -> list[WindowPair]:
-    """Tile a scene into windows made of whole blocks, each within a memory budget.
-
-    Windows are rectangles of whole file blocks (so each block is decoded once), as tall and
-    wide as ``mem_limit_mb`` allows for the read window including its halo.
-
-    Parameters
-    ----------
-    width, height : int
-        Scene size in pixels.
-    block_shape : (int, int)
-        ``(rows, cols)`` of the file's internal blocks (strips are ``(1..n, width)``).
-    mem_limit_mb : float
-        Budget for one window, in megabytes.
-    halo : int, default=0
-        Context pixels added around each core window for reading.
-    bytes_per_pixel : int
-        Memory one pixel of a read window costs, all temporaries included.
-
-    Returns
-    -------
-    list of WindowPair
-        Row-major order.
-    """
-    if mem_limit_mb <= 0:
-        raise ParameterError(f"mem_limit={mem_limit_mb} MB is invalid: must be > 0.")
-    if halo < 0:
-        raise ParameterError(f"halo={halo} is invalid: must be >= 0.")
-    budget_px = max(1, int(mem_limit_mb * 1024 * 1024 // bytes_per_pixel))
-    bh, bw = max(1, min(block_shape[0], height)), max(1, min(block_shape[1], width))
-    # Grow the window in whole blocks: first along rows for strips, then as squares.
-    full_width_rows = budget_px // (width + 2 * halo) - 2 * halo
-    if full_width_rows >= bh:
-        win_w = width
-        win_h = min(height, max(bh, (full_width_rows // bh) * bh))
-    else:
-        side = max(1, int(math.sqrt(budget_px)) - 2 * halo)
-        win_w = min(width, max(bw, (side // bw) * bw))
-        win_h = min(height, max(bh, (max(1, budget_px // (win_w + 2 * halo) - 2 * halo) // bh) * bh))
-    pairs = []
-    for row in range(0, height, win_h):
-        for col in range(0, width, win_w):
-            core = Window(col, row, min(win_w, width - col), min(win_h, height - row))
-            r0, c0 = max(0, row - halo), max(0, col - halo)
-            r1 = min(height, row + int(core.height) + halo)
-            c1 = min(width, col + int(core.width) + halo)
-            pairs.append(WindowPair(core, Window(c0, r0, c1 - c0, r1 - r0)))
-    return pairs
+            bytes_per_pixel = scene_bytes_per_pixel(self.count)
+        return WindowPass.over(self, mem_limit_mb=mem_limit_mb, halo=halo, bytes_per_pixel=bytes_per_pixel,
+                               workers=workers)
 
 
 def _check_path(path: str | os.PathLike) -> str:
@@ -410,10 +330,3 @@ def from_samples(values: np.ndarray, valid: np.ndarray, fill: float | int = 0) -
     out = np.full((values.shape[1], rows * cols), fill, dtype=values.dtype)
     out[:, valid.ravel()] = values.T
     return out.reshape(values.shape[1], rows, cols)
-
-
-def iter_blocks(source: RasterSource, pairs: Sequence[WindowPair]) -> Iterator[tuple[WindowPair, np.ndarray, np.ndarray]]:
-    """Yield ``(pair, data, valid)`` for each window pair, reading ``pair.read``."""
-    for pair in pairs:
-        data, valid = source.read(pair.read)
-        yield pair, data, valid

@@ -8,21 +8,22 @@ keeps a uniform random subset of them. Memory is bounded by the sample size, not
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 from rasterio.windows import Window
 
 from geouic.errors import ParameterError, RasterInputError, ReferenceDataError
 from geouic.raster import RasterSource, in_gdal_env, to_samples
+from geouic.preprocessing import Normalizer  # re-exported: its old import path (uic, engine) keeps working
+from geouic.windows import WindowPair, WindowPass, scene_bytes_per_pixel, unit_windows
 
 __all__ = [
     "sample_pixels",
     "sample_labelled",
     "sampling_units",
-    "Normalizer",
+    "unit_pass",
+    "Normalizer",  # moved to geouic.preprocessing
 ]
 
 logger = logging.getLogger(__name__)
@@ -37,19 +38,13 @@ MIN_UNITS = 16
 
 def sampling_units(source: RasterSource, unit_pixels: int = UNIT_PIXELS) -> list[Window]:
     """Split a scene into block-aligned units of about ``unit_pixels`` pixels."""
-    bh, bw = source.block_shape
-    bh, bw = max(1, min(bh, source.height)), max(1, min(bw, source.width))
-    if bw >= source.width:  # strips: group rows
-        rows = max(bh, (max(1, unit_pixels // source.width) // bh) * bh)
-        cols = source.width
-    else:
-        per = max(1, int(math.sqrt(unit_pixels / (bh * bw))))
-        rows, cols = bh * per, bw * per
-    return [
-        Window(c, r, min(cols, source.width - c), min(rows, source.height - r))
-        for r in range(0, source.height, rows)
-        for c in range(0, source.width, cols)
-    ]
+    return unit_pass(source, unit_pixels).cores
+
+
+def unit_pass(source: RasterSource, unit_pixels: int = UNIT_PIXELS) -> WindowPass:
+    """The sampling units of a scene as a window pass (see :func:`geouic.windows.unit_windows`)."""
+    return WindowPass(unit_windows(source.width, source.height, source.block_shape, unit_pixels),
+                      bytes_per_pixel=scene_bytes_per_pixel(source.count))
 
 
 class _Reservoir:
@@ -129,12 +124,11 @@ def sample_pixels(sources: RasterSource | Sequence[RasterSource], n: int, *,
 
 
 def _sample_one(source: RasterSource, n: int, rng: np.random.Generator) -> np.ndarray:
-    units = sampling_units(source)
-    order = rng.permutation(len(units))
+    units = unit_pass(source)
+    units = units.reordered(rng.permutation(len(units)))
     reservoir = _Reservoir(n)
     n_valid = 0
-    for n_read, i in enumerate(order, 1):
-        data, valid = source.read(units[i])
+    for n_read, (_, (data, valid)) in enumerate(units.map(lambda pair: source.read(pair.core)), 1):
         count = int(valid.sum())
         if count:
             reservoir.add(rng.random(count), to_samples(data, valid))
@@ -180,15 +174,10 @@ def sample_labelled(source: RasterSource, read_labels: Callable[[Window], np.nda
     """
     rng = np.random.default_rng(seed)
     reservoirs: dict[int, _Reservoir] = {}
-    for pair in source.windows(mem_limit_mb=mem_limit_mb):
-        labels = np.asarray(read_labels(pair.core))
-        if not labels.any():
+    for _, found in source.windows(mem_limit_mb=mem_limit_mb).map(lambda pair: _labelled(source, read_labels, pair)):
+        if found is None:
             continue
-        data, valid = source.read(pair.core)
-        keep = valid & (labels > 0)
-        if not keep.any():
-            continue
-        X, y = to_samples(data, keep), labels[keep].astype(np.int32)
+        X, y = found
         for code in np.unique(y):
             sel = y == code
             res = reservoirs.setdefault(int(code), _Reservoir(max_per_class))
@@ -202,61 +191,14 @@ def sample_labelled(source: RasterSource, read_labels: Callable[[Window], np.nda
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-class Normalizer:
-    """Per-band normalisation fitted on valid pixels and stored with every model.
-
-    Parameters
-    ----------
-    method : {"zscore", "robust", "none"}, default="zscore"
-        ``zscore``: subtract the mean, divide by the standard deviation. ``robust``: subtract
-        the median, divide by the 2-98 percentile range / 4 (resists clouds and saturation).
-        ``none``: leave values as they are.
-
-    Attributes
-    ----------
-    center_ : ndarray of shape (bands,)
-    scale_ : ndarray of shape (bands,)
-    """
-
-    METHODS = ("zscore", "robust", "none")
-
-    def __init__(self, method: str = "zscore"):
-        self.method = method
-
-    def fit(self, X: np.ndarray) -> Normalizer:
-        """Learn the statistics from samples ``(n, bands)``."""
-        if self.method not in self.METHODS:
-            raise ParameterError(
-                f"normalize={self.method!r} is invalid: choose one of {', '.join(self.METHODS)}."
-            )
-        X = np.asarray(X, dtype=np.float64)
-        if self.method == "zscore":
-            center, scale = X.mean(axis=0), X.std(axis=0)
-        elif self.method == "robust":
-            lo, med, hi = np.percentile(X, [2, 50, 98], axis=0)
-            center, scale = med, (hi - lo) / 4.0
-        else:
-            center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
-        scale = np.where(scale > 1e-12, scale, 1.0)
-        self.center_, self.scale_ = center.astype(np.float32), scale.astype(np.float32)
-        return self
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """Normalise samples ``(n, bands)``."""
-        return ((X - self.center_) / self.scale_).astype(np.float32, copy=False)
-
-    def transform_block(self, data: np.ndarray) -> np.ndarray:
-        """Normalise a raster block ``(bands, rows, cols)``."""
-        return ((data - self.center_[:, None, None]) / self.scale_[:, None, None]).astype(np.float32, copy=False)
-
-    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """Metadata and arrays to store in a model file."""
-        return {"method": self.method}, {"center": self.center_, "scale": self.scale_}
-
-    @classmethod
-    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Normalizer:
-        """Rebuild from :meth:`get_state` output."""
-        obj = cls(meta["method"])
-        obj.center_ = np.asarray(arrays["center"], np.float32)
-        obj.scale_ = np.asarray(arrays["scale"], np.float32)
-        return obj
+def _labelled(source: RasterSource, read_labels: Callable[[Window], np.ndarray],
+              pair: WindowPair) -> tuple[np.ndarray, np.ndarray] | None:
+    """Samples and labels of the valid labelled pixels of a window (None when there are none)."""
+    labels = np.asarray(read_labels(pair.core))
+    if not labels.any():
+        return None
+    data, valid = source.read(pair.core)
+    keep = valid & (labels > 0)
+    if not keep.any():
+        return None
+    return to_samples(data, keep), labels[keep].astype(np.int32)

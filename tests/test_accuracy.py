@@ -268,3 +268,22 @@ def test_assess_errors(class_map, tmp_path):
         warnings.simplefilter("ignore")
         with pytest.raises(ReferenceDataError, match="no labelled reference point"):
             assess(path, nodata_only, field="ref")
+
+
+def test_every_pass_follows_mem_limit_with_the_same_answer(class_map, tmp_path):
+    """The point pass and the label-raster outside count used fixed budgets; both now follow mem_limit_mb."""
+    path, _ = class_map
+    ref = quadrant_labels(64).astype(np.uint8)
+    ref[:10] = 0
+    shifted = write_raster(tmp_path / "shifted.tif", ref, nodata=0,
+                           transform=from_origin(500000 + 8 * 30, 4600000, 30, 30))  # 8 columns east of the map
+    pts = _points(tmp_path / "pts.gpkg", np.array([5, 40, 40, 70]), np.array([10, 10, 40, 10]), [1, 3, 1, 3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        results = [(assess(path, shifted, mem_limit_mb=m), assess(path, pts, field="ref", mem_limit_mb=m))
+                   for m in (0.005, 64)]
+    (r_small, p_small), (r_big, p_big) = results
+    assert r_small.excluded["outside_map"] == r_big.excluded["outside_map"] == 54 * 8
+    np.testing.assert_array_equal(r_small.counts, r_big.counts)
+    assert p_small.excluded == p_big.excluded and p_small.excluded["outside_map"] == 1
+    np.testing.assert_array_equal(p_small.counts, p_big.counts)

@@ -121,3 +121,14 @@ def test_empty_map(tmp_path):
     path = write_raster(tmp_path / "empty.tif", np.zeros((32, 32), np.uint8), nodata=0)
     with pytest.raises(RasterInputError, match="no classified pixel"):
         stratified_sample(path, n=10)
+
+
+def test_progress_over_both_passes(strata_map):
+    path, _ = strata_map
+    seen = []
+    a = stratified_sample(path, n=60, mem_limit_mb=0.005, progress=lambda adv, total: seen.append((adv, total)))
+    b = stratified_sample(path, n=60, mem_limit_mb=0.005)
+    np.testing.assert_array_equal(a.rows, b.rows)  # reporting progress changes nothing
+    totals = [t for _, t in seen]
+    assert sum(adv for adv, _ in seen) == totals[-1] == len(seen) and totals == sorted(totals)
+    assert len(seen) > 2

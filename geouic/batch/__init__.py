@@ -51,9 +51,11 @@ NOT_STEPS = frozenset({"batch", "qgis"})
 
 def cli_specs() -> dict[str, StepSpec]:
     """Step specs of every command of the ``geouic`` CLI (imports the command modules, not torch)."""
+    import click
+
     from geouic.cli import main
 
-    ctx = None  # click groups look commands up without a context
+    ctx = click.Context(main)
     names = [n for n in main.list_commands(ctx) if n not in NOT_STEPS]
     return specs_from_commands({n: main.get_command(ctx, n) for n in names})
 

@@ -1,10 +1,11 @@
 """From a jobs file as written to the jobs that run: defaults, ``foreach`` globs and templates.
 
 Templates are Python format fields: ``{stem}``, ``{name}`` (file name), ``{parent}`` (its
-folder), ``{folder}`` (the folder's own name), ``{ext}``, ``{path}`` (the ``foreach`` item), ``{index}`` (1-based, e.g. ``{index:03d}``),
-``{job}`` (the job's name), any variable of ``vars:``, and ``{<step>.<option>}`` for an option
-of an earlier step of the same job (``{classify.output}``; a step is named by its command, or
-by ``id:`` when a job runs one command twice). ``{{`` and ``}}`` are literal braces.
+folder), ``{folder}`` (the folder's own name), ``{ext}``, ``{path}`` (the ``foreach``
+item), ``{index}`` (1-based, e.g. ``{index:03d}``), ``{job}`` (the job's name), any variable
+of ``vars:``, and ``{<step>.<option>}`` for an option of an earlier step of the same job
+(``{classify.output}``; a step is named by its command, or by ``id:`` when a job runs one
+command twice). ``{{`` and ``}}`` are literal braces.
 
 Everything is checked here, before anything runs: unknown commands, options and template
 fields, malformed templates, missing required options, values of the wrong type, unknown or
@@ -98,9 +99,10 @@ def render(template: Any, context: Mapping[str, Any], where: str) -> Any:
             known = ", ".join(sorted(k for k in context if not k.startswith("_")))
             raise BatchFileError(f"{where}: unknown template field {{{name}}} in {template!r}; known here: {known}.")
     out = []
-    for literal, name, spec, _ in _FORMATTER.parse(template):
+    for literal, field_name, spec, _ in _FORMATTER.parse(template):
         out.append(literal)
-        if name is not None:
+        if field_name is not None:
+            name = field_name
             try:
                 out.append(format(context[name], spec or ""))
             except (ValueError, TypeError) as exc:
@@ -112,7 +114,7 @@ def render(template: Any, context: Mapping[str, Any], where: str) -> Any:
 def _items(raw: RawFile, entry: RawEntry) -> list[str | None]:
     if entry.foreach is None:
         return [None]
-    items: list[str] = []
+    items: list[str | None] = []
     for pattern in entry.foreach:
         pattern = render(pattern, raw.vars, f"{raw.path}, job {entry.index + 1} (line {entry.line})")
         if glob.has_magic(pattern):

@@ -3,7 +3,8 @@
 The structure of a YAML jobs file::
 
     workdir: ..                 # optional: folder the steps run in (relative to this file; default: its folder)
-    manifest: out/run.json      # optional: the run manifest (relative to workdir; default: <file stem>.manifest.json beside the file)
+    manifest: out/run.json      # optional: the run manifest (relative to workdir; default:
+                                #   <file stem>.manifest.json beside the file)
     vars: {out: out/batch}      # optional: values usable as {out} in templates
     defaults:                   # optional: options given to every step of a command ("*": every command having it)
       classify: {method: kmeans, classes: 15}
@@ -229,7 +230,7 @@ def _read_csv(path: Path) -> RawFile:
         raise BatchFileError(f"{path}, line 1: a CSV jobs file needs a header with a `step` column "
                              "(the command) and one column per option.")
     header = [h.strip() for h in rows[0]]
-    entries = []
+    entries: list[RawEntry] = []
     for i, row in enumerate(rows[1:]):
         line = i + 2
         if not any(cell.strip() for cell in row):

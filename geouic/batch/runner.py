@@ -155,11 +155,13 @@ class _Context:
 def _step_argv(step: Step, ctx: _Context, old: dict[str, Any] | None) -> list[str]:
     argv = list(step.argv)
     for key, value in ctx.extras.items():
-        if step.spec.has(key) and key not in step.options:
-            argv += [step.spec.lookup(key).flag, value]
-    if step.spec.has("overwrite") and "overwrite" not in step.options:
+        param = step.spec.lookup(key)
+        if param is not None and key not in step.options:
+            argv += [param.flag, value]
+    overwrite = step.spec.lookup("overwrite")
+    if overwrite is not None and "overwrite" not in step.options:
         if ctx.overwrite or _own_leftovers(step, old, ctx.jobs_file.workdir):
-            argv.append(step.spec.lookup("overwrite").flag)
+            argv.append(overwrite.flag)
     return argv
 
 
@@ -176,7 +178,8 @@ def _own_leftovers(step: Step, old: dict[str, Any] | None, workdir: Path) -> boo
         if not rec or not rec.get("exists"):
             return False
         cur = file_record(out, workdir, digest=False)
-        if rec.get("kind") == "file" and (cur.get("size"), cur.get("mtime_ns")) != (rec.get("size"), rec.get("mtime_ns")):
+        now_at, then_at = (cur.get("size"), cur.get("mtime_ns")), (rec.get("size"), rec.get("mtime_ns"))
+        if rec.get("kind") == "file" and now_at != then_at:
             return False
     return True
 
@@ -217,7 +220,7 @@ def _run_job(job: Job, ctx: _Context) -> JobResult:
     ctx.manifest.update_job(job.name, status="running", start=start)
     for i, step in enumerate(job.steps):
         old = old_steps[i] if i < len(old_steps) and old_steps[i].get("step") == step.id else None
-        if ctx.previous and step_is_done(old, step.argv, ctx.jobs_file.workdir):
+        if old is not None and ctx.previous and step_is_done(old, step.argv, ctx.jobs_file.workdir):
             records.append({**old, "resumed": True})
             continue
         if ctx.children.stop.is_set():

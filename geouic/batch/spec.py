@@ -81,8 +81,8 @@ class ParamSpec:
             try:
                 self.type.convert(str(v), self.param, None)
             except Exception as exc:  # click.BadParameter; its message names the allowed values
-                message = getattr(exc, "format_message", lambda: str(exc))()
-                return f"{message}"
+                formatter = getattr(exc, "format_message", None)
+                return str(formatter() if callable(formatter) else exc)
         return None
 
     def argv(self, value: Any, workdir: str) -> list[str]:

@@ -1,7 +1,9 @@
 """The ``geouic`` command: a thin click group; each command lives in its own module.
 
 Command modules are imported only when the command runs (or ``--help`` lists it), and they
-import only click at module level, so ``geouic --help`` never imports torch or matplotlib.
+import only click and the small method registry (:mod:`geouic.methods`) at module level, so
+``geouic --help`` never imports torch or matplotlib. ``-v/-q`` work on the group and on every
+command, and add up.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import importlib
 import importlib.util
 
 import click
+
+from geouic.cli.options import verbosity
 
 __all__ = ["main"]
 
@@ -44,6 +48,7 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="geouic", prog_name="geouic")
+@verbosity
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Land-cover classification of multi-band remote-sensing imagery.
@@ -52,6 +57,8 @@ def main(ctx: click.Context) -> None:
     geouic classify scene.tif --classes 12 -o classes.tif
     geouic predict scene.geouic other.tif -o other_classes.tif
     geouic info scene.tif
+
+    -v/-q work here and on every command: geouic -v classify ... or geouic classify ... -v.
     """
     from geouic.raster import gdal_env
 

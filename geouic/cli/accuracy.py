@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from geouic.cli.options import echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, status, verbosity
+from geouic.cli.options import (
+    echo_warnings, handle_errors, mem_limit_opt, output_folder_opt, overwrite_opt, status, verbosity,
+)
 
 
 @click.command(short_help="Assess a map against reference data; write a report folder.")
@@ -17,8 +19,7 @@ from geouic.cli.options import echo_warnings, handle_errors, mem_limit_opt, over
                    "needs a stratified random point sample (see `geouic sample-design`).")
 @click.option("--clusters", is_flag=True,
               help="MAP holds clusters without a legend: report NMI, ARI and Hungarian-matched accuracy.")
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
-              help="Report folder to create.")
+@output_folder_opt("Report folder to create.")
 @click.option("--no-figures", is_flag=True, help="Skip the PNG figures (faster; the HTML then has tables only).")
 @mem_limit_opt
 @overwrite_opt
@@ -26,8 +27,10 @@ from geouic.cli.options import echo_warnings, handle_errors, mem_limit_opt, over
 @handle_errors
 @echo_warnings()
 def cli(map_path, reference, field, area_adjusted, clusters, output, no_figures, mem_limit, overwrite):
-    """Compare MAP (a class raster; 0 = unclassified) with reference data and write a report folder:
-    report.json, confusion.csv, PNG figures, report.html (self-contained) and report.md.
+    """Compare MAP (a class raster; 0 = unclassified) with reference data and write a report folder.
+
+    The folder holds report.json, confusion.csv, PNG figures, report.html (self-contained) and
+    report.md.
 
     \b
     geouic accuracy landcover.tif --reference validation_points.gpkg --field ref --area-adjusted -o report/

@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
-    CliError, echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, progress_callback, status,
-    verbosity,
+    CliError, echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, progress_callback, status, verbosity,
 )
 
 
@@ -23,7 +22,8 @@ from geouic.cli.options import (
 @click.option("--method", type=click.Choice(["majority", "hungarian"], case_sensitive=False), default="majority",
               show_default=True, help="majority: many-to-one vote; hungarian: one-to-one matching.")
 @click.option("--min-purity", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Classes whose chosen reference class holds a smaller share of their labelled pixels are unassigned.")
+              help="Classes whose chosen reference class holds a smaller share of their labelled pixels "
+                   "are unassigned.")
 @click.option("--unassigned-class", default=None, metavar="NAME",
               help="Schema class for unassigned spectral classes (default: 0 = nodata).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
@@ -49,7 +49,7 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
     """
     from geouic.assign import assign_schema
     from geouic.batch import output_paths
-    from geouic.raster import open_raster
+    from geouic.output import check_output
 
     maps = list(class_map)
     if len(maps) > 1 and reference:
@@ -57,11 +57,8 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
                        "apply its .mapping.yaml to the others with --mapping.")
     outputs = output_paths(output, maps)
     if len(maps) > 1:
-        from geouic.output import check_output
-
         for out in outputs:
             check_output(out, overwrite=overwrite)
-
     if mapping and not reference:
         ctx = click.get_current_context()
         given = [f"--{name.replace('_', '-')}" for name in ("field", "method", "min_purity")
@@ -70,14 +67,11 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
             verb = "applies" if len(given) == 1 else "apply"
             raise CliError(f"{', '.join(given)} {verb} to --reference (learning a mapping), not to --mapping.")
 
-    for class_map, output in zip(maps, outputs):
-        with open_raster(class_map) as src:
-            n_windows = len(src.windows(mem_limit_mb=mem_limit, bytes_per_pixel=32))
-        passes = 2 if reference else 1
-        target = schema or ("the reference classes" if reference else "the mapping's schema")
-        status(f"Assigning the classes of {class_map} to {target}...")
-        with echo_warnings(), progress_callback(passes * n_windows, "Assigning") as update:
-            result = assign_schema(class_map, output, reference=reference, mapping=mapping, schema=schema,
+    target = schema or ("the reference classes" if reference else "the mapping's schema")
+    for one_map, out in zip(maps, outputs):
+        status(f"Assigning the classes of {one_map} to {target}...")
+        with echo_warnings(), progress_callback("Assigning") as update:
+            result = assign_schema(one_map, out, reference=reference, mapping=mapping, schema=schema,
                                    field=field, method=method.lower(), min_purity=min_purity,
                                    unassigned_class=unassigned_class, mem_limit_mb=mem_limit,
                                    overwrite=overwrite, progress=update)

@@ -55,10 +55,10 @@ def cli(jobs_file, n_jobs, mem_limit, resume, manifest, dry_run, overwrite):
     previous = signal.signal(signal.SIGTERM, terminate)
     done = [0]
     try:
-        with progress_callback(len(jobs.jobs), "Jobs") as update:
+        with progress_callback("Jobs") as update:
             def progress(res):
                 done[0] += 1
-                update(1)
+                update(1, len(jobs.jobs))
                 if not sys.stderr.isatty():
                     detail = f": {res.error}" if res.error else ""
                     status(f"[{done[0]}/{len(jobs.jobs)}] {res.name}: {res.status} ({res.seconds:.1f} s){detail}")

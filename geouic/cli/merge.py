@@ -31,7 +31,8 @@ def parse_groups(values: tuple[str, ...]) -> list[list[int]] | None:
 @click.option("--stats", "stats", type=click.Path(), default=None,
               help="With --to: a stats.json from `geouic stats` instead of --scene.")
 @bands_opt
-@click.option("--keep-codes", is_flag=True, help="Keep each merged class's largest member's code (default: renumber 1..N).")
+@click.option("--keep-codes", is_flag=True,
+              help="Keep each merged class's largest member's code (default: renumber 1..N).")
 @output_opt
 @mem_limit_opt
 @overwrite_opt

@@ -53,11 +53,12 @@ def command_table() -> dict[str, dict]:
 
     from geouic.cli import main
 
+    ctx = click.Context(main)
     table = {}
-    for name in main.list_commands(None):
-        if name in ("batch", "qgis"):
+    for name in main.list_commands(ctx):
+        command = main.get_command(ctx, name)
+        if name in ("batch", "qgis") or command is None:
             continue
-        command = main.get_command(None, name)
         flags = sorted({o for p in command.params for o in [*getattr(p, "opts", []), *getattr(p, "secondary_opts", [])]
                         if o.startswith("-")})
         text = inspect.cleandoc(command.help or "").replace("\b\n", "")

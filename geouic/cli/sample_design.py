@@ -42,9 +42,11 @@ def parse_expected_ua(text: str) -> float | dict[int, float]:
 @handle_errors
 @echo_warnings()
 def cli(map_path, n, allocation, min_per_class, target_se, expected_ua, seed, output, mem_limit, overwrite):
-    """Draw stratified random points on MAP (strata = its classes; 0 and nodata are skipped) and write
-    them, at pixel centres in the map's CRS, to a GeoPackage whose empty `ref` field the analyst fills
-    in; then run `geouic accuracy MAP --reference points.gpkg --field ref --area-adjusted`.
+    """Draw stratified random points on MAP for the analyst to label.
+
+    Strata are MAP's classes (0 and nodata are skipped). The points, at pixel centres in the
+    map's CRS, go to a GeoPackage whose empty `ref` field the analyst fills in; then run
+    `geouic accuracy MAP --reference points.gpkg --field ref --area-adjusted`.
 
     \b
     geouic sample-design landcover.tif --n 600 --allocation olofsson -o validation_points.gpkg

@@ -5,16 +5,16 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
-    bands_opt, echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, parse_bands, progress_callback, status,
-    verbosity,
+    bands_opt, echo_warnings, handle_errors, mem_limit_opt, output_folder_opt, overwrite_opt, parse_bands,
+    progress_callback, status, verbosity,
 )
 
 
 @click.command(short_help="Per-class areas, band statistics, signatures and dendrogram.")
 @click.argument("class_map", metavar="CLASS_MAP", type=click.Path())
 @click.argument("scene", metavar="[SCENE]", type=click.Path(), required=False)
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
-              help="Output folder (created if missing) for stats.csv, stats.json, signatures.png, dendrogram.png.")
+@output_folder_opt("Output folder (created if missing) for stats.csv, stats.json, signatures.png, "
+                   "dendrogram.png.")
 @bands_opt
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Write the two PNG plots.")
 @mem_limit_opt
@@ -34,12 +34,8 @@ def cli(class_map, scene, output, bands, plots, mem_limit, overwrite):
     geouic stats landcover.tif -o areas/          # pixels and areas only
     """
     from geouic.classstats import class_statistics, write_stats
-    from geouic.raster import open_raster
-
-    with open_raster(scene or class_map, bands=parse_bands(bands) if scene else None) as src:
-        n_windows = len(src.windows(mem_limit_mb=mem_limit))
     status(f"Computing class statistics of {class_map}{' over ' + scene if scene else ''}...")
-    with echo_warnings(), progress_callback(n_windows, "Statistics") as update:
+    with echo_warnings(), progress_callback("Statistics") as update:
         stats = class_statistics(class_map, scene, bands=parse_bands(bands), mem_limit_mb=mem_limit,
                                  progress=update)
         files = write_stats(stats, output, overwrite=overwrite, plots=plots)

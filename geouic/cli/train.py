@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import click
 
-from geouic.cli.classify import build_engine, engine_options, method_params, open_training
-from geouic.cli.options import CliError, handle_errors, overwrite_opt, parse_bands, status, verbosity
+from geouic.cli.options import (
+    CliError, EngineArgs, bands_opt, engine_options, handle_errors, overwrite_opt, status, verbosity,
+)
 
 
 @click.command(short_help="Train a model on one or several scenes and save it.")
 @click.argument("scenes", nargs=-1, required=True, type=click.Path())
 @engine_options
+@bands_opt
 @click.option("--save-model", "-o", "save_model", required=True, type=click.Path(dir_okay=False),
               help="Model file to write (apply it with `geouic predict`).")
 @overwrite_opt
 @verbosity
 @handle_errors
-def cli(scenes, method, n_classes, bands, seed, sample_size, normalize, training, field, save_model,
-        overwrite, **given):
+def cli(scenes: tuple[str, ...], engine_args: EngineArgs, bands: list[str] | None, save_model: str,
+        overwrite: bool) -> None:
     """Train on SCENES (rasters with the same bands) and save the model to --save-model.
 
     Patches (or pixels, for pixel-wise methods) are drawn from every scene, so a class means
@@ -34,12 +36,10 @@ def cli(scenes, method, n_classes, bands, seed, sample_size, normalize, training
     from geouic.output import check_output
     from geouic.raster import open_raster
 
-    method = method.lower()
-    params = method_params(method, given)
     check_output(save_model, overwrite=overwrite)
-    engine = build_engine(method, n_classes, seed, sample_size, normalize, params)
+    engine = engine_args.make()
     with contextlib.ExitStack() as stack:
-        sources = [stack.enter_context(open_raster(s, bands=parse_bands(bands))) for s in scenes]
+        sources = [stack.enter_context(open_raster(s, bands=bands)) for s in scenes]
         first = sources[0]
         for src in sources[1:]:
             if src.count != first.count:
@@ -47,12 +47,13 @@ def cli(scenes, method, n_classes, bands, seed, sample_size, normalize, training
                     f"{src.path} has {src.count} bands ({', '.join(src.band_names)}) but {first.path} has "
                     f"{first.count} ({', '.join(first.band_names)}); every scene needs the same bands (--bands)."
                 )
-        ref = open_training(first, training, field, method)
+        training = engine_args.open_training(first)
         pixels = sum(s.width * s.height for s in sources)
-        status(f"Training {method} on {len(sources)} scene(s), {pixels:,} pixels, {first.count} bands...")
+        status(f"Training {engine.method} on {len(sources)} scene(s), {pixels:,} pixels, {first.count} bands...")
         t0 = time.perf_counter()
-        engine.fit(sources, training=ref)
+        engine.fit(sources, training=training)
         seconds = time.perf_counter() - t0
         path = _save(engine, save_model, overwrite=overwrite,
                      extra={"trained_on": [str(s.path) for s in sources]})
-    click.echo(f"{method}: {engine.n_classes_} classes from {len(sources)} scene(s), fit {seconds:.1f} s -> {path}")
+    click.echo(f"{engine.method}: {engine.n_classes_} classes from {len(sources)} scene(s), "
+               f"fit {seconds:.1f} s -> {path}")

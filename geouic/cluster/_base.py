@@ -37,11 +37,12 @@ CHUNK_ROWS = 65536
 # ---------------------------------------------------------------------------- parameter checks
 def check_int(name: str, value: object, *, low: int, high: int | None = None) -> int:
     """Return ``value`` as an int in ``[low, high]`` or raise :class:`ParameterError`."""
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-    if ok and low <= int(value) and (high is None or int(value) <= high):
-        return int(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        v = int(value)
+        if low <= v and (high is None or v <= high):
+            return v
     allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
-    raise ParameterError(f"{name}={value!r} is invalid: must be an integer {allowed}.")
+    raise ParameterError(f"{name}={value!r} is invalid: must be an integer {allowed}.", params=(name,))
 
 
 def check_float(
@@ -54,31 +55,31 @@ def check_float(
 ) -> float:
     """Return ``value`` as a finite float in ``[low, high]`` (``(low, high]`` if ``low_open``)."""
     is_real = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-    v = float(value) if is_real else float("nan")
+    v = float(value) if isinstance(value, numbers.Real) and is_real else float("nan")
     above = v > low if low_open else v >= low
     if np.isfinite(v) and above and (high is None or v <= high):
         return v
     left = "(" if low_open else "["
     allowed = f"{'>' if low_open else '>='} {low}" if high is None else f"in {left}{low}, {high}]"
-    raise ParameterError(f"{name}={value!r} is invalid: must be a number {allowed}.")
+    raise ParameterError(f"{name}={value!r} is invalid: must be a number {allowed}.", params=(name,))
 
 
 def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     """Return ``value`` if it is one of ``choices`` or raise :class:`ParameterError`."""
     if isinstance(value, str) and value in choices:
         return value
-    raise ParameterError(f"{name}={value!r} is invalid: must be one of {', '.join(choices)}.")
+    raise ParameterError(f"{name}={value!r} is invalid: must be one of {', '.join(choices)}.", params=(name,))
 
 
 def check_seed(random_state: object) -> np.random.RandomState:
     """Turn ``random_state`` (None, int >= 0 or a RandomState) into a RandomState."""
-    is_int = isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
-    if is_int and not 0 <= int(random_state) < 2**32:
-        is_int = False
+    is_int = (isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
+              and 0 <= int(random_state) < 2**32)
     if random_state is None or is_int or isinstance(random_state, np.random.RandomState):
         return check_random_state(random_state)
     raise ParameterError(
-        f"random_state={random_state!r} is invalid: must be None or an integer in [0, 2**32 - 1]."
+        f"random_state={random_state!r} is invalid: must be None or an integer in [0, 2**32 - 1].",
+        params=("random_state",),
     )
 
 

@@ -155,16 +155,18 @@ class FuzzyCMeans(CentroidPredictMixin, ClusterMixin, BaseEstimator):
         if X.shape[0] < k:
             raise ParameterError(
                 f"FuzzyCMeans.fit: {X.shape[0]} samples are fewer than n_clusters={k}; "
-                "pass more pixels or lower n_clusters."
+                "pass more pixels or lower n_clusters.",
+                params=("n_clusters",),
             )
         x_sq = np.einsum("ij,ij->i", X, X)
-        best = None
-        for _ in range(n_init):
+
+        def one_run() -> tuple[float, np.ndarray, int]:
             centers, n_iter = _run(X, x_sq, kmeans_plusplus(X, k, rng), m, max_iter, tol)
-            objective = _objective(X, x_sq, centers, m)
-            if best is None or objective < best[0]:
-                best = (objective, centers, n_iter)
-        self.objective_, self.cluster_centers_, self.n_iter_ = best
+            return _objective(X, x_sq, centers, m), centers, n_iter
+
+        # The first run with the lowest objective wins (runs are drawn in order from rng).
+        self.objective_, self.cluster_centers_, self.n_iter_ = min(
+            (one_run() for _ in range(n_init)), key=lambda run: run[0])
         self.labels_ = nearest_center(X, self.cluster_centers_)
         self.n_clusters_ = k
         self.n_features_in_ = X.shape[1]

@@ -304,7 +304,8 @@ def _check_sample(X: np.ndarray, s: _Settings) -> None:
     if X.shape[0] < s.n_clusters:
         raise ParameterError(
             f"ISODATA.fit: {X.shape[0]} sample rows (sample_interval={s.sample_interval}) "
-            f"are fewer than n_clusters={s.n_clusters}; pass more pixels or lower n_clusters."
+            f"are fewer than n_clusters={s.n_clusters}; pass more pixels or lower n_clusters.",
+            params=("sample_interval", "n_clusters"),
         )
     if not np.any(X.max(axis=0) > X.min(axis=0)):
         raise ParameterError("ISODATA.fit: all sample rows are identical; nothing to cluster.")

@@ -15,6 +15,7 @@ from geouic.cluster._base import (
     CentroidPredictMixin, check_data, check_float, check_int, check_seed, iter_chunks,
     kmeans_plusplus, sq_distances,
 )
+from geouic.errors import ParameterError
 
 __all__ = ["KMeans"]
 
@@ -68,18 +69,16 @@ class KMeans(CentroidPredictMixin, ClusterMixin, BaseEstimator):
         tol = check_float("tol", self.tol, low=0.0)
         X = check_data(X, who="KMeans.fit")
         if len(X) < k:
-            raise_few(len(X), k)
+            _raise_few(len(X), k)
         rng = check_seed(self.random_state)
         threshold = tol * float(np.mean(np.var(X, axis=0)))
         # The initialisations compete on a subsample; only the winner is refined on all of X.
         sub = X
         if n_init > 1 and len(X) > INIT_SUBSAMPLE:
             sub = X[np.sort(rng.choice(len(X), INIT_SUBSAMPLE, replace=False))]
-        best = None
-        for _ in range(n_init):
-            run = _lloyd(sub, kmeans_plusplus(sub, k, rng), max_iter, threshold, rng)
-            if best is None or run[2] < best[2]:
-                best = run
+        # The first run with the lowest inertia wins (runs are drawn in order from rng).
+        runs = (_lloyd(sub, kmeans_plusplus(sub, k, rng), max_iter, threshold, rng) for _ in range(n_init))
+        best = min(runs, key=lambda run: run[2])
         if sub is not X:
             best = _lloyd(X, best[0], max_iter, threshold, rng)
         self.cluster_centers_, self.labels_, self.inertia_, self.n_iter_ = best
@@ -87,10 +86,9 @@ class KMeans(CentroidPredictMixin, ClusterMixin, BaseEstimator):
         return self
 
 
-def raise_few(n: int, k: int) -> None:
-    from geouic.errors import ParameterError
-
-    raise ParameterError(f"n_clusters={k} is larger than the {n} samples; lower it.")
+def _raise_few(n: int, k: int) -> None:
+    """Refuse fewer samples than clusters."""
+    raise ParameterError(f"n_clusters={k} is larger than the {n} samples; lower it.", params=("n_clusters",))
 
 
 def _assign(X: np.ndarray, centers: np.ndarray, x_sq: np.ndarray):
@@ -115,7 +113,9 @@ def _lloyd(X: np.ndarray, centers: np.ndarray, max_iter: int, threshold: float,
            rng: np.random.RandomState):
     """One k-means run from ``centers``: (centres, labels, inertia, iterations)."""
     x_sq = np.einsum("ij,ij->i", X, X)
-    for it in range(1, max_iter + 1):
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter += 1
         labels, dist, sums, counts = _assign(X, centers, x_sq)
         new = centers.copy()
         filled = counts > 0
@@ -129,4 +129,4 @@ def _lloyd(X: np.ndarray, centers: np.ndarray, max_iter: int, threshold: float,
         if shift <= threshold and not len(empty):
             break
     labels, dist, _, _ = _assign(X, centers, x_sq)
-    return centers, labels, float(dist.sum()), it
+    return centers, labels, float(dist.sum()), n_iter

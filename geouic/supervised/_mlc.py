@@ -146,22 +146,26 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
             if p not in ("equal", "sample"):
                 raise ParameterError(
                     f"priors={p!r} is not allowed; use 'equal', 'sample' or a list of floats "
-                    "(one per class, summing to 1)."
+                    "(one per class, summing to 1).",
+                    params=("priors",),
                 )
         elif not isinstance(p, Sequence | np.ndarray):
             raise ParameterError(
-                f"priors={p!r} is not allowed; use 'equal', 'sample' or a list of floats."
+                f"priors={p!r} is not allowed; use 'equal', 'sample' or a list of floats.",
+                params=("priors",),
             )
         r = self.reject
         if r is not None and not (_is_real(r) and 0.0 < r < 1.0):
             raise ParameterError(
-                f"reject={r!r} is out of range; use None or a probability in (0, 1)."
+                f"reject={r!r} is out of range; use None or a probability in (0, 1).",
+                params=("reject",),
             )
         if not (_is_real(self.reg) and 0.0 <= self.reg < math.inf):
-            raise ParameterError(f"reg={self.reg!r} is out of range; use a float >= 0.")
+            raise ParameterError(f"reg={self.reg!r} is out of range; use a float >= 0.", params=("reg",))
         f = self.min_samples_factor
         if not (_is_real(f) and 0.0 <= f < math.inf):
-            raise ParameterError(f"min_samples_factor={f!r} is out of range; use a float >= 0.")
+            raise ParameterError(f"min_samples_factor={f!r} is out of range; use a float >= 0.",
+                                 params=("min_samples_factor",))
 
     def _shrinkage(self, counts: np.ndarray, n_features: int) -> np.ndarray:
         n_min = math.ceil(self.min_samples_factor * (n_features + 1))
@@ -183,10 +187,11 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
         if p.shape != (k,) or not np.all(np.isfinite(p)) or np.any(p <= 0):
             raise ParameterError(
                 f"priors={given!r} is not allowed: give {k} positive values, one per "
-                f"class code {classes.tolist()} in that order."
+                f"class code {classes.tolist()} in that order.",
+                params=("priors",),
             )
         if abs(p.sum() - 1.0) > 1e-6:
-            raise ParameterError(f"priors={given!r} sum to {p.sum():.6g}; they must sum to 1.")
+            raise ParameterError(f"priors={given!r} sum to {p.sum():.6g}; they must sum to 1.", params=("priors",))
         return p / p.sum()
 
     # -------------------------------------------------------------- predict
@@ -396,7 +401,8 @@ def _whitening(covs: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.nd
         except linalg.LinAlgError:
             raise ReferenceDataError(
                 f"the covariance of class {classes[j]} is not positive definite (constant or "
-                "collinear bands); increase reg or min_samples_factor, or drop redundant bands."
+                "collinear bands); increase reg or min_samples_factor, or drop redundant bands.",
+                params=("reg", "min_samples_factor"),
             ) from None
         inv_chol[j] = linalg.solve_triangular(chol, np.eye(f), lower=True)
         log_det[j] = 2.0 * np.log(np.diag(chol)).sum()

@@ -57,7 +57,8 @@ ALGORITHMS = {
         *_CLASSIFY_COMMON,
         ("float", "MEM_LIMIT", "--mem-limit", "Working-memory budget in MB (default 64)",
          {"optional": True, "min": 1, "advanced": True}),
-        ("file_out", "SAVE_MODEL", "--save-model", "Model file", {"optional": True, "filter": "geouic model (*.geouic)"}),
+        ("file_out", "SAVE_MODEL", "--save-model", "Model file",
+         {"optional": True, "filter": "geouic model (*.geouic)"}),
         ("raster_out", "CONFIDENCE", "--confidence", "Confidence", {"optional": True}),
         ("raster_out", "OUTPUT", "--output", "Classes", {}),
     ]),
@@ -208,7 +209,7 @@ class GeouicAlgorithm(QgsProcessingAlgorithm):
         if self.flags is None or "--overwrite" in self.flags:
             args.append("--overwrite")  # QGIS's file dialog already asked before replacing a file
         run_geouic(args, feedback)
-        for name, path in outputs.items():
+        for path in outputs.values():
             qml = os.path.splitext(path)[0] + ".qml"
             if os.path.exists(qml) and context.willLoadLayerOnCompletion(path):
                 style = _LoadStyle(qml)

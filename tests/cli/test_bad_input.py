@@ -23,7 +23,7 @@ def assert_clean_failure(result, *, expect: str, outputs: list[Path]):
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     text = result.output.strip()
-    error_lines = [l for l in text.splitlines() if l.startswith("Error")]
+    error_lines = [line for line in text.splitlines() if line.startswith("Error")]
     assert len(error_lines) == 1, text
     assert "Traceback" not in text
     assert expect.lower() in text.lower(), text
