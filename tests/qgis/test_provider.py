@@ -7,6 +7,7 @@ errors; progress reaches the Processing feedback; examples/pyqgis_batch.py runs.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,7 +18,12 @@ import rasterio
 from geouic.batch import geouic_command
 from tests.qgis.conftest import ROOT, qgis_process, qgis_python
 
-SAMPLES = ROOT / "data_samples"
+
+
+@pytest.fixture
+def samples(tmp_path):
+    """A copy of data_samples/: QGIS writes .aux.xml statistics beside the rasters it opens."""
+    return Path(shutil.copytree(ROOT / "data_samples", tmp_path / "data_samples"))
 
 
 def qgis(*args, env, cwd):
@@ -45,8 +51,8 @@ def test_list_shows_the_geouic_group(qgis_env, tmp_path):
     assert "Classify SCENE" in help_text and "METHOD" in help_text and "kmeans" in help_text
 
 
-def test_classify_and_assign_schema_match_the_cli(qgis_env, tmp_path):
-    scene = SAMPLES / "scene.tif"
+def test_classify_and_assign_schema_match_the_cli(qgis_env, tmp_path, samples):
+    scene = samples / "scene.tif"
     run = qgis("run", "geouic:classify", "--", f"INPUT={scene}", "CLASSES=8", "METHOD=kmeans",
                f"OUTPUT={tmp_path / 'q_classes.tif'}", env=qgis_env, cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -57,18 +63,18 @@ def test_classify_and_assign_schema_match_the_cli(qgis_env, tmp_path):
 
     schema = ROOT / "examples" / "sample_schema.yaml"
     run = qgis("run", "geouic:assign-schema", "--", f"INPUT={tmp_path / 'q_classes.tif'}",
-               f"REFERENCE={SAMPLES / 'training.gpkg'}", "FIELD=class", f"SCHEMA={schema}",
+               f"REFERENCE={samples / 'training.gpkg'}", "FIELD=class", f"SCHEMA={schema}",
                f"OUTPUT={tmp_path / 'q_landcover.tif'}", env=qgis_env, cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
-    geouic("assign-schema", "classes.tif", "--reference", SAMPLES / "training.gpkg", "--field", "class",
+    geouic("assign-schema", "classes.tif", "--reference", samples / "training.gpkg", "--field", "class",
            "--schema", schema, "-o", "landcover.tif", cwd=tmp_path)
     assert same_pixels(tmp_path / "q_landcover.tif", tmp_path / "landcover.tif")
     qml = (tmp_path / "q_landcover.qml").read_text()
     assert qml == (tmp_path / "landcover.qml").read_text() and "water" in qml
 
 
-def test_geouic_errors_are_algorithm_errors(qgis_env, tmp_path):
-    run = qgis("run", "geouic:classify", "--", f"INPUT={SAMPLES / 'scene.tif'}", "METHOD=mlc",
+def test_geouic_errors_are_algorithm_errors(qgis_env, tmp_path, samples):
+    run = qgis("run", "geouic:classify", "--", f"INPUT={samples / 'scene.tif'}", "METHOD=mlc",
                f"OUTPUT={tmp_path / 'x.tif'}", env=qgis_env, cwd=tmp_path)
     assert run.returncode != 0
     assert "--method mlc needs --training" in run.stdout + run.stderr
@@ -92,12 +98,12 @@ print("INFOS", infos)
 """
 
 
-def test_progress_reaches_the_feedback(qgis_env, tmp_path):
+def test_progress_reaches_the_feedback(qgis_env, tmp_path, samples):
     if qgis_python() is None:
         pytest.skip("no Python with the qgis module")
     (tmp_path / "progress.py").write_text(PROGRESS)
     plugins = Path(qgis_env["QGIS_CUSTOM_CONFIG_PATH"]) / "profiles" / "default" / "python" / "plugins"
-    run = subprocess.run([qgis_python(), "progress.py", plugins, SAMPLES / "scene.tif"], env=qgis_env,
+    run = subprocess.run([qgis_python(), "progress.py", plugins, samples / "scene.tif"], env=qgis_env,
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     values = eval(run.stdout.split("VALUES", 1)[1].splitlines()[0])  # noqa: S307 - our own printout
@@ -105,11 +111,12 @@ def test_progress_reaches_the_feedback(qgis_env, tmp_path):
     assert "Fitting kmeans" in run.stdout and "4/4 classes" in run.stdout
 
 
-def test_pyqgis_batch_example(qgis_env, tmp_path):
+def test_pyqgis_batch_example(qgis_env, tmp_path, samples):
     if qgis_python() is None:
         pytest.skip("no Python with the qgis module")
-    run = subprocess.run([qgis_python(), ROOT / "examples" / "pyqgis_batch.py", "", tmp_path / "out"],
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")  # runs as it is, without arguments, in a copy
+    run = subprocess.run([qgis_python(), tmp_path / "examples" / "pyqgis_batch.py"],
                          env=qgis_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert (tmp_path / "out" / "scene_landcover.qml").exists()
-    assert (tmp_path / "out" / "scene_report" / "report.json").exists()
+    assert (tmp_path / "out" / "pyqgis_batch" / "scene_landcover.qml").exists()
+    assert (tmp_path / "out" / "pyqgis_batch" / "scene_report" / "report.json").exists()
