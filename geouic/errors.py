@@ -86,7 +86,8 @@ def rename_params(message: str, params: Iterable[str], names: Mapping[str, str])
     ``name=value`` becomes ``new value`` and a bare ``name`` becomes ``new``; only whole
     names listed in ``params`` are touched, so a one-letter parameter such as ``m`` leaves
     other words alone. A key ``"name=True"`` in ``names`` renames that form as a whole (an
-    on/off flag: ``overwrite=True`` -> ``--overwrite``).
+    on/off flag: ``overwrite=True`` -> ``--overwrite``). A name inside a path or file name
+    (``scene.tif``, ``out/output/x.tif``) is not a parameter and is kept.
 
     Parameters
     ----------
@@ -110,14 +111,14 @@ def rename_params(message: str, params: Iterable[str], names: Mapping[str, str])
     '--fuzziness 1.0 is invalid: make --fuzziness larger.'
     """
     for param in dict.fromkeys(params):
-        name = rf"(?<![\w.\-]){re.escape(param)}"
+        name = rf"(?<![\w.\-/\\]){re.escape(param)}"
         flag = names.get(f"{param}=True")
         if flag:
             message = re.sub(name + r"=True\b", _literal(flag), message)
         new = names.get(param)
         if new:
             message = re.sub(name + "=", _literal(new + " "), message)
-            message = re.sub(name + r"(?![\w=])", _literal(new), message)
+            message = re.sub(name + r"(?![\w=\-/\\]|\.\w)", _literal(new), message)
     return message
 
 

@@ -244,7 +244,7 @@ def _check_seed(value: object) -> int:
     seed = _as_int(value)
     if seed is not None and 0 <= seed < 2**32:
         return seed
-    raise ParameterError(f"seed={value!r} is invalid: must be None or an integer in [0, 2**32 - 1].",
+    raise ParameterError(f"seed={value!r} is invalid: must be an integer between 0 and {2**32 - 1}.",
                          params=("seed",))
 
 

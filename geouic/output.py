@@ -245,8 +245,8 @@ class _AtomicRaster:
                 self.tmp = final_tmp
             for target, text in self._sidecars():
                 side_tmp = _tmp_name(target, ".txt")
+                self._extra_files.append((side_tmp, target))  # before writing: abort() removes a partial one
                 side_tmp.write_text(text, encoding="utf-8")
-                self._extra_files.append((side_tmp, target))
             for src, dst in self._extra_files:
                 os.replace(src, dst)
             os.replace(final_tmp, self.path)

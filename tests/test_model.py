@@ -127,6 +127,94 @@ def test_missing_entries(model_file, tmp_path):
     with safe_open(str(model_file), framework="np") as f:
         meta = f.metadata()["geouic"]
     with pytest.raises(ModelError, match="misses an entry"):
+        load_model(_rewrite(model_file, meta=meta, drop="norm.center"))
+    with pytest.raises(ModelError, match="no valid class look-up table"):
         load_model(_rewrite(model_file, meta=meta, drop="lut"))
     with pytest.raises(ModelError, match="unknown engine 'forest'"):
         load_model(_rewrite(model_file, meta=json.dumps({**json.loads(meta), "engine": "forest"})))
+
+
+# ------------------------------------------------------------------ crafted files (issue 10)
+def _craft(path, meta_change=None, arrays_change=None, meta=None):
+    """Rewrite a model file with its metadata and arrays changed by the given functions."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as f:
+        old = json.loads(f.metadata()["geouic"])
+    arrays = load_file(str(path))
+    if meta_change:
+        meta_change(old)
+    if arrays_change:
+        arrays_change(arrays)
+    text = json.dumps(old if meta is None else meta)
+    save_file(arrays, str(path), metadata={"geouic": text})
+    return path
+
+
+def _set(key, value):
+    return lambda d: d.__setitem__(key, value)
+
+
+@pytest.mark.parametrize("meta_change, arrays_change, match", [
+    (None, None, "not an object"),  # metadata is a list
+    (_set("format_version", "one"), None, "format_version 'one' is not a number"),
+    (_set("format_version", None), None, "is not a number"),
+    (_set("n_classes", 10**9), None, "n_classes 1000000000 is out of bounds"),
+    (_set("n_classes", 5), None, r"expected \(K=5, B=4\)"),
+    (_set("band_names", "b1"), None, "band_names must list"),
+    (None, lambda a: a.__setitem__("est.cluster_centers_", np.full((4, 4), np.nan, np.float32)), "NaN or infinite"),
+    (None, lambda a: a.__setitem__("norm.scale", np.zeros(4, np.float32)), "scales must be positive"),
+    (None, lambda a: a.__setitem__("lut", a["lut"][:2]), r"lut has shape \(2,\), expected \(K=4,\)"),
+    (None, lambda a: a.__setitem__("lut", np.array([1, 1, 2, 3], np.uint16)), "number the classes 1..4"),
+    (None, lambda a: a.__setitem__("est.cluster_centers_", np.zeros((4, 4), np.complex64)), "not a number"),
+])
+def test_crafted_model_files_are_refused(model_file, meta_change, arrays_change, match):
+    meta = [1, 2] if meta_change is None and arrays_change is None else None
+    with pytest.raises(ModelError, match=match):
+        load_model(_craft(model_file, meta_change, arrays_change, meta=meta))
+
+
+def test_supervised_classes_must_match_n_classes(quadrants, tmp_path):
+    path, labels = quadrants
+    with open_raster(path) as src:
+        model = save_model(fitted("mlc", src, labels), tmp_path / "mlc.geouic")
+    with pytest.raises(ModelError, match="training classes must be distinct codes 1..9"):
+        load_model(_craft(model, _set("n_classes", 9)))
+
+
+def test_uic_architecture_is_checked_before_the_network_is_built(tmp_path):
+    torch = pytest.importorskip("torch")
+    from geouic.uic.model import build_net
+
+    net = build_net(5, 4, {"hidden": 32, "n_spatial": 2, "kernel": 3})
+    arrays = {f"net.{k}": v.numpy() for k, v in net.state_dict().items()}
+    base = {"engine": "uic", "n_classes": 4, "band_names": [f"b{i}" for i in range(5)], "format_version": 1}
+    path = tmp_path / "uic.geouic"
+
+    def attempt(arch, n_classes=4):
+        save_file(arrays, str(path), metadata={"geouic": json.dumps({**base, "n_classes": n_classes, "arch": arch})})
+        return load_model(path)
+
+    with pytest.raises(ModelError, match="arch: hidden 5000 is out of bounds"):
+        attempt({"hidden": 5000, "n_spatial": 2, "kernel": 3, "in_channels": 5})
+    with pytest.raises(ModelError, match=r"expected \(64, 5, 1, 1\)"):
+        attempt({"hidden": 64, "n_spatial": 2, "kernel": 3, "in_channels": 5})
+    with pytest.raises(ModelError, match="do not match the stored architecture"):
+        attempt({"hidden": 32, "n_spatial": 3, "kernel": 3, "in_channels": 5})
+    with pytest.raises(ModelError, match="shape"):
+        attempt({"hidden": 32, "n_spatial": 2, "kernel": 3, "in_channels": 5}, n_classes=7)
+    with pytest.raises(ModelError, match="architecture is invalid"):
+        attempt({"hidden": 32, "n_spatial": 2, "kernel": 4, "in_channels": 5})
+    assert torch.get_default_device().type == "cpu"  # the meta device does not leak
+
+
+def test_model_file_mode_follows_the_umask(model_file, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        path = save_model(load_model(model_file), tmp_path / "again.geouic")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640

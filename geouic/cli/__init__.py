@@ -3,7 +3,7 @@
 Command modules are imported only when the command runs (or ``--help`` lists it), and they
 import only click and the small method registry (:mod:`geouic.methods`) at module level, so
 ``geouic --help`` never imports torch or matplotlib. ``-v/-q`` work on the group and on every
-command, and add up.
+command, and add up. SIGTERM is handled like Ctrl-C: temporary files are removed, exit 143.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import importlib.util
 
 import click
 
-from geouic.cli.options import verbosity
+from geouic.cli.options import terminate_as_interrupt, verbosity
 
 __all__ = ["main"]
 
@@ -28,6 +28,9 @@ COMMANDS: dict[str, str] = {
     "sample-design": "sample_design",
     "stats": "stats",
     "merge": "merge",
+    "sieve": "sieve",
+    "majority": "majority",
+    "polygonize": "polygonize",
     "batch": "batch",
     "qgis": "qgis",
 }
@@ -63,4 +66,5 @@ def main(ctx: click.Context) -> None:
     from geouic.raster import gdal_env
 
     ctx.with_resource(gdal_env())  # a small GDAL block cache for the whole command
+    ctx.with_resource(terminate_as_interrupt())  # SIGTERM cleans up like Ctrl-C (exit 143)
 

@@ -39,11 +39,13 @@ def cli(map_path, reference, field, area_adjusted, clusters, output, no_figures,
     from geouic.accuracy import assess
     from geouic.errors import ParameterError
     from geouic.output import check_output
+    from geouic.paths import check_distinct
     from geouic.report import write_report
 
     if area_adjusted and clusters:
         raise ParameterError("--area-adjusted and --clusters exclude each other: area estimates need a map "
                              "legend that matches the reference classes.")
+    check_distinct({"output": output}, {"map_path": map_path, "reference": reference}, folders=["output"])
     check_output(output, overwrite=overwrite, folder=True)
     status(f"Assessing {map_path} against {reference}...")
     result = assess(map_path, reference, field=field, area_adjusted=area_adjusted, clusters=clusters,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
-    CliError, echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, progress_callback, status, verbosity,
+    CliError, echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, progress_callback, status,
+    verbosity,
 )
 
 
@@ -47,18 +48,22 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
     geouic assign-schema other.tif --mapping lc.mapping.yaml -o other_lc.tif
     geouic assign-schema out/*_classes.tif --mapping lc.mapping.yaml -o out/{stem}_lc.tif
     """
-    from geouic.assign import assign_schema
+    from geouic.assign import assign_schema, sidecar_paths
     from geouic.batch import output_paths
     from geouic.output import check_output
+    from geouic.paths import check_distinct, thematic_files
 
     maps = list(class_map)
     if len(maps) > 1 and reference:
         raise CliError(f"--reference learns a mapping from one class map, not {len(maps)}; learn it on one, then "
                        "apply its .mapping.yaml to the others with --mapping.")
     outputs = output_paths(output, maps)
-    if len(maps) > 1:
-        for out in outputs:
-            check_output(out, overwrite=overwrite)
+    for one, out in zip(maps, outputs):
+        check_distinct({"output": [*thematic_files(out), *sidecar_paths(out).values()]},
+                       {"class_map": one, "reference": reference, "mapping": mapping, "schema": schema})
+        for path in thematic_files(out)[1 if len(maps) == 1 else 0:]:  # one map: its --overwrite rule
+            check_output(path, overwrite=overwrite)
+
     if mapping and not reference:
         ctx = click.get_current_context()
         given = [f"--{name.replace('_', '-')}" for name in ("field", "method", "min_purity")
@@ -68,10 +73,10 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
             raise CliError(f"{', '.join(given)} {verb} to --reference (learning a mapping), not to --mapping.")
 
     target = schema or ("the reference classes" if reference else "the mapping's schema")
-    for one_map, out in zip(maps, outputs):
-        status(f"Assigning the classes of {one_map} to {target}...")
+    for one, out in zip(maps, outputs):
+        status(f"Assigning the classes of {one} to {target}...")
         with echo_warnings(), progress_callback("Assigning") as update:
-            result = assign_schema(one_map, out, reference=reference, mapping=mapping, schema=schema,
+            result = assign_schema(one, out, reference=reference, mapping=mapping, schema=schema,
                                    field=field, method=method.lower(), min_purity=min_purity,
                                    unassigned_class=unassigned_class, mem_limit_mb=mem_limit,
                                    overwrite=overwrite, progress=update)

@@ -41,10 +41,13 @@ def cli(scene: str, output: str, engine_args: EngineArgs, bands: list[str] | Non
     geouic classify scene.tif --method mlc --training classes.tif -o hybrid.tif
     """
     from geouic.output import ThematicProfile, check_output
+    from geouic.paths import check_distinct, thematic_files
     from geouic.pipeline import classify_raster
     from geouic.raster import open_raster
 
-    for path in [output, *extras.values(), *([save_model] if save_model else [])]:
+    check_distinct({"output": thematic_files(output), **extras, "save_model": save_model},
+                   {"scene": scene, "training": engine_args.training})
+    for path in [*map(str, thematic_files(output)), *extras.values(), *([save_model] if save_model else [])]:
         check_output(path, overwrite=overwrite)
     engine = engine_args.make()
     with open_raster(scene, bands=bands) as source:

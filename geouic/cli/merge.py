@@ -49,8 +49,17 @@ def cli(class_map, merge_, to, scene, stats, bands, keep_codes, output, mem_limi
     geouic merge classes.tif --to 8 --scene scene.tif -o merged.tif
     geouic merge classes.tif --to 8 --stats stats/stats.json -o merged.tif
     """
-    from geouic.classstats import merge_classes
+    from pathlib import Path
 
+    from geouic.classstats import merge_classes
+    from geouic.output import check_output
+    from geouic.paths import check_distinct, thematic_files
+
+    stem = Path(output).with_suffix("")
+    check_distinct({"output": [*thematic_files(output), stem.with_name(stem.name + ".merge.csv")]},
+                   {"class_map": class_map, "scene": scene, "stats": stats})
+    for path in thematic_files(output)[1:]:  # the map's style and names follow the map's --overwrite rule
+        check_output(path, overwrite=overwrite)
     groups = parse_groups(merge_)
     status(f"Merging classes of {class_map}...")
     with echo_warnings():

@@ -9,8 +9,10 @@ parameters that a flag of another name sets. This is the one place that mapping 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from geouic.errors import rename_params
 from geouic.methods import DEFAULT_SAMPLE_SIZE, NORMALIZATIONS, REGISTRY, get_method, methods_taking
 
 if TYPE_CHECKING:
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CliError",
+    "OUTPUT_PARAMS",
+    "Terminated",
     "DEFAULT_CLASSES",
     "ENGINE_OPTIONS",
     "EngineArgs",
@@ -47,6 +52,7 @@ __all__ = [
     "progress_callback",
     "seed_opt",
     "status",
+    "terminate_as_interrupt",
     "verbosity",
     "workers_opt",
 ]
@@ -60,7 +66,7 @@ class CliError(click.ClickException):
 
 
 def flag_names(ctx: click.Context | None) -> dict[str, str]:
-    """Python parameter -> flag, for the options of ``ctx``'s command and its parents."""
+    """Python parameter -> flag (or an argument's metavar), for ``ctx``'s command and its parents."""
     names: dict[str, str] = {}
     flags: set[str] = set()
     while ctx is not None:
@@ -71,33 +77,140 @@ def flag_names(ctx: click.Context | None) -> dict[str, str]:
                 if param.is_flag and not param.secondary_opts:
                     names.setdefault(f"{param.name}=True", longest)
                 flags.update(param.opts)
+            elif isinstance(param, click.Argument) and param.name:
+                names.setdefault(param.name, (param.metavar or param.name.upper()).strip("[]."))
         ctx = ctx.parent
     names.update({p: f for p, f in PARAM_FLAGS.items() if f in flags})
     return names
 
 
+#: Parameters of the commands that name files they write (for messages about a full disk).
+OUTPUT_PARAMS: tuple[str, ...] = ("output", "save_model", "confidence", "entropy", "memberships")
+#: errno values and message fragments (GDAL, SQLite/OGR, libtiff) that mean "the disk is full".
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_DISK_FULL_TEXT = ("no space left on device", "disk is full", "disk full", "free disk space available",
+                   "quota exceeded", "file too large")
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) says the disk is full."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno in _DISK_FULL_ERRNOS:
+            return True
+        if any(t in str(cur).lower() for t in _DISK_FULL_TEXT):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _no_room(paths: list[str]) -> bool:
+    """Whether the file system of any of ``paths`` has (almost) no free space left."""
+    import os
+
+    for path in paths:
+        folder = os.path.dirname(os.path.abspath(path))
+        try:
+            st = os.statvfs(folder)
+        except OSError:
+            continue
+        if st.f_bavail * st.f_frsize < _LOW_SPACE_BYTES:
+            return True
+    return False
+
+
+#: Libraries whose exceptions are I/O errors (GDAL through rasterio, OGR through pyogrio).
+_IO_LIBRARIES = frozenset({"rasterio", "pyogrio", "fiona", "safetensors"})
+#: Free space below which a failed write is put down to a full disk.
+_LOW_SPACE_BYTES = 64 * 1024
+
+
+def _outputs(ctx: click.Context | None) -> list[str]:
+    """The output paths the running command was given."""
+    params = ctx.params if ctx else {}
+    return [str(params[name]) for name in OUTPUT_PARAMS if params.get(name)]
+
+
+def _interrupted(signum: int) -> None:
+    name = "Terminated" if signum == signal.SIGTERM else "Interrupted"
+    click.echo(f"{name}; no output was written.", err=True)
+    sys.exit(128 + signum)
+
+
 def handle_errors(func: F) -> F:
-    """Turn geouic and I/O errors into one line and exit code 2 (a traceback is a bug)."""
+    """Turn geouic and I/O errors into one line and exit code 2 (a traceback is a bug).
+
+    A full disk is named as such with the outputs and the fix, whatever library raised it
+    (OSError ENOSPC, GDAL, SQLite through OGR); running out of memory names the options that
+    size the work; Ctrl-C exits with 130 and SIGTERM (see :func:`terminate_as_interrupt`)
+    with 143, after the writers have removed their temporary files.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from geouic.errors import GeouicError
 
+        ctx = click.get_current_context(silent=True)
         try:
             return func(*args, **kwargs)
         except GeouicError as exc:
-            raise CliError(exc.message_for(flag_names(click.get_current_context(silent=True)))) from None
+            raise CliError(exc.message_for(flag_names(ctx))) from None
+        except Terminated as exc:
+            _interrupted(exc.signum)
         except KeyboardInterrupt:
-            click.echo("Interrupted; no output was written.", err=True)
-            sys.exit(130)
-        except Exception as exc:  # rasterio/GDAL/OS errors that slipped past validation
-            import rasterio.errors
-
-            if isinstance(exc, (rasterio.errors.RasterioError, OSError)):
-                raise CliError(f"{type(exc).__name__}: {exc}") from None
+            _interrupted(signal.SIGINT)
+        except MemoryError:
+            raise CliError("out of memory; lower --mem-limit, --sample-size or --patch-size/--batch-size "
+                           "(UIC), or run on a machine with more memory.") from None
+        except Exception as exc:  # rasterio/GDAL/OGR/OS errors that slipped past validation
+            io_error = isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in _IO_LIBRARIES
+            outputs = _outputs(ctx)
+            if _disk_full(exc) or (io_error and _no_room(outputs)):
+                where = ", ".join(outputs) or "the output"
+                raise CliError(f"no space left on the device to write {where}; free some space there or "
+                               "choose an output on another disk (no partial output was kept).") from None
+            if io_error:
+                raise CliError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
             raise
 
     return wrapper  # type: ignore[return-value]
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM, so writers clean up as on Ctrl-C.
+
+    A ``KeyboardInterrupt`` subclass, because that is what every ``except BaseException`` /
+    ``finally`` cleanup in the library already handles (temporary files removed).
+    """
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM during clean-up kills at once
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread (restored afterwards).
+
+    Does nothing outside the main thread (signal handlers can only be set there).
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # ------------------------------------------------------------------------------- verbosity
@@ -159,7 +272,21 @@ def echo_warnings() -> Iterator[None]:
                 if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
                     logging.getLogger("geouic.cli").debug("%s: %s", w.category.__name__, w.message)
                 else:
-                    click.echo(f"Warning: {w.message}", err=True)
+                    click.echo(f"Warning: {_flagged(str(w.message))}", err=True)
+
+
+def _flagged(message: str) -> str:
+    """``name=value`` in a library warning shown as ``--flag value`` for the running command's options.
+
+    Warnings do not list the parameters they name (errors do), so only the unmistakable
+    ``name=value`` form is rewritten, and only for parameters the command has a flag for.
+    """
+    import re
+
+    names = flag_names(click.get_current_context(silent=True))
+    params = [m for m in dict.fromkeys(re.findall(r"(?<![\w.\-/\\])(\w+)=", message))
+              if names.get(m, "").startswith("-")]
+    return rename_params(message, params, {p: names[p] for p in params}) if params else message
 
 
 def status(message: str) -> None:
@@ -225,7 +352,9 @@ overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace existing
 bands_opt = click.option("--bands", default=None, metavar="LIST", callback=_bands_callback,
                          help="Bands to use: 1-based indexes or descriptions, comma-separated "
                               "(default: all but alpha).")
-seed_opt = click.option("--seed", type=int, default=0, show_default=True,
+#: Largest seed (numpy and torch take 32-bit seeds).
+MAX_SEED = 2**32 - 1
+seed_opt = click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
                         help="Random seed (sampling, initialisation, training).")
 mem_limit_opt = click.option("--mem-limit", type=click.FloatRange(min=1), default=64, show_default=True,
                              metavar="MB", help="Working-memory budget of the processing windows, in MB.")
@@ -308,12 +437,13 @@ ENGINE_OPTIONS: tuple[EngineOption, ...] = (
     EngineOption("max_merges", "max_merges", int, "Merges per iteration (default 2)."),
     EngineOption("sample_interval", "sample_interval", int, "Use every n-th sampled pixel."),
     EngineOption("fuzziness", "m", float, "Fuzziness exponent m > 1 (default 2)."),
-    EngineOption("reject", "reject", float, "Chi-square probability P; pixels beyond it are unclassified (0)."),
+    EngineOption("reject", "reject", click.FloatRange(0, 1, min_open=True, max_open=True),
+                 "Chi-square probability P in (0, 1); pixels beyond it are unclassified (0)."),
     EngineOption("priors", "priors", click.Choice(["equal", "sample"]), "Class priors."),
-    EngineOption("epochs", "epochs", int, "Training epochs (default: sized from the scene)."),
-    EngineOption("patch_size", "patch_size", int, "Training patch size in pixels."),
-    EngineOption("batch_size", "batch_size", int, "Patches per batch."),
-    EngineOption("lr", "lr", float, "Learning rate."),
+    EngineOption("epochs", "epochs", click.IntRange(1, 10_000), "Training epochs (default: sized from the scene)."),
+    EngineOption("patch_size", "patch_size", click.IntRange(8, 256), "Training patch size in pixels (8-256)."),
+    EngineOption("batch_size", "batch_size", click.IntRange(1, 1024), "Patches per batch (1-1024)."),
+    EngineOption("lr", "lr", click.FloatRange(0, 1, min_open=True, max_open=True), "Learning rate in (0, 1)."),
     EngineOption("device", "device", click.Choice(["auto", "cpu", "cuda"]), "Torch device."),
 )
 

@@ -6,8 +6,8 @@ import click
 
 from geouic.cli.classify import echo_summary
 from geouic.cli.options import (
-    bands_opt, cog_opt, extra_outputs, handle_errors, mem_limit_opt, overwrite_opt, progress_callback, verbosity,
-    workers_opt,
+    bands_opt, cog_opt, extra_outputs, handle_errors, mem_limit_opt, overwrite_opt, progress_callback,
+    verbosity, workers_opt,
 )
 
 
@@ -41,22 +41,25 @@ def cli(model: str, scene: tuple[str, ...], output: str, bands: list[str] | None
     from geouic.batch import output_paths
     from geouic.model import load_model
     from geouic.output import ThematicProfile, check_output
+    from geouic.paths import check_distinct, thematic_files
     from geouic.pipeline import apply_engine
     from geouic.raster import open_raster
 
     scenes = list(scene)
     outputs = output_paths(output, scenes)
     extra_paths = {k: output_paths(v, scenes, option=f"--{k}") for k, v in extras.items()}
-    for path in [*outputs, *(p for paths in extra_paths.values() for p in paths)]:
-        check_output(path, overwrite=overwrite)
+    per_scene = [{k: v[i] for k, v in extra_paths.items()} for i in range(len(scenes))]
+    for one, out, extra in zip(scenes, outputs, per_scene):
+        check_distinct({"output": thematic_files(out), **extra}, {"model": model, "scene": one})
+        for path in [*map(str, thematic_files(out)), *extra.values()]:
+            check_output(path, overwrite=overwrite)
     engine = load_model(model)
     if device and hasattr(engine, "set_device"):
         engine.set_device(device)
-    for i, (path, out) in enumerate(zip(scenes, outputs)):
-        with open_raster(path, bands=bands) as source:
+    for one, out, extra in zip(scenes, outputs, per_scene):
+        with open_raster(one, bands=bands) as source:
             engine.check_bands(source)
             with progress_callback("Classifying") as update:
-                result = apply_engine(source, engine, out, extras={k: v[i] for k, v in extra_paths.items()},
-                                      mem_limit_mb=mem_limit, overwrite=overwrite, profile=ThematicProfile(cog=cog),
-                                      workers=workers, progress=update)
+                result = apply_engine(source, engine, out, extras=extra, mem_limit_mb=mem_limit, overwrite=overwrite,
+                                      profile=ThematicProfile(cog=cog), workers=workers, progress=update)
             echo_summary(result, engine, [source.path], save_model=None, overwrite=overwrite)

@@ -54,16 +54,22 @@ def cli(map_path, n, allocation, min_per_class, target_se, expected_ua, seed, ou
     """
     from geouic.design import stratified_sample, write_sample
     from geouic.output import check_output
+    from geouic.paths import check_distinct
 
     if n is None and target_se is None:
         raise CliError("give --n (the sample size) or --target-se (to size it by Cochran's formula).")
     if n is not None and target_se is not None:
         raise CliError("--n and --target-se exclude each other: --target-se computes n.")
+    check_distinct({"output": output}, {"map_path": map_path})
     check_output(output, overwrite=overwrite)
     sample = stratified_sample(map_path, n=n, allocation=allocation, target_se=target_se,
                                expected_ua=parse_expected_ua(expected_ua), min_per_class=min_per_class,
                                seed=seed, mem_limit_mb=mem_limit)
     write_sample(sample, output, overwrite=overwrite)
+    drawn, mapped = int(sample.design.allocation.sum()), int(sample.design.pixels.sum())
+    if n is not None and drawn < n:
+        click.echo(f"Warning: --n {n:,} asks for more points than {map_path} has mapped pixels ({mapped:,}); "
+                   f"drew {drawn:,}, every pixel.", err=True)
     click.echo(_table(sample.design))
     se = sample.design.expected_se
     click.echo(f"{sample.design.n:,} points ({allocation} allocation, seed {seed}); expected SE of overall "

@@ -34,6 +34,9 @@ def cli(class_map, scene, output, bands, plots, mem_limit, overwrite):
     geouic stats landcover.tif -o areas/          # pixels and areas only
     """
     from geouic.classstats import class_statistics, write_stats
+    from geouic.paths import check_distinct
+
+    check_distinct({"output": output}, {"class_map": class_map, "scene": scene}, folders=["output"])
     status(f"Computing class statistics of {class_map}{' over ' + scene if scene else ''}...")
     with echo_warnings(), progress_callback("Statistics") as update:
         stats = class_statistics(class_map, scene, bands=parse_bands(bands), mem_limit_mb=mem_limit,

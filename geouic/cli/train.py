@@ -34,8 +34,10 @@ def cli(scenes: tuple[str, ...], engine_args: EngineArgs, bands: list[str] | Non
 
     from geouic.model import save_model as _save
     from geouic.output import check_output
+    from geouic.paths import check_distinct
     from geouic.raster import open_raster
 
+    check_distinct({"save_model": save_model}, {"scenes": scenes, "training": engine_args.training})
     check_output(save_model, overwrite=overwrite)
     engine = engine_args.make()
     with contextlib.ExitStack() as stack:

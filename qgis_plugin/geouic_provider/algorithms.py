@@ -102,12 +102,12 @@ ALGORITHMS = {
     "sieve": ("Sieve to a minimum mapping unit", "Post-classification", [
         ("raster", "INPUT", None, "Class map", {}),
         ("string", "MMU", "--mmu", "Minimum mapping unit (e.g. 0.5ha or 20px)", {"default": "0.5ha"}),
-        ("enum", "CONNECTIVITY", "--connectivity", "Connectivity", {"options": ["4", "8"], "default": "8"}),
+        ("enum", "CONNECTIVITY", "--connectivity", "Connectivity", {"options": ["4", "8"], "default": "4"}),
         ("raster_out", "OUTPUT", "--output", "Sieved map", {}),
     ]),
     "majority": ("Majority filter", "Post-classification", [
         ("raster", "INPUT", None, "Class map", {}),
-        ("int", "SIZE", "--size", "Window size (pixels)", {"default": 3, "min": 3}),
+        ("int", "SIZE", "--size", "Window size in pixels (default: the command's)", {"optional": True, "min": 3}),
         ("enum", "THRESHOLD", "--threshold", "Replacement threshold", {"options": ["majority", "half"],
                                                                        "default": "majority"}),
         ("raster_out", "OUTPUT", "--output", "Filtered map", {}),

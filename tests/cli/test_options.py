@@ -49,7 +49,7 @@ def test_quiet_on_the_group_or_the_command(quadrants, tmp_path, geouic_level, wh
     (["--method", "fcm", "--fuzziness", 1.0], "--fuzziness 1.0 is invalid: must be a number > 1.0"),
     (["--method", "isodata", "--min-classes", 1], "--min-classes 1 is invalid"),
     (["--method", "kmeans", "--max-iterations", 0], "--max-iterations 0 is invalid"),
-    (["--method", "kmeans", "--seed", -1], "--seed -1 is invalid"),
+    (["--method", "kmeans", "--seed", -1], "'--seed': -1 is not in the range 0<=x<=4294967295"),
     (["--method", "kmeans", "-k", 1], "--classes 1 is invalid: must be between 2 and 65535"),
     (["--method", "mlc", "-k", 4, "--training", "t.gpkg"], "--classes does not apply to method 'mlc'"),
 ])

@@ -1,0 +1,46 @@
+"""SIGTERM is handled like Ctrl-C: temporary files removed, nothing written, exit 143 (SIGINT: 130)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import write_raster
+
+GEOUIC = Path(sys.executable).with_name("geouic")
+
+
+@pytest.fixture(scope="module")
+def big_scene(tmp_path_factory) -> Path:
+    """A scene whose prediction takes a few seconds with 1 MB windows."""
+    rng = np.random.default_rng(0)
+    data = (100 + 800 * rng.random((4, 1536, 1536))).astype(np.uint16)
+    return write_raster(tmp_path_factory.mktemp("sig") / "scene.tif", data, nodata=0, block=64)
+
+
+@pytest.mark.skipif(not GEOUIC.exists(), reason="the geouic script is not installed beside this Python")
+@pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "Terminated"),
+                                                (signal.SIGINT, 130, "Interrupted")])
+def test_signal_mid_write_leaves_nothing(big_scene, tmp_path, signum, code, word):
+    out = tmp_path / "classes.tif"
+    proc = subprocess.Popen([str(GEOUIC), "classify", str(big_scene), "--method", "kmeans", "-k", "4",
+                             "--mem-limit", "1", "--workers", "1", "--confidence", str(tmp_path / "conf.tif"),
+                             "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".*tmp*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if proc.poll() is not None:
+        pytest.skip(f"classify ended before a temporary file was seen (rc {proc.returncode})")
+    time.sleep(0.2)  # well inside the window pass
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == f"{word}; no output was written.", err
+    assert list(tmp_path.iterdir()) == [], list(tmp_path.iterdir())
