@@ -33,12 +33,15 @@ class _RasterReference(ReferenceData):
     """A label raster, read directly when on the grid, else through a nearest WarpedVRT."""
 
     kind = "raster"
+    band: int
+    _nodata: float | None
+    _warp: dict[str, Any] | None
 
     def __init__(self, path: str, grid: Grid, band: int) -> None:
         with _open_raster(path) as src:
             if not (isinstance(band, numbers.Integral) and 1 <= band <= src.count):
                 raise ParameterError(
-                    f"band={band!r} is out of range; {_name(path)} has bands 1..{src.count}."
+                    f"band={band!r} is out of range; {_name(path)} has bands 1..{src.count}.", params=("band",)
                 )
             self.band = int(band)
             self._nodata = src.nodata

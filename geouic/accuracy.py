@@ -15,14 +15,15 @@ import os
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from geouic.classmap import class_map_grid, class_names, open_class_map, read_classes
 from geouic.counts import ClassCounts
-from geouic.errors import ParameterError, ReferenceDataError
+from geouic.errors import ParameterError, ParameterWarning, ReferenceDataError
 from geouic.metrics import (
     Z95,
     AreaAdjusted,
@@ -93,23 +94,26 @@ class AccuracyAssessment:
     field: str | None
     labels: list[int]
     counts: np.ndarray
-    names: dict[int, str] = field(default_factory=dict)
-    excluded: dict[str, int] = field(default_factory=dict)
+    names: dict[int, str] = dataclasses.field(default_factory=dict)
+    excluded: dict[str, int] = dataclasses.field(default_factory=dict)
     area_adjusted: AreaAdjusted | None = None
     clusters: ClusterMetrics | None = None
     mapped: dict[int, tuple[int, float]] | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def n_samples(self) -> int:
+        """Reference samples (pixels or points) in the confusion matrix."""
         return int(self.counts.sum())
 
     @property
     def overall_accuracy(self) -> float:
+        """Share of samples on the diagonal (see :func:`geouic.metrics.overall_accuracy`)."""
         return overall_accuracy(self.counts)
 
     @property
     def kappa(self) -> float:
+        """Cohen's kappa of the confusion matrix (see :func:`geouic.metrics.kappa`)."""
         return kappa(self.counts)
 
     def per_class(self) -> dict[str, dict[int, float]]:
@@ -252,9 +256,9 @@ def _build(src: Any, ref: Any, pairs: list[tuple[int, int, int]], names: dict[in
         names = {c: n for c, n in names.items() if c in ref_codes}
         return AccuracyAssessment(labels=labels, counts=counts, names=names, clusters=metrics, **common)
     if not set(map_codes) & set(ref_codes):
-        warnings.warn(
+        warnings.warn(ParameterWarning(
             f"the map's codes {map_codes[:12]} and the reference codes {ref_codes[:12]} share no class; "
-            "if the map holds unnamed clusters, use clusters=True (--clusters).", stacklevel=3)
+            "if the map holds unnamed spectral classes, use clusters=True.", params=("clusters",)), stacklevel=3)
     mapped = None
     if area_adjusted:
         from geouic.areas import class_areas  # pixel areas on the ellipsoid for geographic maps

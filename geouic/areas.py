@@ -25,6 +25,7 @@ import numpy as np
 
 from geouic.classmap import open_class_map, read_classes
 from geouic.counts import ClassCounts
+from geouic.errors import ParameterError
 from geouic.windows import BYTES_PER_PIXEL, DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress, WindowPair, WindowPass
 
 __all__ = ["area_counts", "class_areas", "pixel_areas_ha", "window_areas"]
@@ -61,7 +62,11 @@ def pixel_areas_ha(transform: Any, crs: Any, rows: Sequence[int] | np.ndarray, w
     factor = pcrs.axis_info[0].unit_conversion_factor if pcrs.axis_info else 1.0
     if not pcrs.is_geographic:
         return np.full((len(rows), width), det * factor**2 / 1e4)
-    a, b = pcrs.ellipsoid.semi_major_metre, pcrs.ellipsoid.semi_minor_metre
+    ellipsoid = pcrs.ellipsoid
+    if ellipsoid is None:
+        raise ParameterError(f"crs={pcrs.name!r} is geographic but defines no ellipsoid; give the map a "
+                             "complete CRS (e.g. EPSG:4326).", params=("crs",))
+    a, b = ellipsoid.semi_major_metre, ellipsoid.semi_minor_metre
     if transform.b == 0 and transform.d == 0:
         lat0 = (transform.f + transform.e * rows) * factor
         lat1 = (transform.f + transform.e * (rows + 1)) * factor

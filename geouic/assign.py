@@ -28,7 +28,7 @@ import numpy as np
 
 from geouic.classmap import class_map_grid, open_class_map, read_classes
 from geouic.counts import ClassCounts
-from geouic.errors import ParameterError, SchemaError
+from geouic.errors import ParameterError, ParameterWarning, SchemaError
 from geouic.mapping import METHODS, CrossTab, MappingFile, SchemaMapper, mapping_yaml, read_mapping
 from geouic.provenance import provenance_tags
 from geouic.recode import write_lut_map
@@ -140,15 +140,16 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
 
     t0 = time.perf_counter()
     if (reference is None) == (mapping is None):
-        raise ParameterError("give either reference data (--reference) or a mapping file (--mapping), not "
-                             f"{'both' if reference is not None else 'neither'}.")
+        raise ParameterError("give either reference (reference data) or mapping (a mapping file), not "
+                             f"{'both' if reference is not None else 'neither'}.", params=("reference", "mapping"))
     SchemaMapper(method=method, min_purity=min_purity)._validate()
     sidecars = sidecar_paths(output)
     written = [sidecars["csv"], sidecars["json"]] + ([sidecars["yaml"]] if reference is not None else [])
     for p in [output, *written]:
         check_output(p, overwrite=overwrite)
     if mapping is not None and Path(mapping).resolve() in {p.resolve() for p in [Path(output), *written]}:
-        raise ParameterError(f"the mapping file {mapping} would be overwritten by the outputs; choose another -o.")
+        raise ParameterError(f"the mapping file {mapping} would be overwritten by the outputs; choose another output.",
+                             params=("output",))
     with open_class_map(map_path) as source:
         windows = source.windows(mem_limit_mb=mem_limit_mb, bytes_per_pixel=BYTES_PER_PIXEL["class_map"])
         tracker = RunProgress(progress, (2 if reference is not None else 1) * len(windows))
@@ -193,9 +194,10 @@ def _learn(source: Any, windows: WindowPass, reference: Any, schema: Any, field:
                                  f"{source.path}; check that they cover the same area.")
     lonely = [c for c, s in mapper.status_.items() if s == "no reference"]
     if lonely:
-        warnings.warn(f"{len(lonely)} spectral classes of {Path(source.path).name} have no reference pixel and are "
-                      f"left unassigned: {', '.join(map(str, lonely))}; add references over them or map them "
-                      "by hand with --mapping.", stacklevel=3)
+        warnings.warn(ParameterWarning(
+            f"{len(lonely)} spectral classes of {Path(source.path).name} have no reference pixel and are left "
+            f"unassigned: {', '.join(map(str, lonely))}; add references over them or map them by hand with "
+            "mapping=FILE.", params=("mapping",)), stacklevel=3)
     return mapper, schema_obj
 
 
@@ -220,7 +222,11 @@ def _match_reference(ref: Any, schema: LandCoverSchema) -> dict[int, int]:
 def _unassigned_code(schema: LandCoverSchema, unassigned_class: Any) -> int:
     if unassigned_class is None:
         return 0
-    return schema.lookup(unassigned_class, what="--unassigned-class").code
+    hit = schema.find(unassigned_class)
+    if hit is None:
+        raise SchemaError(f"unassigned_class={unassigned_class!r} matches no class of schema {schema.name!r} "
+                          f"({schema.describe()}); use one of these names or codes.", params=("unassigned_class",))
+    return hit.code
 
 
 def _from_file(mapping: Any, schema: Any, unassigned_class: Any) -> tuple[SchemaMapper, LandCoverSchema]:
@@ -230,7 +236,7 @@ def _from_file(mapping: Any, schema: Any, unassigned_class: Any) -> tuple[Schema
     elif mf.schema is not None:
         schema_obj = mf.schema
     else:
-        raise SchemaError(f"{mapping} does not embed a schema; pass --schema (a file or a preset).")
+        raise SchemaError(f"{mapping} does not embed a schema; pass schema (a file or a preset).", params=("schema",))
     unassigned = _unassigned_code(schema_obj, unassigned_class)
     return SchemaMapper.from_mapping(mf.resolve(schema_obj, unassigned), unassigned=unassigned), schema_obj
 
@@ -268,7 +274,7 @@ def _table_rows(mapper: SchemaMapper, counts: ClassCounts, schema: LandCoverSche
         seen = {}
         if i is not None and mapper.crosstab_.shape[1]:
             for j in np.flatnonzero(mapper.crosstab_[i]):
-                seen[schema.find(int(mapper.labels_[j])).name] = int(mapper.crosstab_[i, j])
+                seen[schema.lookup(int(mapper.labels_[j])).name] = int(mapper.crosstab_[i, j])
         purity = None if i is None or np.isnan(mapper.purity_[i]) else round(float(mapper.purity_[i]), 4)
         rows.append({
             "class": cls, "pixels": int(counts.pixels[cls]),
@@ -300,7 +306,7 @@ def _meta(map_path: str, reference: Any, mapping: Any, field: str | None, method
           min_purity: float) -> dict[str, Any]:
     from geouic import __version__
 
-    meta = {"source": str(map_path), "geouic_version": __version__}
+    meta: dict[str, Any] = {"source": str(map_path), "geouic_version": __version__}
     if reference is not None:
         meta.update(reference=str(reference), field=field, method=method, min_purity=float(min_purity))
     else:

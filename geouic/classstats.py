@@ -57,9 +57,11 @@ STATS_FILES = ("stats.csv", "stats.json", "signatures.png", "dendrogram.png")
 
 
 class _BandSums:
-    """Per-class pixels and area (a :class:`~geouic.counts.ClassCounts`) plus shifted sums and
-    sums of squares of each band in float64 (shifted by a per-band offset so the variance does
-    not cancel)."""
+    """Per-class pixels and area plus shifted sums and sums of squares of each band.
+
+    Pixels and areas are a :class:`~geouic.counts.ClassCounts`; the sums are float64 and
+    shifted by a per-band offset so the variance does not cancel.
+    """
 
     def __init__(self, n_bands: int) -> None:
         self.n_bands = n_bands
@@ -273,8 +275,9 @@ def class_linkage(stats: ClassStatistics) -> np.ndarray:
 
     ok = stats.count > 0
     if len(stats.band_names) == 0 or ok.sum() < 2:
-        raise ParameterError("a dendrogram needs the band means of at least two classes; give the scene "
-                             "(--scene) or a stats.json computed with one.")
+        raise ParameterError("a dendrogram needs the band means of at least two classes; compute the statistics "
+                             "with scene (the image), or pass stats (a stats.json computed with one).",
+                             params=("scene", "stats"))
     return linkage(stats.zscored_means()[ok], method="ward")
 
 
@@ -294,7 +297,7 @@ def write_stats(stats: ClassStatistics, folder: str | os.PathLike, *, overwrite:
 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder}: is a file; -o takes a folder for the statistics.")
+        raise OutputError(f"{folder}: is a file; folder takes a directory for the statistics.", params=("folder",))
     plots = plots and len(stats.band_names) > 0 and len(stats.codes) > 0
     names = STATS_FILES if plots else STATS_FILES[:2]
     created = not folder.exists()

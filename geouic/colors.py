@@ -65,7 +65,7 @@ def parse_color(value: str | tuple | list) -> Color:
         rgb = ()
     if len(parts) not in (3, 4) or len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
         raise ParameterError(f"{value!r} is not a colour: use '#rrggbb' or 'r,g,b' with 0-255 values.")
-    return rgb  # type: ignore[return-value]
+    return rgb[0], rgb[1], rgb[2]
 
 
 def to_hex(rgb: Color) -> str:

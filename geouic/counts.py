@@ -47,7 +47,7 @@ class ClassCounts:
 
     def __init__(self, n_labels: int = 0) -> None:
         if n_labels < 0:
-            raise ParameterError(f"n_labels={n_labels} is invalid: must be >= 0.")
+            raise ParameterError(f"n_labels={n_labels} is invalid: must be >= 0.", params=("n_labels",))
         self.n_labels = int(n_labels)
         self.pixels = np.zeros(1, np.int64)
         self.weights = np.zeros(1, np.float64)

@@ -23,7 +23,7 @@ import numpy as np
 
 from geouic.classmap import class_names, open_class_map, read_classes
 from geouic.counts import ClassCounts
-from geouic.errors import ParameterError, RasterInputError
+from geouic.errors import ParameterError, ParameterWarning, RasterInputError
 from geouic.windows import BYTES_PER_PIXEL, DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress, WindowPass
 
 __all__ = [
@@ -64,10 +64,12 @@ def cochran_sample_size(weights: Any, expected_ua: Any, target_se: float) -> int
     """
     W = np.asarray(weights, np.float64)
     if W.ndim != 1 or not len(W) or np.any(W < 0) or W.sum() <= 0:
-        raise ParameterError(f"weights={W.tolist()} must be proportions >= 0 with a positive sum.")
+        raise ParameterError(f"weights={W.tolist()} must be proportions >= 0 with a positive sum.",
+                             params=("weights",))
     U = _check_ua(expected_ua, len(W))
     if not 0 < target_se < 1:
-        raise ParameterError(f"target_se={target_se} is out of range; use a standard error in (0, 1), e.g. 0.01.")
+        raise ParameterError(f"target_se={target_se} is out of range; use a standard error in (0, 1), e.g. 0.01.",
+                             params=("target_se",))
     W = W / W.sum()
     return max(1, math.ceil((np.sum(W * np.sqrt(U * (1 - U))) / target_se) ** 2))
 
@@ -75,7 +77,8 @@ def cochran_sample_size(weights: Any, expected_ua: Any, target_se: float) -> int
 def _check_ua(expected_ua: Any, k: int) -> np.ndarray:
     U = np.broadcast_to(np.asarray(expected_ua, np.float64), (k,)).copy()
     if np.any(~(U > 0) | (U > 1)):
-        raise ParameterError(f"expected user's accuracies {U.tolist()} are out of range; use values in (0, 1].")
+        raise ParameterError(f"expected_ua={U.tolist()} is out of range; use user's accuracies in (0, 1].",
+                             params=("expected_ua",))
     return U
 
 
@@ -132,11 +135,13 @@ def allocate(pixels: Any, n: int, method: str = "olofsson", *, min_per_class: in
     if px.ndim != 1 or not len(px) or np.any(px < 0):
         raise ParameterError("pixels must be a non-empty 1-D array of counts >= 0.")
     if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ParameterError(f"n={n!r} is out of range; the sample size must be an integer >= 1.")
+        raise ParameterError(f"n={n!r} is out of range; the sample size must be an integer >= 1.", params=("n",))
     if method not in ALLOCATIONS:
-        raise ParameterError(f"allocation={method!r} is unknown; use one of {', '.join(ALLOCATIONS)}.")
+        raise ParameterError(f"allocation={method!r} is unknown; use one of {', '.join(ALLOCATIONS)}.",
+                             params=("allocation",))
     if min_per_class < 1:
-        raise ParameterError(f"min_per_class={min_per_class} is out of range; use an integer >= 1.")
+        raise ParameterError(f"min_per_class={min_per_class} is out of range; use an integer >= 1.",
+                             params=("min_per_class",))
     W = px / max(px.sum(), 1)
     if method == "equal":
         out = _apportion(n, (px > 0).astype(np.float64), px)
@@ -146,9 +151,10 @@ def allocate(pixels: Any, n: int, method: str = "olofsson", *, min_per_class: in
         out = _olofsson_allocation(n, W, px, min_per_class)
     thin = (px > 0) & (out < 2)
     if thin.any():
-        warnings.warn(
+        warnings.warn(ParameterWarning(
             f"{int(thin.sum())} strata get fewer than 2 points with {method} allocation of n={n}; their "
-            "accuracy and variance cannot be estimated: increase n or use olofsson allocation.", stacklevel=2)
+            "accuracy and variance cannot be estimated: increase n or use olofsson allocation.", params=("n",)),
+            stacklevel=2)
     return out
 
 
@@ -156,8 +162,9 @@ def _olofsson_allocation(n: int, W: np.ndarray, px: np.ndarray, min_per_class: i
     floor = np.minimum(min_per_class, px)
     if floor.sum() > n:
         warnings.warn(
-            f"n={n} cannot give {min_per_class} points to each of {int((px > 0).sum())} strata; "
-            "allocating equally instead (lower --min-per-class or raise --n).", stacklevel=3)
+            ParameterWarning(f"n={n} cannot give {min_per_class} points to each of {int((px > 0).sum())} strata; "
+                             "allocating equally instead (lower min_per_class or raise n).",
+                             params=("n", "min_per_class")), stacklevel=3)
         return _apportion(n, (px > 0).astype(np.float64), px)
     fixed = np.zeros(len(px), bool)
     while True:
@@ -202,10 +209,12 @@ class SampleDesign:
 
     @property
     def n(self) -> int:
+        """Total sample size (points over all strata)."""
         return int(self.allocation.sum())
 
     @property
     def weights(self) -> np.ndarray:
+        """Share of the mapped pixels in each stratum (``W_i``)."""
         return self.pixels / self.pixels.sum()
 
     @property
@@ -277,7 +286,7 @@ def stratified_sample(map_path: str | os.PathLike, *, n: int | None = None, allo
     """
     if (n is None) == (target_se is None):
         raise ParameterError("give either n (the sample size) or target_se (to size it by Cochran's formula), "
-                             "not both and not neither.")
+                             "not both and not neither.", params=("n", "target_se"))
     with open_class_map(map_path, warn_crs=False) as src:
         windows = src.windows(mem_limit_mb=mem_limit_mb, bytes_per_pixel=BYTES_PER_PIXEL["design"])
         tracker = RunProgress(progress)
@@ -289,6 +298,7 @@ def stratified_sample(map_path: str | os.PathLike, *, n: int | None = None, allo
         pixels = np.array([sum(c.get(s, 0) for c in per_window) for s in strata], np.int64)
         ua = _ua_per_stratum(expected_ua, strata)
         if n is None:
+            assert target_se is not None  # one of n and target_se is given: checked above
             n = cochran_sample_size(pixels, ua, target_se)
             logger.info("Cochran sample size for SE(OA) = %s: n = %d", target_se, n)
         alloc = allocate(pixels, int(n), allocation, min_per_class=min_per_class)
@@ -303,8 +313,8 @@ def _ua_per_stratum(expected_ua: float | Mapping[int, float], strata: list[int])
     if isinstance(expected_ua, Mapping):
         unknown = sorted(set(expected_ua) - set(strata))
         if unknown:
-            raise ParameterError(f"expected user's accuracy given for classes {unknown} that the map does not "
-                                 f"have (its classes: {strata[:20]}).")
+            raise ParameterError(f"expected_ua names classes {unknown} that the map does not have (its classes: "
+                                 f"{strata[:20]}).", params=("expected_ua",))
         values = [expected_ua.get(s, 0.8) for s in strata]
     else:
         values = [expected_ua] * len(strata)

@@ -132,9 +132,9 @@ class Engine(ABC):
         self.check_fitted()
         if source.count != len(self.band_names_):
             raise ModelError(
-                f"{source.path} has {source.count} bands ({', '.join(source.band_names)}) but the "
+                f"{source.path} is a {source.count}-band scene ({', '.join(source.band_names)}) but the "
                 f"model was trained on {len(self.band_names_)} ({', '.join(self.band_names_)}); "
-                "pass bands to select matching bands, or retrain.",
+                "select the matching ones with bands, or retrain.",
                 params=("bands",),
             )
 

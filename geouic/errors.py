@@ -23,6 +23,7 @@ __all__ = [
     "ModelError",
     "NotFittedError",
     "OutputError",
+    "ParameterWarning",
     "rename_params",
 ]
 
@@ -78,6 +79,14 @@ class NotFittedError(GeouicError, AttributeError):
 
 class OutputError(GeouicError, OSError):
     """An output cannot be written (exists, folder missing or not writable)."""
+
+
+class ParameterWarning(GeouicError, UserWarning):
+    """A parameter value works but probably not as meant (a :class:`UserWarning`).
+
+    Its message names parameters as an error's does, so a front end renames them the same way
+    (``warnings.warn(ParameterWarning("to=4 keeps all 4 classes.", params=("to",)))``).
+    """
 
 
 def rename_params(message: str, params: Iterable[str], names: Mapping[str, str]) -> str:

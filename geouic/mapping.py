@@ -23,12 +23,13 @@ import csv
 import io
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from geouic.counts import ClassCounts
 from geouic.errors import NotFittedError, ParameterError, SchemaError
@@ -81,15 +82,18 @@ class SchemaMapper:
 
     def _validate(self) -> None:
         if self.method not in METHODS:
-            raise ParameterError(f"method={self.method!r} is invalid; use one of {', '.join(METHODS)}.")
+            raise ParameterError(f"method={self.method!r} is invalid; use one of {', '.join(METHODS)}.",
+                                 params=("method",))
         if not (isinstance(self.min_purity, (int, float)) and 0.0 <= self.min_purity <= 1.0):
-            raise ParameterError(f"min_purity={self.min_purity!r} is out of range; use a number in 0..1.")
+            raise ParameterError(f"min_purity={self.min_purity!r} is out of range; use a number in 0..1.",
+                                 params=("min_purity",))
         u = self.unassigned
         if isinstance(u, bool) or not isinstance(u, (int, np.integer)) or u < 0:
-            raise ParameterError(f"unassigned={self.unassigned!r} is invalid; use a class code >= 0.")
+            raise ParameterError(f"unassigned={self.unassigned!r} is invalid; use a class code >= 0.",
+                                 params=("unassigned",))
 
-    def fit(self, X: Any, y: Any = None, *, classes: Sequence[int] | None = None,
-            labels: Sequence[int] | None = None) -> SchemaMapper:
+    def fit(self, X: Any, y: Any = None, *, classes: ArrayLike | None = None,
+            labels: ArrayLike | None = None) -> SchemaMapper:
         """Learn the mapping.
 
         Parameters
@@ -113,16 +117,16 @@ class SchemaMapper:
             ct = np.asarray(X)
             if ct.ndim != 2:
                 raise ParameterError(f"a cross-tabulation must be 2-D (classes x labels); got shape {ct.shape}.")
-            classes = np.arange(1, ct.shape[0] + 1) if classes is None else np.asarray(classes, dtype=np.int64)
-            labels = np.arange(1, ct.shape[1] + 1) if labels is None else np.asarray(labels, dtype=np.int64)
-            if ct.shape != (len(classes), len(labels)):
-                raise ParameterError(f"crosstab shape {ct.shape} does not match {len(classes)} classes x "
-                                     f"{len(labels)} labels.")
+            rows = np.arange(1, ct.shape[0] + 1) if classes is None else np.asarray(classes, dtype=np.int64)
+            cols = np.arange(1, ct.shape[1] + 1) if labels is None else np.asarray(labels, dtype=np.int64)
+            if ct.shape != (len(rows), len(cols)):
+                raise ParameterError(f"crosstab shape {ct.shape} does not match {len(rows)} classes x "
+                                     f"{len(cols)} labels.")
             if (ct < 0).any():
                 raise ParameterError("a cross-tabulation cannot hold negative counts.")
         else:
-            classes, labels, ct = _crosstab_arrays(X, y, labels)
-        self.classes_, self.labels_ = np.asarray(classes, np.int64), np.asarray(labels, np.int64)
+            rows, cols, ct = _crosstab_arrays(X, y, labels)
+        self.classes_, self.labels_ = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
         self.crosstab_ = np.asarray(ct, dtype=np.int64)
         self.labelled_ = self.crosstab_.sum(axis=1)
         choice = self._choose()
@@ -209,21 +213,21 @@ class SchemaMapper:
         return lut[np.clip(X, 0, None)]
 
 
-def _crosstab_arrays(X: Any, y: Any, labels: Sequence[int] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _crosstab_arrays(X: Any, y: Any, labels: ArrayLike | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     X, y = np.asarray(X), np.asarray(y)
     if X.shape != y.shape:
         raise ParameterError(f"the class map {X.shape} and the reference {y.shape} must have the same shape.")
     X, y = X.ravel().astype(np.int64), y.ravel().astype(np.int64)
     classes = np.unique(X[X > 0])
     both = (X > 0) & (y > 0)
-    labels = np.unique(y[y > 0]) if labels is None else np.unique(np.asarray(labels, dtype=np.int64))
-    ci = np.searchsorted(labels, y[both])
-    ci = np.minimum(ci, max(len(labels) - 1, 0))
-    if both.any() and (len(labels) == 0 or not np.array_equal(labels[ci], y[both])):
-        raise ParameterError(f"the reference holds codes not in labels={labels.tolist()}.")
+    codes = np.unique(y[y > 0]) if labels is None else np.unique(np.asarray(labels, dtype=np.int64))
+    ci = np.searchsorted(codes, y[both])
+    ci = np.minimum(ci, max(len(codes) - 1, 0))
+    if both.any() and (len(codes) == 0 or not np.array_equal(codes[ci], y[both])):
+        raise ParameterError(f"the reference holds codes not in labels={codes.tolist()}.", params=("labels",))
     ri = np.searchsorted(classes, X[both])
-    ct = np.bincount(ri * len(labels) + ci, minlength=len(classes) * len(labels))
-    return classes, labels, ct.reshape(len(classes), len(labels))
+    ct = np.bincount(ri * len(codes) + ci, minlength=len(classes) * len(codes))
+    return classes, codes, ct.reshape(len(classes), len(codes))
 
 
 # ------------------------------------------------------------------------------ accumulator

@@ -134,7 +134,8 @@ REGISTRY: Mapping[str, MethodSpec] = MappingProxyType({spec.name: spec for spec 
         "uic", "geouic.uic:UICEngine", pixelwise=False,
         summary="a small fully-convolutional CNN trained on the scene itself (Unsupervised Image Classification)",
         params=("epochs", "patch_size", "batch_size", "lr", "device", "members", "hidden", "n_spatial",
-                "pca_components", "pool_pixels", "teacher", "balance", "balance_weight", "init", "threads"),
+                "pca_components", "pool_pixels", "teacher", "balance", "balance_weight", "covariance", "smoothing",
+                "init_n", "threads"),
         forward={p: p for p in COMMON_PARAMS},
         open_params=True,  # further TrainConfig fields, checked by UICEngine
     ),

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from geouic.errors import ParameterError
 
@@ -70,13 +71,13 @@ def confusion_matrix(map_codes: np.ndarray, ref_codes: np.ndarray, labels: Seque
     >>> confusion_matrix([1, 1, 2, 2, 9], [1, 2, 2, 2, 1], labels=[1, 2]).tolist()
     [[1, 1], [0, 2]]
     """
-    labels = np.asarray(labels, dtype=np.int64)
+    codes = np.asarray(labels, dtype=np.int64)
     m = np.asarray(map_codes, dtype=np.int64).ravel()
     r = np.asarray(ref_codes, dtype=np.int64).ravel()
     if m.shape != r.shape:
         raise ParameterError(f"map_codes ({m.size} values) and ref_codes ({r.size}) differ in length.")
-    k = len(labels)
-    mi, ri = _index_of(labels, m), _index_of(labels, r)
+    k = len(codes)
+    mi, ri = _index_of(codes, m), _index_of(codes, r)
     keep = (mi >= 0) & (ri >= 0)
     return np.bincount(mi[keep] * k + ri[keep], minlength=k * k).reshape(k, k).astype(np.int64)
 
@@ -170,6 +171,7 @@ class Estimate:
     ci95: float
 
     def to_dict(self) -> dict[str, float | None]:
+        """The estimate and its half-width as JSON numbers (None where not finite)."""
         return {"estimate": _num(self.estimate), "ci95": _num(self.ci95)}
 
 
@@ -197,10 +199,11 @@ class AreaAdjusted:
 
     @property
     def total_area_ha(self) -> float:
+        """Area of the whole map in hectares (sum of the mapped areas)."""
         return float(self.mapped_area_ha.sum())
 
 
-def olofsson(counts: np.ndarray, mapped_pixels: Sequence[float], pixel_area_ha: float | Sequence[float],
+def olofsson(counts: np.ndarray, mapped_pixels: ArrayLike, pixel_area_ha: ArrayLike,
              *, z: float = Z95) -> AreaAdjusted:
     """Area-adjusted accuracy and area estimates from a stratified random sample.
 

@@ -65,7 +65,8 @@ def check_output(path: str | os.PathLike, *, overwrite: bool = False, folder: bo
     """
     p = Path(path)
     if p.exists() and not overwrite:
-        raise OutputError(f"{p}: already exists; pass --overwrite to replace it or choose another name.")
+        raise OutputError(f"{p}: already exists; pass overwrite=True to replace it or choose another name.",
+                          params=("overwrite",))
     if p.is_dir() and not folder:
         raise OutputError(f"{p}: is a folder; give a file name for the output.")
     parent = p.parent if str(p.parent) else Path(".")
@@ -148,6 +149,7 @@ class Legend:
 
     @property
     def codes(self) -> list[int]:
+        """Codes that have a name or a colour, ascending."""
         return sorted(set(self.names) | set(self.colors))
 
 
@@ -172,7 +174,7 @@ class ThematicProfile:
     cog: bool = False
 
     def creation_options(self, width: int, height: int, dtype: str, count: int = 1) -> dict[str, Any]:
-        """rasterio profile entries for a ``width`` x ``height`` map."""
+        """The rasterio profile entries for a ``width`` x ``height`` map."""
         size = max(16, min(self.blocksize, (max(width, height) + 15) // 16 * 16))
         opts: dict[str, Any] = {
             "driver": "GTiff", "dtype": dtype, "count": count, "width": width, "height": height,
@@ -194,6 +196,9 @@ def map_dtype(n_classes: int) -> str:
 
 class _AtomicRaster:
     """Shared machinery: a temporary GeoTIFF beside the target, renamed on success."""
+
+    #: Resampling of the overviews (each writer sets its own).
+    _overview_resampling: rasterio.enums.Resampling
 
     def __init__(self, path: str | os.PathLike, *, crs: Any, transform: Any, width: int, height: int,
                  dtype: str, count: int, nodata: float, overwrite: bool, profile: ThematicProfile):

@@ -54,10 +54,12 @@ class ClassifyResult:
 
     @property
     def n_classified(self) -> int:
+        """Pixels given a class (``counts[0]``, nodata and unclassified, left out)."""
         return int(self.counts[1:].sum())
 
     @property
     def n_used_classes(self) -> int:
+        """Classes that hold at least one pixel."""
         return int((self.counts[1:] > 0).sum())
 
     def summary(self) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geouic.colors import to_hex
+from geouic.errors import ParameterError
 
 if TYPE_CHECKING:
     from geouic.accuracy import AccuracyAssessment
@@ -60,7 +61,7 @@ def plot_contingency(a: AccuracyAssessment) -> Any:
     """A heatmap of the cluster x reference-class contingency table (cluster mode)."""
     c = a.clusters
     if c is None:
-        raise ValueError("plot_contingency needs an assessment made with clusters=True.")
+        raise ParameterError("plot_contingency needs an assessment made with clusters=True.", params=("clusters",))
     title = f"Clusters x reference classes, NMI = {c.nmi:.3f}, ARI = {c.ari:.3f}"
     return _heatmap(c.contingency, [str(k) for k in c.cluster_labels],
                     [_short(a.label(k)) for k in c.class_labels], title, "map cluster")
@@ -192,7 +193,7 @@ def _preview_names(a: AccuracyAssessment, codes: list[int], names: dict[int, str
     if a.clusters is None:
         return {c: a.names[c] if names[c] == f"class {c}" and c in a.names else names[c] for c in codes}
     matched = {cl: ref for cl, ref, _ in a.clusters.matching}
-    return {c: f"cluster -> {a.name(matched[c])}" if matched.get(c) is not None else "unmatched cluster"
+    return {c: f"cluster -> {a.name(ref)}" if (ref := matched.get(c)) is not None else "unmatched cluster"
             for c in codes}
 
 
@@ -243,7 +244,7 @@ def plot_dendrogram(stats: ClassStatistics, path: str | os.PathLike) -> None:
                    link_color_func=lambda _: "0.3")
         colour = dict(zip(labels, [c for c, k in zip(stats.colors, ok) if k]))
         for tick in ax.get_yticklabels():
-            tick.set_color(np.array(colour[tick.get_text()]) / 255)
+            tick.set_color(to_hex(colour[tick.get_text()]))
             tick.set_fontweight("bold")
     else:
         ax.text(0.5, 0.5, "fewer than two classes with band statistics", ha="center", va="center",

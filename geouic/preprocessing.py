@@ -41,7 +41,8 @@ class Normalizer:
         """Learn the statistics from samples ``(n, bands)``."""
         if self.method not in self.METHODS:
             raise ParameterError(
-                f"normalize={self.method!r} is invalid: choose one of {', '.join(self.METHODS)}."
+                f"normalize={self.method!r} is invalid: choose one of {', '.join(self.METHODS)}.",
+                params=("normalize",),
             )
         X = np.asarray(X, dtype=np.float64)
         if self.method == "zscore":

@@ -208,8 +208,8 @@ def _resolve_bands(ds: rasterio.io.DatasetReader, bands: Sequence[int | str] | N
             idx = int(key)
             if not 1 <= idx <= ds.count:
                 raise RasterInputError(
-                    f"{ds.name}: band {idx} is out of range: the raster has {ds.count} bands "
-                    f"(valid indexes 1-{ds.count}); fix --bands."
+                    f"{ds.name}: band {idx} is out of range for this {ds.count}-band raster "
+                    f"(valid indexes 1-{ds.count}); fix bands.", params=("bands",)
                 )
         elif key.lower() in descriptions:
             idx = descriptions[key.lower()]
@@ -217,11 +217,11 @@ def _resolve_bands(ds: rasterio.io.DatasetReader, bands: Sequence[int | str] | N
             names = ", ".join(d for d in ds.descriptions if d) or "none"
             raise RasterInputError(
                 f"{ds.name}: no band is named {key!r} (band descriptions: {names}); "
-                "pass 1-based band indexes or one of those names to --bands."
+                "give bands as 1-based band indexes or as those names.", params=("bands",)
             )
         out.append(idx)
     if len(set(out)) != len(out):
-        raise RasterInputError(f"{ds.name}: --bands lists a band twice ({list(bands)}).")
+        raise RasterInputError(f"{ds.name}: bands lists a band twice ({list(bands)}).", params=("bands",))
     return out
 
 

@@ -1,5 +1,6 @@
-"""Recoding class maps through a look-up table: the one writer that ``assign-schema`` and ``merge`` share,
-and merging classes.
+"""Recoding class maps through a look-up table, and merging classes.
+
+The look-up-table writer is the one that ``assign-schema`` and ``merge`` share.
 
 :func:`write_lut_map` reads a class map over its window pass, writes ``lut[class]`` of every
 pixel into a new thematic map with its legend and counts the input classes on the way.
@@ -28,7 +29,7 @@ from geouic.areas import class_areas
 from geouic.classmap import open_class_map, read_classes, read_legend
 from geouic.classstats import ClassStatistics, class_linkage, class_statistics
 from geouic.counts import ClassCounts
-from geouic.errors import ParameterError, RasterInputError
+from geouic.errors import ParameterError, ParameterWarning, RasterInputError
 from geouic.provenance import provenance_tags
 from geouic.windows import BYTES_PER_PIXEL, DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress, WindowPair, WindowPass
 
@@ -107,6 +108,7 @@ class MergeResult:
     seconds: float = 0.0
 
     def summary(self) -> str:
+        """One line for the user: the map, classes before and after, the mapping table, the time."""
         return (f"{self.path}: {self.n_before} classes merged into {self.n_after}; "
                 f"mapping -> {self.table} [{self.seconds:.1f} s]")
 
@@ -122,29 +124,34 @@ def merge_groups(codes: Sequence[int], *, groups: Sequence[Sequence[int]] | None
     """
     codes = [int(c) for c in codes]
     if (groups is None) == (to is None):
-        raise ParameterError("give either classes to merge (--merge 3,7) or a number of classes (--to N), "
-                             f"not {'both' if groups is not None else 'neither'}.")
+        raise ParameterError("give either groups (lists of classes that become one) or to=N (the number of "
+                             f"classes left), not {'both' if groups is not None else 'neither'}.",
+                             params=("groups", "to"))
     if groups is not None:
         seen: dict[int, int] = {}
         for i, g in enumerate(groups):
             g = [int(c) for c in g]
+            listed = ",".join(map(str, g))
             if len(set(g)) < 2:
-                raise ParameterError(f"--merge {','.join(map(str, g))} names fewer than two classes; "
-                                     "list two or more, e.g. --merge 3,7.")
+                raise ParameterError(f"groups entry {listed} names fewer than two classes; list two or more, "
+                                     "e.g. 3,7.", params=("groups",))
             for c in g:
                 if c not in codes:
-                    raise ParameterError(f"--merge {','.join(map(str, g))}: class {c} is not in the map "
-                                         f"(classes: {_ranges(codes)}).")
+                    raise ParameterError(f"groups entry {listed}: class {c} is not in the map "
+                                         f"(classes: {_ranges(codes)}).", params=("groups",))
                 if c in seen and seen[c] != i:
-                    raise ParameterError(f"class {c} is in two --merge groups; join them into one, e.g. "
-                                         f"--merge {','.join(map(str, sorted(set(groups[seen[c]]) | set(g))))}.")
+                    joined = ",".join(map(str, sorted(set(groups[seen[c]]) | set(g))))
+                    raise ParameterError(f"class {c} is in two groups entries; join them into one, e.g. {joined}.",
+                                         params=("groups",))
                 seen[c] = i
         out = [sorted(set(int(c) for c in g)) for g in groups] + [[c] for c in codes if c not in seen]
         return sorted(out)
     if not isinstance(to, (int, np.integer)) or isinstance(to, bool) or not 1 <= to <= len(codes):
-        raise ParameterError(f"--to {to} is out of range; the map has {len(codes)} classes, so use 1..{len(codes)}.")
+        raise ParameterError(f"to={to} is out of range; the map has {len(codes)} classes, so use 1..{len(codes)}.",
+                             params=("to",))
     if stats is None:
-        raise ParameterError("--to needs class means: give the scene (--scene) or a stats.json (--stats).")
+        raise ParameterError(f"to={to} needs class means: give scene (the image) or stats (a stats.json of the map).",
+                             params=("to", "scene", "stats"))
     missing = sorted(set(codes) - set(stats.codes.tolist()))
     if missing:
         raise ParameterError(f"the statistics have no entry for classes {_ranges(missing)} of the map; "
@@ -152,9 +159,10 @@ def merge_groups(codes: Sequence[int], *, groups: Sequence[Sequence[int]] | None
     empty = sorted(set(codes) & set(stats.codes[stats.count == 0].tolist()))
     if empty:
         raise ParameterError(f"classes {_ranges(empty)} have no valid pixel in the scene, so no band means to "
-                             "compare; merge them with --merge instead.")
+                             "compare; merge them with groups instead.", params=("groups",))
     if to == len(codes):
-        warnings.warn(f"--to {to} keeps all {len(codes)} classes; nothing is merged.", stacklevel=3)
+        warnings.warn(ParameterWarning(f"to={to} keeps all {len(codes)} classes; nothing is merged.", params=("to",)),
+                      stacklevel=3)
         return [[c] for c in codes]
     from scipy.cluster.hierarchy import fcluster
 
@@ -250,9 +258,11 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
     for p in (output, table_path):
         check_output(p, overwrite=overwrite)
     if to is not None and scene is not None and stats is not None:
-        raise ParameterError("give either --scene or --stats for --to, not both.")
+        raise ParameterError(f"give either scene or stats with to={to}, not both.", params=("scene", "stats", "to"))
     if groups is not None and (scene is not None or stats is not None):
-        warnings.warn("--scene/--stats are only used with --to; ignored.", stacklevel=2)
+        warnings.warn(ParameterWarning("scene and stats are only used with to=N; ignored.",
+                                       params=("scene", "stats", "to")), stacklevel=2)
+    st: ClassStatistics | None
     if to is not None and scene is not None:
         st = class_statistics(map_path, scene, bands=bands, mem_limit_mb=mem_limit_mb, progress=tracker)
         pixels = dict(zip(st.codes.tolist(), st.pixels.tolist()))

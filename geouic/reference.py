@@ -65,7 +65,7 @@ class Grid:
         if self.crs is not None and not isinstance(self.crs, CRS):
             object.__setattr__(self, "crs", CRS.from_user_input(self.crs))
         if not isinstance(self.transform, Affine):
-            raise ParameterError(f"transform={self.transform!r} must be an affine.Affine.")
+            raise ParameterError(f"transform={self.transform!r} must be an affine.Affine.", params=("transform",))
         for name in ("width", "height"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or value < 1:
@@ -113,7 +113,7 @@ class Grid:
         ):
             raise ParameterError(
                 f"window={window!r} is out of range; it must be non-empty and lie within the "
-                f"grid of {self.width} x {self.height} pixels."
+                f"grid of {self.width} x {self.height} pixels.", params=("window",)
             )
         return w
 
@@ -267,7 +267,7 @@ def open_reference(
     """
     path = os.fspath(path)
     if not isinstance(grid, Grid):
-        raise ParameterError(f"grid={grid!r} must be a geouic.reference.Grid (Grid.from_dataset).")
+        raise ParameterError(f"grid={grid!r} must be a geouic.reference.Grid (Grid.from_dataset).", params=("grid",))
     if not path.startswith("/vsi") and not os.path.exists(path):
         raise ReferenceDataError(f"reference file not found: {path}")
     from geouic._reference_rasters import _RasterReference

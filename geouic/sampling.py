@@ -83,9 +83,9 @@ class _Reservoir:
 
 
 def _allocate(total: int, weights: Sequence[int]) -> list[int]:
-    weights = np.asarray(weights, dtype=float)
-    share = np.floor(total * weights / weights.sum()).astype(int)
-    share[np.argmax(weights)] += total - share.sum()
+    w = np.asarray(weights, dtype=float)
+    share = np.floor(total * w / w.sum()).astype(int)
+    share[np.argmax(w)] += total - share.sum()
     return share.tolist()
 
 
@@ -114,7 +114,7 @@ def sample_pixels(sources: RasterSource | Sequence[RasterSource], n: int, *,
         A scene holds no valid pixel.
     """
     if n < 1:
-        raise ParameterError(f"sample_size={n} is invalid: must be >= 1.")
+        raise ParameterError(f"sample_size={n} is invalid: must be >= 1.", params=("sample_size",))
     if isinstance(sources, RasterSource):
         sources = [sources]
     rng = np.random.default_rng(seed)
@@ -138,7 +138,7 @@ def _sample_one(source: RasterSource, n: int, rng: np.random.Generator) -> np.nd
     if n_valid == 0:
         raise RasterInputError(
             f"{source.path}: every pixel is nodata (nodata={source.nodata}); check the nodata "
-            "value, the band selection (--bands) or the file."
+            "value, the band selection (bands) or the file.", params=("bands",)
         )
     (sample,) = reservoir.result()
     logger.debug("%s: sampled %d of %d valid pixels read", source.path, len(sample), n_valid)

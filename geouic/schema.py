@@ -319,7 +319,8 @@ def _parse_entry(entry: Any, i: int, source: str) -> tuple[int, str, Color | Non
 
 
 def _preset(name: str, rows: Sequence[tuple[int, str, str]]) -> LandCoverSchema:
-    return LandCoverSchema([SchemaClass(c, n, parse_color(h)) for c, n, h in rows], name=name, source=f"preset {name!r}")
+    classes = [SchemaClass(c, n, parse_color(h)) for c, n, h in rows]
+    return LandCoverSchema(classes, name=name, source=f"preset {name!r}")
 
 
 # NLCD 2016 legend (CONUS), codes and colours as published by MRLC.

@@ -76,7 +76,8 @@ def scene_bytes_per_pixel(n_bands: int) -> int:
 class ProgressCallback(Protocol):
     """``progress(advance, total)``: ``advance`` windows finished out of ``total`` in the call."""
 
-    def __call__(self, advance: int, total: int) -> None: ...
+    def __call__(self, advance: int, total: int, /) -> None:
+        """Report ``advance`` more windows finished out of ``total``."""
 
 
 class RunProgress:
@@ -140,7 +141,7 @@ def _check_budget(mem_limit_mb: float, halo: int) -> None:
     if not mem_limit_mb > 0:
         raise ParameterError(f"mem_limit={mem_limit_mb} MB is invalid: must be > 0.")
     if halo < 0:
-        raise ParameterError(f"halo={halo} is invalid: must be >= 0.")
+        raise ParameterError(f"halo={halo} is invalid: must be >= 0.", params=("halo",))
 
 
 def _pairs(width: int, height: int, win_w: int, win_h: int, halo: int) -> list[WindowPair]:
@@ -214,7 +215,7 @@ def unit_windows(width: int, height: int, block_shape: tuple[int, int], unit_pix
 def tile_windows(width: int, height: int, size: int) -> list[WindowPair]:
     """Tiles of at most ``size`` x ``size`` pixels covering the grid, row by row."""
     if size < 1:
-        raise ParameterError(f"size={size} is invalid: a tile needs at least 1 pixel.")
+        raise ParameterError(f"size={size} is invalid: a tile needs at least 1 pixel.", params=("size",))
     return _pairs(width, height, size, size, 0)
 
 

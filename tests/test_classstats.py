@@ -145,7 +145,7 @@ def test_write_stats_and_read_back(strips):
     np.testing.assert_allclose(back.mean, st.mean, rtol=1e-6)
     assert back.codes.tolist() == [1, 2, 3, 4] and back.names[0] == "class 1"
     assert "linkage" in json.loads((folder / "stats.json").read_text())
-    with pytest.raises(OutputError, match="--overwrite"):
+    with pytest.raises(OutputError, match="overwrite=True"):
         write_stats(st, folder)
 
 
@@ -209,11 +209,11 @@ def test_merge_to_with_scene_or_stats(strips):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"groups": [[1, 2], [2, 3]]}, "class 2 is in two --merge groups.*--merge 1,2,3"),
+    ({"groups": [[1, 2], [2, 3]]}, "class 2 is in two groups entries.*e.g. 1,2,3"),
     ({"groups": [[3]]}, "fewer than two classes"),
     ({"groups": [[1, 9]]}, "class 9 is not in the map"),
-    ({"to": 7, "stats": None}, "--to 7 is out of range"),
-    ({"to": 2}, "--to needs class means"),
+    ({"to": 7, "stats": None}, "to=7 is out of range"),
+    ({"to": 2}, "to=2 needs class means"),
     ({}, "not neither"),
 ])
 def test_merge_errors(strips, kwargs, match):

@@ -37,6 +37,7 @@ def test_parameters_survive_pickling_and_os_errors_keep_their_message():
     ("lower n_classes or check the nodata value.", ["n_classes"], "lower --classes or check the nodata value."),
     ("m=1.0 is invalid: m must exceed 1 (mm, m_x, m2, x.m and -m stay).", ["m"],
      "--fuzziness 1.0 is invalid: --fuzziness must exceed 1 (mm, m_x, m2, x.m and -m stay)."),
+    ("stats (a stats.json) or m.", ["stats", "m"], "--stats (a stats.json) or --fuzziness."),
     ("min_clusters=5 > max_clusters=3", ["min_clusters", "max_clusters"], "--min-classes 5 > --max-classes 3"),
     ("n_classes=1 is invalid", [], "n_classes=1 is invalid"),  # not declared: untouched
     ("tol=-1 is invalid", ["tol"], "tol=-1 is invalid"),  # no flag for it: untouched
@@ -44,7 +45,8 @@ def test_parameters_survive_pickling_and_os_errors_keep_their_message():
 ])
 def test_rename_params(message, params, expect):
     flags = {"n_classes": "--classes", "m": "--fuzziness", "min_clusters": "--min-classes",
-             "max_clusters": "--max-classes", "path": "PATH"}
+             "max_clusters": "--max-classes", "path": "PATH",
+             "stats": "--stats"}
     assert rename_params(message, params, flags) == expect
 
 

@@ -73,8 +73,9 @@ def test_failure_leaves_nothing(tmp_path):
 
 def test_check_output(tmp_path):
     (tmp_path / "x.tif").write_text("x")
-    with pytest.raises(OutputError, match="--overwrite"):
+    with pytest.raises(OutputError, match="overwrite=True") as err:
         check_output(tmp_path / "x.tif")
+    assert err.value.params == ("overwrite",)
     assert check_output(tmp_path / "x.tif", overwrite=True)
     with pytest.raises(OutputError, match="does not exist"):
         check_output(tmp_path / "nope" / "x.tif")

@@ -263,6 +263,8 @@ def echo_warnings() -> Iterator[None]:
     """
     import warnings
 
+    from geouic.errors import GeouicError
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
@@ -272,14 +274,20 @@ def echo_warnings() -> Iterator[None]:
                 if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
                     logging.getLogger("geouic.cli").debug("%s: %s", w.category.__name__, w.message)
                 else:
-                    click.echo(f"Warning: {_flagged(str(w.message))}", err=True)
+                    message = w.message
+                    if isinstance(message, GeouicError):  # a ParameterWarning: name the flags
+                        text = message.message_for(flag_names(click.get_current_context(silent=True)))
+                    else:
+                        text = _flagged(str(message))
+                    click.echo(f"Warning: {text}", err=True)
 
 
 def _flagged(message: str) -> str:
-    """``name=value`` in a library warning shown as ``--flag value`` for the running command's options.
+    """``name=value`` in a plain library warning shown as ``--flag value`` for the command's options.
 
-    Warnings do not list the parameters they name (errors do), so only the unmistakable
-    ``name=value`` form is rewritten, and only for parameters the command has a flag for.
+    A :class:`~geouic.errors.ParameterWarning` lists the parameters it names; other warnings
+    do not, so only the unmistakable ``name=value`` form is rewritten, and only for parameters
+    the command has a flag for.
     """
     import re
 
@@ -452,6 +460,7 @@ PARAM_FLAGS: Mapping[str, str] = {
     "n_clusters": "--classes",
     "random_state": "--seed",
     "mem_limit_mb": "--mem-limit",
+    "groups": "--merge",
     **{opt.param: opt.flag for opt in ENGINE_OPTIONS if opt.param != opt.name},
 }
 

@@ -10,20 +10,33 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
+from geouic.errors import ParameterError
 from geouic.uic.data import PatchPool
 from geouic.uic.model import UICNet
 
-__all__ = ["initial_labels", "sinkhorn_labels", "inverse_frequency", "repair_empty"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["initial_labels", "fit_mixture", "count_distinct", "potts_smooth", "COVARIANCES", "sinkhorn_labels", "inverse_frequency", "repair_empty"]
 
 
-def initial_labels(pool: PatchPool, k: int, seed: int, *, method: str = "gmm", n_init: int = 4,
-                   covariance: str = "diag", max_fit: int = 20_000) -> np.ndarray:
-    """Cluster the pool's 3x3-median-smoothed channels (fitted on a subsample).
+def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "full", n_init: int = 4,
+                   beta: float = 4.0, max_fit: int = 20_000, max_share: float = 0.9) -> np.ndarray:
+    """Regularised starting labels: a Gaussian mixture of smoothed channels, then a Potts field.
+
+    1. Each pool pixel is described by the median of its valid 3x3 neighbourhood, channel by
+       channel, in the first stage's un-whitened geometry (:meth:`PatchPool.smoothed_features`).
+    2. A Gaussian mixture with ``covariance`` is fitted on ``max_fit`` of them, ``n_init``
+       starts (see :func:`fit_mixture`); the start with the highest likelihood whose
+       clusters are not degenerate (no cluster above ``max_share`` of the pixels) is kept.
+    3. Its class posteriors are regularised by a Potts random field (:func:`potts_smooth`,
+       interaction ``beta``) over each pool region, and the labels are their argmax.
 
     Parameters
     ----------
@@ -31,35 +44,114 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, method: str = "gmm", n
     k : int
         Number of classes.
     seed : int
-    method : {"gmm", "kmeans"}, default="gmm"
-        ``gmm``: a Gaussian mixture (k-means-started) with ``covariance``; with ``"diag"`` a
-        compact class and a widely spread one coexist where k-means splits the spread one.
-        The best of ``n_init`` starts by likelihood is kept. ``kmeans``: k-means++.
+    covariance : {"full", "diag", "tied", "spherical"}, default="full"
     n_init : int, default=4
-    covariance : {"diag", "full", "tied", "spherical"}, default="diag"
+    beta : float, default=4.0
+        Potts interaction (0: the mixture's own labels).
     max_fit : int, default=20000
-        Pixels the clustering is fitted on (all pixels are then labelled).
+        Pixels the mixture is fitted on (all pixels are then labelled).
+    max_share : float, default=0.9
 
     Returns
     -------
     ndarray of shape (pool.n_valid,), int64
         Labels 0..k-1 of the valid pool pixels (in :meth:`PatchPool.valid_features` order).
     """
-    from sklearn.cluster import KMeans
-    from sklearn.mixture import GaussianMixture
-
-    X = pool.smoothed_features(pool.geometry)
+    X = pool.smoothed_features(pool.geometry).astype(np.float64)
     rng = np.random.default_rng(seed)
     fit = X[rng.choice(len(X), max_fit, replace=False)] if len(X) > max_fit else X
     seeds = rng.integers(0, 2**31 - 1, size=n_init)
-    if method == "kmeans":
-        return KMeans(n_clusters=k, n_init=n_init, random_state=int(seeds[0])).fit(fit).predict(X).astype(np.int64)
-    best, best_bound = None, -np.inf
+    gmm = fit_mixture(fit, k, seeds, covariance=covariance, max_share=max_share)
+    log_prob = np.log(np.maximum(gmm.predict_proba(X), 1e-30)).astype(np.float32)
+    if beta <= 0:
+        return log_prob.argmax(axis=1).astype(np.int64)
+    out, start = [], 0
+    for region in pool.regions:
+        n = int(region.valid.sum())
+        img = np.zeros((k, *region.valid.shape), np.float32)
+        img[:, region.valid] = log_prob[start : start + n].T
+        q = potts_smooth(img, region.valid, beta=beta)
+        out.append(q[:, region.valid].argmax(axis=0))
+        start += n
+    return np.concatenate(out).astype(np.int64)
+
+
+#: Covariance types of the starting mixture.
+COVARIANCES = ("full", "diag", "tied", "spherical")
+#: Covariance regularisation of the mixtures, relative to the mean variance of the features.
+REG_COVAR = 1e-3
+
+
+def fit_mixture(X: np.ndarray, k: int, seeds: np.ndarray, *, covariance: str = "diag",
+                reg: float = REG_COVAR, max_share: float = 1.0) -> Any:
+    """The best of ``len(seeds)`` Gaussian mixtures of ``X`` by likelihood, robust to collapse.
+
+    A component can collapse onto identical pixels (a large constant area, heavily quantised
+    values), where its empirical covariance is ill-defined. Three things prevent it: the fit
+    runs in float64 (in float32, scikit-learn's ``E[x^2] - E[x]^2`` variance came out negative
+    on the 3-band uint16 ``landsat8_brazil`` scene); the covariance regularisation is
+    ``reg`` times the mean feature variance, so it scales with the data; and a start that still
+    fails is retried with ten times the regularisation (twice), then skipped.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, features)
+    k : int
+    seeds : ndarray of int
+        One random state per start.
+    covariance : {"diag", "full", "tied", "spherical"}, default="diag"
+    reg : float, default=REG_COVAR
+    max_share : float, default=1.0
+        A start whose largest cluster takes more than this share of ``X`` is degenerate: it
+        is kept only when every start is.
+
+    Returns
+    -------
+    sklearn.mixture.GaussianMixture
+        The fitted mixture with the highest lower bound.
+
+    Raises
+    ------
+    ParameterError
+        When no start could be fitted (the features hold fewer than ``k`` distinct values).
+    """
+    from sklearn.mixture import GaussianMixture
+
+    X = np.asarray(X, dtype=np.float64)
+    scale = float(np.mean(X.var(axis=0))) if len(X) > 1 else 1.0
+    base = reg * (scale if scale > 0 else 1.0)
+    best, best_key = None, (False, -np.inf)
     for s in seeds:
-        gmm = GaussianMixture(k, covariance_type=covariance, random_state=int(s), reg_covar=1e-4).fit(fit)
-        if gmm.lower_bound_ > best_bound:
-            best, best_bound = gmm, gmm.lower_bound_
-    return best.predict(X).astype(np.int64)
+        for factor in (1.0, 10.0, 100.0):
+            gmm = GaussianMixture(k, covariance_type=covariance, random_state=int(s), reg_covar=base * factor)
+            try:
+                gmm.fit(X)
+            except ValueError:
+                logger.info("mixture start %d collapsed at reg_covar %.2g; retrying", int(s), base * factor)
+                continue
+            share = np.bincount(gmm.predict(X), minlength=k).max() / len(X)
+            key = (bool(share <= max_share), float(gmm.lower_bound_))
+            if key > best_key:
+                best, best_key = gmm, key
+            break
+    if best is None:
+        raise ParameterError(f"no Gaussian mixture of {k} components could be fitted to {len(X)} pixels "
+                             f"({count_distinct(X)} distinct values); lower --classes.")
+    return best
+
+
+def count_distinct(X: np.ndarray) -> int:
+    """Number of distinct rows of ``X`` (n, features), by a random projection of each row.
+
+    Two different rows project to the same value with probability zero for a continuous
+    random direction, so this equals ``len(np.unique(X, axis=0))`` at the cost of one matrix
+    product and a 1-D sort.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if len(X) == 0:
+        return 0
+    direction = np.random.default_rng(12345).normal(size=X.shape[1])
+    return int(len(np.unique(X @ direction)))
 
 
 def sinkhorn_labels(logp: np.ndarray, n_iter: int = 3) -> np.ndarray:
@@ -155,3 +247,40 @@ def _split_head(net: UICNet, big: int, empty: int, c0: np.ndarray, c1: np.ndarra
     b[empty] = bb - alpha * (d @ m)
     w[big, :, 0, 0] = wb - alpha * d
     b[big] = bb + alpha * (d @ m)
+
+
+
+def potts_smooth(log_prob: np.ndarray, valid: np.ndarray, *, beta: float, iterations: int = 5) -> np.ndarray:
+    """Spatially regularised class posteriors: mean-field inference of a Potts random field.
+
+    Each pixel's class distribution is repeatedly set to
+    ``softmax(log_prob + beta * sum of its 8 neighbours' distributions)``, so a class is
+    favoured where the neighbourhood holds it; a lone pixel in a field changes to the field's
+    class while boundaries stay where the data puts them. Needs no labels.
+
+    Parameters
+    ----------
+    log_prob : ndarray of shape (k, rows, cols)
+        Per-pixel log-likelihoods (weighted by the mixture's class weights).
+    valid : ndarray of shape (rows, cols), bool
+        Invalid pixels neither vote nor receive a distribution.
+    beta : float
+        Interaction strength (0: no smoothing).
+    iterations : int, default=5
+
+    Returns
+    -------
+    ndarray of shape (k, rows, cols), float64
+        Class distributions (0 on invalid pixels).
+    """
+    from scipy.ndimage import uniform_filter
+
+    def softmax(a: np.ndarray) -> np.ndarray:
+        e = np.exp(a - a.max(axis=0, keepdims=True))
+        return e / e.sum(axis=0, keepdims=True) * valid
+
+    q = softmax(log_prob)
+    for _ in range(iterations if beta > 0 else 0):
+        neighbours = uniform_filter(q, size=(1, 3, 3), mode="constant") * 9.0 - q
+        q = softmax(log_prob + beta * neighbours)
+    return q

@@ -35,6 +35,10 @@ def test_make_engine_builds_uic():
         engine.predict_block(np.zeros((3, 4, 4), np.float32), np.ones((4, 4), bool))
 
 
+def test_make_engine_forwards_the_sample_size():
+    assert make_engine("uic", n_classes=4, sample_size=5000).sample_size == 5000
+
+
 def test_learns_a_tiny_coherent_scene(fitted, blobs):
     path, labels = blobs
     pred = _predict(fitted, path)

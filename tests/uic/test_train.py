@@ -11,7 +11,7 @@ from geouic.errors import ParameterError  # noqa: E402
 from geouic.raster import open_raster  # noqa: E402
 from geouic.uic.data import PatchPool, Projection, Region  # noqa: E402
 from geouic.uic.model import UICNet, init_weights  # noqa: E402
-from geouic.uic.labels import inverse_frequency, repair_empty, sinkhorn_labels  # noqa: E402
+from geouic.uic.labels import initial_labels, inverse_frequency, repair_empty, sinkhorn_labels  # noqa: E402
 from geouic.uic.train import TrainConfig, train_member, uic_loss  # noqa: E402
 
 
@@ -124,7 +124,7 @@ def test_learning_rate_is_annealed_over_the_self_labelled_epochs(blobs, schedule
         pool = PatchPool.from_sources([src], proj, pool_pixels=1 << 16, seed=0)
     cfg = TrainConfig(epochs=6, warmup_epochs=2, min_epochs=6, steps_per_epoch=2, patch_size=16, batch_size=4,
                       lr=1e-2, final_lr=0.1, lr_schedule=schedule)
-    res = train_member(pool, 3, cfg, seed=0, arch={"hidden": 8, "n_spatial": 1, "kernel": 3},
+    res = train_member(pool, initial_labels(pool, 3, 0), 3, cfg, seed=0, arch={"hidden": 8, "n_spatial": 1, "kernel": 3},
                        device=torch.device("cpu"))
     lrs = [h["lr"] for h in res.history]
     assert [h["phase"] for h in res.history] == ["warmup"] * 2 + ["self"] * 4
@@ -160,7 +160,7 @@ def test_member_history_logs_nmi_and_sizes(blobs, caplog):
         pool = PatchPool.from_sources([src], proj, pool_pixels=1 << 16, seed=0)
     cfg = TrainConfig(epochs=3, warmup_epochs=1, steps_per_epoch=2, patch_size=16, batch_size=4)
     with caplog.at_level("INFO", logger="geouic.uic.train"):
-        res = train_member(pool, 4, cfg, seed=0, arch={"hidden": 8, "n_spatial": 1, "kernel": 3},
+        res = train_member(pool, initial_labels(pool, 4, 0), 4, cfg, seed=0, arch={"hidden": 8, "n_spatial": 1, "kernel": 3},
                            device=torch.device("cpu"))
     assert len(res.history) == 3
     assert all(0 <= h["nmi"] <= 1 and len(h["sizes"]) == 4 for h in res.history)
@@ -173,3 +173,32 @@ def test_single_small_region_pads_patches():
     pool = PatchPool([reg])
     x, valid, _ = pool.sample(3, 8, np.random.default_rng(0))
     assert x.shape == (3, 2, 8, 8) and valid.sum() == 3 * 35
+
+
+def test_potts_field_removes_isolated_pixels_and_keeps_the_boundary():
+    """Two fields with a few flipped pixels: smoothing gives each field its class back."""
+    from geouic.uic.labels import potts_smooth
+
+    truth = np.zeros((20, 20), int)
+    truth[:, 10:] = 1
+    noisy = truth.copy()
+    rng = np.random.default_rng(0)
+    flips = rng.choice(400, 30, replace=False)
+    noisy.ravel()[flips] = 1 - noisy.ravel()[flips]
+    log_prob = np.log(np.where(np.arange(2)[:, None, None] == noisy[None], 0.7, 0.3))
+    valid = np.ones((20, 20), bool)
+    assert np.array_equal(potts_smooth(log_prob, valid, beta=0).argmax(0), noisy)
+    smoothed = potts_smooth(log_prob, valid, beta=2.0).argmax(0)
+    assert (smoothed != truth).sum() <= 2  # of 30 flipped pixels
+
+
+def test_degenerate_member_is_never_the_medoid():
+    from geouic.uic.engine import _medoid, degenerate
+
+    rng = np.random.default_rng(0)
+    good = rng.integers(0, 3, 3000)
+    collapsed = np.where(rng.random(3000) < 0.95, 0, good)
+    assert degenerate(collapsed, 3) and not degenerate(good, 3)
+    # two copies of the collapsed labelling agree best with each other, but are not chosen
+    best, _ = _medoid([collapsed, collapsed.copy(), good], 3)
+    assert best == 2
