@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "sieve": "sieve",
     "majority": "majority",
     "polygonize": "polygonize",
+    "batch": "batch",
+    "qgis": "qgis",
 }
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
-    CliError, echo_warnings, handle_errors, mem_limit_opt, output_opt, overwrite_opt, progress_callback, status,
+    CliError, echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, progress_callback, status,
     verbosity,
 )
 
 
 @click.command(short_help="Map spectral classes to land-cover classes of a schema.")
-@click.argument("class_map", metavar="CLASS_MAP", type=click.Path())
+@click.argument("class_map", metavar="CLASS_MAP...", nargs=-1, required=True, type=click.Path())
 @click.option("--reference", type=click.Path(), default=None,
               help="Reference polygons/points (any OGR vector, reprojected as needed) or a label raster.")
 @click.option("--field", default=None, help="Class field of a vector reference (values = schema names or codes).")
@@ -27,7 +27,8 @@ from geouic.cli.options import (
                    "are unassigned.")
 @click.option("--unassigned-class", default=None, metavar="NAME",
               help="Schema class for unassigned spectral classes (default: 0 = nodata).")
-@output_opt
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Output file; for several class maps (with --mapping) a template such as {stem}_landcover.tif.")
 @mem_limit_opt
 @overwrite_opt
 @verbosity
@@ -45,15 +46,23 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
     geouic assign-schema classes.tif --reference training.gpkg --field landcover --schema nlcd -o lc.tif
     geouic assign-schema classes.tif --reference training.gpkg --field class --method hungarian -o lc.tif
     geouic assign-schema other.tif --mapping lc.mapping.yaml -o other_lc.tif
+    geouic assign-schema out/*_classes.tif --mapping lc.mapping.yaml -o out/{stem}_lc.tif
     """
     from geouic.assign import assign_schema, sidecar_paths
+    from geouic.batch import output_paths
     from geouic.output import check_output
     from geouic.paths import check_distinct, thematic_files
 
-    check_distinct({"output": [*thematic_files(output), *sidecar_paths(output).values()]},
-                   {"class_map": class_map, "reference": reference, "mapping": mapping, "schema": schema})
-    for path in thematic_files(output)[1:]:  # the map's style and names follow the map's --overwrite rule
-        check_output(path, overwrite=overwrite)
+    maps = list(class_map)
+    if len(maps) > 1 and reference:
+        raise CliError(f"--reference learns a mapping from one class map, not {len(maps)}; learn it on one, then "
+                       "apply its .mapping.yaml to the others with --mapping.")
+    outputs = output_paths(output, maps)
+    for one, out in zip(maps, outputs):
+        check_distinct({"output": [*thematic_files(out), *sidecar_paths(out).values()]},
+                       {"class_map": one, "reference": reference, "mapping": mapping, "schema": schema})
+        for path in thematic_files(out)[1 if len(maps) == 1 else 0:]:  # one map: its --overwrite rule
+            check_output(path, overwrite=overwrite)
 
     if mapping and not reference:
         ctx = click.get_current_context()
@@ -64,10 +73,11 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
             raise CliError(f"{', '.join(given)} {verb} to --reference (learning a mapping), not to --mapping.")
 
     target = schema or ("the reference classes" if reference else "the mapping's schema")
-    status(f"Assigning the classes of {class_map} to {target}...")
-    with echo_warnings(), progress_callback("Assigning") as update:
-        result = assign_schema(class_map, output, reference=reference, mapping=mapping, schema=schema,
-                               field=field, method=method.lower(), min_purity=min_purity,
-                               unassigned_class=unassigned_class, mem_limit_mb=mem_limit,
-                               overwrite=overwrite, progress=update)
-    click.echo(result.summary())
+    for one, out in zip(maps, outputs):
+        status(f"Assigning the classes of {one} to {target}...")
+        with echo_warnings(), progress_callback("Assigning") as update:
+            result = assign_schema(one, out, reference=reference, mapping=mapping, schema=schema,
+                                   field=field, method=method.lower(), min_purity=min_purity,
+                                   unassigned_class=unassigned_class, mem_limit_mb=mem_limit,
+                                   overwrite=overwrite, progress=update)
+        click.echo(result.summary())

@@ -1,4 +1,4 @@
-"""``geouic predict``: apply a saved model to a scene."""
+"""``geouic predict``: apply a saved model to one or several scenes."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ import click
 
 from geouic.cli.classify import echo_summary
 from geouic.cli.options import (
-    bands_opt, cog_opt, extra_outputs, handle_errors, mem_limit_opt, output_opt, overwrite_opt, progress_callback,
+    bands_opt, cog_opt, extra_outputs, handle_errors, mem_limit_opt, overwrite_opt, progress_callback,
     verbosity, workers_opt,
 )
 
 
-@click.command(short_help="Apply a saved model to a scene.")
+@click.command(short_help="Apply a saved model to one or several scenes.")
 @click.argument("model", type=click.Path())
-@click.argument("scene", type=click.Path())
-@output_opt
+@click.argument("scene", metavar="SCENE...", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Output file; for several scenes a template such as out/{stem}_classes.tif.")
 @bands_opt
 @mem_limit_opt
 @extra_outputs
@@ -24,28 +25,41 @@ from geouic.cli.options import (
 @overwrite_opt
 @verbosity
 @handle_errors
-def cli(model: str, scene: str, output: str, bands: list[str] | None, mem_limit: float, extras: dict[str, str],
-        device: str | None, cog: bool, workers: int | None, overwrite: bool) -> None:
-    """Classify SCENE with the fitted MODEL (from `classify --save-model` or `train`).
+def cli(model: str, scene: tuple[str, ...], output: str, bands: list[str] | None, mem_limit: float,
+        extras: dict[str, str], device: str | None, cog: bool, workers: int | None, overwrite: bool) -> None:
+    """Classify each SCENE with the fitted MODEL (from `classify --save-model` or `train`).
 
     The classes mean the same as in the scene(s) the model was trained on. The scene must
-    have the bands the model was trained on (select them with --bands).
+    have the bands the model was trained on (select them with --bands). With several scenes,
+    -o (and --confidence, --entropy, --memberships) are templates: {stem}, {name}, {folder},
+    {parent}, {ext}, {index}.
+
+    \b
+    geouic predict region.geouic d.tif -o d_classes.tif
+    geouic predict region.geouic scenes/*.tif -o out/{stem}_classes.tif
     """
+    from geouic.batch import output_paths
     from geouic.model import load_model
     from geouic.output import ThematicProfile, check_output
     from geouic.paths import check_distinct, thematic_files
     from geouic.pipeline import apply_engine
     from geouic.raster import open_raster
 
-    check_distinct({"output": thematic_files(output), **extras}, {"model": model, "scene": scene})
-    for path in [*map(str, thematic_files(output)), *extras.values()]:
-        check_output(path, overwrite=overwrite)
+    scenes = list(scene)
+    outputs = output_paths(output, scenes)
+    extra_paths = {k: output_paths(v, scenes, option=f"--{k}") for k, v in extras.items()}
+    per_scene = [{k: v[i] for k, v in extra_paths.items()} for i in range(len(scenes))]
+    for one, out, extra in zip(scenes, outputs, per_scene):
+        check_distinct({"output": thematic_files(out), **extra}, {"model": model, "scene": one})
+        for path in [*map(str, thematic_files(out)), *extra.values()]:
+            check_output(path, overwrite=overwrite)
     engine = load_model(model)
     if device and hasattr(engine, "set_device"):
         engine.set_device(device)
-    with open_raster(scene, bands=bands) as source:
-        engine.check_bands(source)
-        with progress_callback("Classifying") as update:
-            result = apply_engine(source, engine, output, extras=extras, mem_limit_mb=mem_limit, overwrite=overwrite,
-                                  profile=ThematicProfile(cog=cog), workers=workers, progress=update)
-        echo_summary(result, engine, [source.path], save_model=None, overwrite=overwrite)
+    for one, out, extra in zip(scenes, outputs, per_scene):
+        with open_raster(one, bands=bands) as source:
+            engine.check_bands(source)
+            with progress_callback("Classifying") as update:
+                result = apply_engine(source, engine, out, extras=extra, mem_limit_mb=mem_limit, overwrite=overwrite,
+                                      profile=ThematicProfile(cog=cog), workers=workers, progress=update)
+            echo_summary(result, engine, [source.path], save_model=None, overwrite=overwrite)
