@@ -64,22 +64,42 @@ def open_class_map(path: str | os.PathLike, *, warn_crs: bool = True) -> Iterato
         yield source
 
 
-def read_classes(source: Any, window: Any) -> np.ndarray:
-    """Class values of a window of a class map as int64; nodata and negative values become 0.
+def read_classes(source: Any, window: Any, *, compact: bool = False) -> np.ndarray:
+    """Class values of a window of a class map; nodata and negative values become 0.
+
+    Parameters
+    ----------
+    source : RasterSource
+        A checked class map.
+    window : rasterio.windows.Window
+    compact : bool, default=False
+        Keep the codes small: uint8 and uint16 maps are returned as read (no copy), other
+        integer maps as uint16 (every code fits). Otherwise int64, safe for any arithmetic.
+        Callers that only index, compare or count (``np.bincount``) should pass True: a
+        uint8 window takes an eighth of the memory.
+
+    Returns
+    -------
+    ndarray of int64 (or uint8 / uint16 with ``compact``), shape (rows, cols)
 
     Raises
     ------
     RasterInputError
         A value above 65535 (not a class map).
     """
-    values = source.dataset.read(1, window=window).astype(np.int64)
+    values = source.dataset.read(1, window=window)
     nodata = source.dataset.nodata
+    if compact and values.dtype in (np.uint8, np.uint16):
+        if nodata is not None and nodata == nodata and nodata != 0:
+            values[values == nodata] = 0
+        return values
+    values = values.astype(np.int64)
     values[values < 0] = 0
     if nodata is not None and nodata == nodata and nodata != 0:
         values[values == int(nodata)] = 0
     if values.size and values.max() > MAX_CODE:
         raise RasterInputError(f"{source.path}: holds class {values.max()} > {MAX_CODE}; is it really a class map?")
-    return values
+    return values.astype(np.uint16) if compact else values
 
 
 def class_map_grid(source: Any) -> Any:

@@ -17,9 +17,10 @@ Both report progress through one callback, ``progress(advance, total)``: ``advan
 just finished out of ``total`` windows of the whole library call as far as it is known (a call
 of several passes announces them with :class:`RunProgress`).
 
-The three tilers are here too: :func:`block_windows` (windows of whole blocks within a budget,
-with a halo), :func:`unit_windows` (small block-aligned units for random sampling) and
-:func:`tile_windows` (fixed-size tiles).
+The tilers are here too: :func:`block_windows` (windows of whole blocks within a budget,
+with a halo), :func:`strip_windows` (full-width strips of whole block rows within a budget, for
+passes that carry state from one strip to the next), :func:`unit_windows` (small block-aligned
+units for random sampling) and :func:`tile_windows` (fixed-size tiles).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "block_windows",
     "per_thread",
     "scene_bytes_per_pixel",
+    "strip_windows",
     "tile_windows",
     "unit_windows",
 ]
@@ -201,6 +203,47 @@ def block_windows(width: int, height: int, block_shape: tuple[int, int], *,
     return _pairs(width, height, win_w, win_h, halo)
 
 
+def strip_windows(width: int, height: int, block_rows: int, *, mem_limit_mb: float, halo: int = 0,
+                  bytes_per_pixel: int) -> list[WindowPair]:
+    """Tile a scene into full-width strips of whole block rows, each within a memory budget.
+
+    For passes that go top to bottom and carry state across strip seams (patch labelling):
+    every strip spans the whole width, as many block rows tall as ``mem_limit_mb`` allows for
+    the strip and its ``halo`` rows above and below, and at least one block row (a budget below
+    one block row is exceeded rather than cutting blocks).
+
+    Parameters
+    ----------
+    width, height : int
+        Scene size in pixels.
+    block_rows : int
+        Rows of the file's internal blocks (tiles or strips).
+    mem_limit_mb : float
+        Budget for one strip, read rows included, in megabytes.
+    halo : int, default=0
+        Context rows added above and below each core strip for reading (clipped to the scene).
+    bytes_per_pixel : int
+        Memory one pixel of a read strip costs, all temporaries included.
+
+    Returns
+    -------
+    list of WindowPair
+        Top to bottom.
+
+    Examples
+    --------
+    >>> [(p.core.row_off, p.core.height) for p in strip_windows(100, 40, 16, mem_limit_mb=0.03,
+    ...                                                          bytes_per_pixel=8)]
+    [(0, 32), (32, 8)]
+    """
+    _check_budget(mem_limit_mb, halo)
+    budget_px = max(1, int(mem_limit_mb * 1024 * 1024 // bytes_per_pixel))
+    bh = max(1, min(int(block_rows), height))
+    rows = budget_px // max(1, width) - 2 * halo
+    win_h = min(height, max(bh, (rows // bh) * bh))
+    return _pairs(width, height, width, max(1, win_h), halo)
+
+
 def unit_windows(width: int, height: int, block_shape: tuple[int, int], unit_pixels: int) -> list[WindowPair]:
     """Block-aligned units of about ``unit_pixels`` pixels (rows of strips, or squares of blocks)."""
     bh, bw = max(1, min(block_shape[0], height)), max(1, min(block_shape[1], width))
@@ -265,6 +308,15 @@ class WindowPass(Sequence[WindowPair]):
         pairs = block_windows(width, height, block, mem_limit_mb=mem_limit_mb / in_flight, halo=halo,
                               bytes_per_pixel=bytes_per_pixel)
         return cls(pairs, bytes_per_pixel=bytes_per_pixel, mem_limit_mb=mem_limit_mb, workers=workers)
+
+    @classmethod
+    def strips(cls, source: Any, *, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, bytes_per_pixel: int,
+               halo: int = 0) -> WindowPass:
+        """Plan a pass of full-width strips over ``source`` (see :func:`strip_windows`), in order."""
+        width, height, block = _grid_of(source)
+        pairs = strip_windows(width, height, block[0], mem_limit_mb=mem_limit_mb, halo=halo,
+                              bytes_per_pixel=bytes_per_pixel)
+        return cls(pairs, bytes_per_pixel=bytes_per_pixel, mem_limit_mb=mem_limit_mb)
 
     # -- sequence protocol -------------------------------------------------------------
     def __len__(self) -> int:

@@ -16,6 +16,7 @@ from geouic.windows import (
     WindowPass,
     block_windows,
     per_thread,
+    strip_windows,
     tile_windows,
     unit_windows,
 )
@@ -34,6 +35,7 @@ def covers_once(pairs, width, height):
     lambda: block_windows(100, 70, (16, 16), mem_limit_mb=0.01, halo=3, bytes_per_pixel=16),
     lambda: unit_windows(100, 70, (16, 16), 1000),
     lambda: tile_windows(100, 70, 24),
+    lambda: strip_windows(100, 70, 16, mem_limit_mb=0.01, halo=3, bytes_per_pixel=16),
 ])
 def test_tilers_cover_the_scene_once(tiler):
     pairs = tiler()
@@ -123,3 +125,19 @@ def test_early_stop_reads_no_further():
         if i == 2:
             break
     assert len(read) == 3
+
+
+def test_strips_are_full_width_block_rows_within_the_budget(tmp_path):
+    pairs = strip_windows(100, 70, 16, mem_limit_mb=0.05, halo=2, bytes_per_pixel=16)
+    assert [p.core.row_off for p in pairs] == [0, 16, 32, 48, 64]  # 0.05 MB: 32 rows minus 4 halo rows
+    assert all(p.core.width == p.read.width == 100 and p.core.row_off % 16 == 0 for p in pairs)
+    assert all(p.read.width * p.read.height * 16 <= 0.05 * 1024 * 1024 for p in pairs)
+    assert pairs[1].read.row_off == 14 and pairs[1].read.height == 20 and pairs[0].read.row_off == 0
+    tiny = strip_windows(100, 70, 16, mem_limit_mb=1e-6, bytes_per_pixel=16)  # below one block row
+    assert [p.core.height for p in tiny] == [16, 16, 16, 16, 6]
+    path = write_raster(tmp_path / "s.tif", np.ones((1, 70, 100), np.uint8), block=16)
+    with open_raster(path) as src:
+        wp = WindowPass.strips(src, mem_limit_mb=0.05, halo=2, bytes_per_pixel=16)
+    assert len(wp) == 5 and wp.cores == [p.core for p in pairs]
+    with pytest.raises(ParameterError, match="halo=-1"):
+        strip_windows(10, 10, 1, mem_limit_mb=1, halo=-1, bytes_per_pixel=4)

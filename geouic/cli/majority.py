@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from geouic.cli.options import echo_warnings, handle_errors, mem_limit_opt, output_opt, overwrite_opt, status, verbosity
+from geouic.cli.options import (
+    echo_warnings,
+    handle_errors,
+    mem_limit_opt,
+    output_opt,
+    overwrite_opt,
+    progress_callback,
+    status,
+    verbosity,
+)
 
 
 @click.command(short_help="Majority filter of a class map.")
@@ -23,8 +32,10 @@ from geouic.cli.options import echo_warnings, handle_errors, mem_limit_opt, outp
 @verbosity
 @handle_errors
 def cli(class_map, size, neighbors, threshold, output, overviews, mem_limit, overwrite):
-    """Replace each pixel of CLASS_MAP by the most frequent class around it when that class has
-    enough votes; nodata pixels stay nodata and do not vote.
+    """Replace each pixel of CLASS_MAP by the most frequent class around it.
+
+    The class replaces the pixel when it has enough votes (--threshold); nodata pixels stay
+    nodata and do not vote.
 
     Windows are read with a halo, so the result does not depend on --mem-limit. The output keeps
     the colours, class names, .qml style and provenance tags of CLASS_MAP.
@@ -37,9 +48,12 @@ def cli(class_map, size, neighbors, threshold, output, overviews, mem_limit, ove
 
     if size is None and neighbors is None:
         size = 3
+    from geouic.paths import check_distinct
+
+    check_distinct({"output": output}, {"class_map": class_map})  # before any word is printed
     status(f"Majority filter of {class_map}...")
-    with echo_warnings():
+    with echo_warnings(), progress_callback("Filtering") as progress:
         result = majority_filter(class_map, output, size=size, neighbors=int(neighbors) if neighbors else None,
                                  threshold=threshold, mem_limit_mb=mem_limit, overviews=overviews,
-                                 overwrite=overwrite)
+                                 overwrite=overwrite, progress=progress)
     click.echo(result.summary())

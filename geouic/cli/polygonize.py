@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from geouic.cli.options import echo_warnings, handle_errors, overwrite_opt, status, verbosity
+from geouic.cli.options import (
+    echo_warnings,
+    handle_errors,
+    overwrite_opt,
+    progress_callback,
+    status,
+    verbosity,
+)
 
 
 @click.command(short_help="Polygons of the patches (or classes) of a class map.")
@@ -20,8 +27,9 @@ from geouic.cli.options import echo_warnings, handle_errors, overwrite_opt, stat
 @verbosity
 @handle_errors
 def cli(class_map, output, dissolve, simplify, connectivity, overwrite):
-    """Write one feature per connected patch of CLASS_MAP (fields code, name, area_ha, pixels),
-    or one per class with --dissolve (plus patches).
+    """Write one feature per connected patch of CLASS_MAP, or one per class with --dissolve.
+
+    Fields: code, name, area_ha, pixels (and patches with --dissolve).
 
     area_ha is the raster area (on the ellipsoid for geographic CRSs), so class totals equal the
     map's; the CRS is kept; GeoPackages carry the provenance tags in their layer metadata.
@@ -33,8 +41,11 @@ def cli(class_map, output, dissolve, simplify, connectivity, overwrite):
     """
     from geouic.postprocess import polygonize
 
+    from geouic.paths import check_distinct
+
+    check_distinct({"output": output}, {"class_map": class_map})  # before any word is printed
     status(f"Polygonizing {class_map}...")
-    with echo_warnings():
+    with echo_warnings(), progress_callback("Polygonizing") as progress:
         result = polygonize(class_map, output, dissolve=dissolve, simplify=simplify, connectivity=int(connectivity),
-                            overwrite=overwrite)
+                            overwrite=overwrite, progress=progress)
     click.echo(result.summary())

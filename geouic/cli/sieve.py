@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from geouic.cli.options import echo_warnings, handle_errors, mem_limit_opt, output_opt, overwrite_opt, status, verbosity
+from geouic.cli.options import (
+    echo_warnings,
+    handle_errors,
+    mem_limit_opt,
+    output_opt,
+    overwrite_opt,
+    progress_callback,
+    status,
+    verbosity,
+)
 
 
 @click.command(short_help="Sieve a class map to a minimum mapping unit.")
@@ -21,8 +30,10 @@ from geouic.cli.options import echo_warnings, handle_errors, mem_limit_opt, outp
 @verbosity
 @handle_errors
 def cli(class_map, mmu, connectivity, output, overviews, mem_limit, overwrite):
-    """Dissolve the patches of CLASS_MAP smaller than --mmu, smallest first, into the class they
-    share the longest border with; nodata never grows and is never filled.
+    """Dissolve the patches of CLASS_MAP smaller than --mmu into their longest-border neighbour.
+
+    Patches are dissolved smallest first, each into the class it shares the longest border
+    with; nodata never grows and is never filled.
 
     The output keeps the colours, class names, .qml style and provenance tags of CLASS_MAP
     (the step and its parameters are added to GEOUIC_STEPS). Exact across windows: the result
@@ -34,8 +45,11 @@ def cli(class_map, mmu, connectivity, output, overviews, mem_limit, overwrite):
     """
     from geouic.postprocess import sieve
 
+    from geouic.paths import check_distinct
+
+    check_distinct({"output": output}, {"class_map": class_map})  # before any word is printed
     status(f"Sieving {class_map} to {mmu}...")
-    with echo_warnings():
+    with echo_warnings(), progress_callback("Sieving") as progress:
         result = sieve(class_map, output, mmu=mmu, connectivity=int(connectivity), mem_limit_mb=mem_limit,
-                       overviews=overviews, overwrite=overwrite)
+                       overviews=overviews, overwrite=overwrite, progress=progress)
     click.echo(result.summary())

@@ -18,15 +18,17 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
+from geouic.classmap import open_class_map
 from geouic.errors import ParameterError
 from geouic.postprocess import _io
+from geouic.windows import DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress, WindowPair
 
 __all__ = ["majority_filter", "majority_array", "MajorityResult", "THRESHOLDS"]
 
@@ -35,21 +37,26 @@ logger = logging.getLogger(__name__)
 #: Replacement thresholds, as ArcGIS names them.
 THRESHOLDS = ("majority", "half")
 
+#: Bytes one pixel of a filtered strip costs (codes, best count and code, own count, one count).
+_BYTES_PER_PIXEL = 12
+
 
 def _kernel(size: int | None, neighbors: int | None) -> np.ndarray:
     if (size is None) == (neighbors is None):
-        raise ParameterError("give either a square window (--size 3, 5, ...) or a neighbourhood (--neighbors 4 or 8), "
-                             f"not {'both' if size is not None else 'neither'}.")
+        raise ParameterError("give either a square window (size 3, 5, ...) or a neighbourhood (neighbors 4 or 8), "
+                             f"not {'both' if size is not None else 'neither'}.", params=("size", "neighbors"))
     if neighbors is not None:
         if isinstance(neighbors, bool) or neighbors not in (4, 8):
-            raise ParameterError(f"--neighbors {neighbors!r} is invalid; use 4 (edges) or 8 (edges and corners).")
+            raise ParameterError(f"neighbors={neighbors!r} is invalid; use 4 (edges) or 8 (edges and corners).",
+                                 params=("neighbors",))
         k = ndimage.generate_binary_structure(2, 1 if neighbors == 4 else 2).astype(np.uint8)
         k[1, 1] = 0
         return k
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 3 or size % 2 == 0:
-        raise ParameterError(f"--size {size!r} is invalid; use an odd window size >= 3 (3, 5, 7, ...).")
+        raise ParameterError(f"size={size!r} is invalid; use an odd window size >= 3 (3, 5, 7, ...).", params=("size",))
     if size > 15:
-        raise ParameterError(f"--size {size} is too large; use at most 15 (a sieve removes larger specks).")
+        raise ParameterError(f"size={size} is too large; use at most 15 (a sieve removes larger specks).",
+                             params=("size",))
     return np.ones((size, size), np.uint8)
 
 
@@ -73,7 +80,7 @@ def majority_array(classes: np.ndarray, *, size: int | None = None, neighbors: i
     """
     kernel = _kernel(size, neighbors)
     if threshold not in THRESHOLDS:
-        raise ParameterError(f"--threshold {threshold!r} is invalid; use majority or half.")
+        raise ParameterError(f"threshold={threshold!r} is invalid; use majority or half.", params=("threshold",))
     cells = int(kernel.sum())
     need = cells // 2 + 1 if threshold == "majority" else (cells + 1) // 2
     best = np.zeros(classes.shape, np.uint8)
@@ -104,14 +111,15 @@ class MajorityResult:
     seconds: float = 0.0
 
     def summary(self) -> str:
+        """One line for the CLI and the log."""
         return (f"{self.path}: majority filter ({self.kernel}, threshold {self.threshold}): "
                 f"{self.pixels_changed} pixels changed [{self.seconds:.1f} s]")
 
 
 def majority_filter(map_path: str | os.PathLike, output: str | os.PathLike, *, size: int | None = None,
-                    neighbors: int | None = None, threshold: str = "majority", mem_limit_mb: float = 64,
-                    overviews: bool = True, overwrite: bool = False,
-                    progress: Callable[[int], None] | None = None) -> MajorityResult:
+                    neighbors: int | None = None, threshold: str = "majority",
+                    mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, overviews: bool = True, overwrite: bool = False,
+                    progress: ProgressCallback | None = None) -> MajorityResult:
     """Majority-filter a class map window by window (halo: no seams) and write it with its legend.
 
     Parameters
@@ -131,34 +139,41 @@ def majority_filter(map_path: str | os.PathLike, output: str | os.PathLike, *, s
         Build internal overviews (mode resampling), as `geouic classify` does.
     overwrite : bool, default=False
     progress : callable, optional
-        Called with 1 after each strip.
+        ``progress(advance, total)`` after each strip of the two passes (the codes present,
+        for the legend; the filter).
 
     Returns
     -------
     MajorityResult
     """
     from geouic.output import ThematicProfile, ThematicWriter, check_output
+    from geouic.paths import check_distinct, thematic_files
 
     t0 = time.perf_counter()
     kernel = _kernel(size, neighbors)
     majority_array(np.zeros((1, 1), np.uint16), size=size, neighbors=neighbors, threshold=threshold)  # validate
-    check_output(output, overwrite=overwrite)
+    check_distinct({"output": thematic_files(output)}, {"map_path": map_path})  # whatever overwrite says
+    for path in thematic_files(output):
+        check_output(path, overwrite=overwrite)
     halo = kernel.shape[0] // 2
     name = f"{neighbors} neighbours" if neighbors else f"{size}x{size} window"
-    with _io.open_class_map(map_path) as source:
-        windows = _io.strips(source, mem_limit_mb=mem_limit_mb, halo=halo, bytes_per_pixel=12)
-        legend = _io.class_legend(source, _io.codes_present(source, windows))
+    with open_class_map(map_path, warn_crs=False) as source:
+        windows = _io.strips(source, mem_limit_mb=mem_limit_mb, halo=halo, bytes_per_pixel=_BYTES_PER_PIXEL)
+        tracker = RunProgress(progress, total=2 * len(windows))  # the codes present (cores only), the filter
+        legend = _io.class_legend(source, _io.codes_present(source, windows, progress=tracker))
         changed = 0
         with ThematicWriter(output, crs=source.crs, transform=source.transform, width=source.width,
                             height=source.height, legend=legend, n_classes=max(legend.names),
                             overwrite=overwrite, profile=ThematicProfile(overviews=overviews)) as writer:
-            for pair in windows:
+
+            def one(pair: WindowPair) -> tuple[np.ndarray, np.ndarray]:
                 classes = _io.read_strip(source, pair.read)
-                out = pair.crop(majority_array(classes, size=size, neighbors=neighbors, threshold=threshold))
-                changed += int(np.count_nonzero(out != pair.crop(classes)))
-                writer.write(pair.core, out)
-                if progress is not None:
-                    progress(1)
+                filtered = majority_array(classes, size=size, neighbors=neighbors, threshold=threshold)
+                return pair.crop(classes), pair.crop(filtered)
+
+            for pair, (before, after) in windows.map(one, progress=tracker):
+                changed += int(np.count_nonzero(after != before))
+                writer.write(pair.core, after)
             writer.close(tags=_io.step_tags(source, "majority", {"kernel": name, "threshold": threshold}))
     result = MajorityResult(Path(output), name, threshold, changed, time.perf_counter() - t0)
     logger.info("%s", result.summary())

@@ -101,8 +101,10 @@ def _label_per_class(classes: np.ndarray, connectivity: int) -> tuple[np.ndarray
 
 
 def group_sum(keys: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct ``keys`` (sorted) and the sum of ``weights`` per key (sort-based: faster here than
-    ``np.unique(return_inverse=True)``, which hashes)."""
+    """Distinct ``keys`` (sorted) and the sum of ``weights`` per key.
+
+    Sort-based: faster here than ``np.unique(return_inverse=True)``, which hashes.
+    """
     order = np.argsort(keys, kind="stable")
     k = keys[order]
     if not len(k):
@@ -172,6 +174,7 @@ class Patches:
 
     @property
     def n(self) -> int:
+        """Number of patches."""
         return len(self.cls)
 
 
@@ -211,12 +214,15 @@ class PatchTable:
 
     def add(self, row_off: int, classes: np.ndarray) -> np.ndarray:
         """Label the next strip (rows ``row_off...``); return its local labels (offset: ``offsets[-1]``)."""
-        labels, lcls = label_patches(classes, self.connectivity)
+        labels, label_class = label_patches(classes, self.connectivity)
+        if label_class is None:  # pragma: no cover - classes_of=True always returns them
+            raise RuntimeError("label_patches returned no label classes")
+        lcls: np.ndarray = label_class
         n = len(lcls) - 1
         off = self._n
         flat = labels.ravel()
         pixels = np.bincount(flat, minlength=n + 1)
-        size = pixels.astype(np.float64)
+        size: np.ndarray = pixels.astype(np.float64)
         if self.row_area is not None:
             weights = np.repeat(self.row_area[row_off: row_off + labels.shape[0]], labels.shape[1])
             size = np.bincount(flat, weights=weights, minlength=n + 1)

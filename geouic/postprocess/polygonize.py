@@ -27,16 +27,18 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from geouic.classmap import class_names, open_class_map
 from geouic.errors import OutputError, ParameterError
 from geouic.postprocess import _io
 from geouic.postprocess.patches import check_connectivity
+from geouic.windows import ProgressCallback, RunProgress
 
 __all__ = ["polygonize", "PolygonizeResult"]
 
@@ -68,6 +70,7 @@ class PolygonizeResult:
     seconds: float = 0.0
 
     def summary(self) -> str:
+        """One line for the CLI and the log."""
         what = "classes" if self.dissolved else "patches"
         return (f"{self.path}: {self.features} features ({what}), "
                 f"{sum(self.class_area_ha.values()):.2f} ha [{self.seconds:.1f} s]")
@@ -160,8 +163,10 @@ class _Sink:
 
 
 def _ring_area(xy: np.ndarray, cum: np.ndarray | None) -> float:
-    """|area| of a pixel-aligned ring in pixel coordinates; with ``cum`` (cumulative row areas,
-    ``cum[r]`` = area of rows 0..r-1), its area in those units."""
+    """|area| of a pixel-aligned ring in pixel coordinates.
+
+    With ``cum`` (cumulative row areas, ``cum[r]`` = area of rows 0..r-1), its area in those units.
+    """
     x0, y0, x1, y1 = xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]
     if cum is None:
         return abs(float(np.dot(x0, y1) - np.dot(x1, y0))) / 2
@@ -176,7 +181,11 @@ def _row_weighted_area(rings: list[np.ndarray], cum: np.ndarray | None) -> float
 
 
 def _features(source: Any, connectivity: int, cum: np.ndarray | None, nodata: Any) -> Iterator[tuple]:
-    """(polygon in pixel coordinates, code, pixels, area in cum units or None) per patch."""
+    """(polygon in pixel coordinates, code, pixels, area in cum units or None, last row + 1) per patch.
+
+    GDAL emits a polygon when the scanline pass leaves it behind, so the last element (the row
+    below the patch) grows through the pass: it is how far the pass has got, for progress.
+    """
     import rasterio
     import shapely
     from rasterio.features import shapes
@@ -184,7 +193,10 @@ def _features(source: Any, connectivity: int, cum: np.ndarray | None, nodata: An
     band = rasterio.band(source.dataset, 1)
     inv = ~source.transform  # rasterio traces a dataset band in map coordinates: back to pixel corners
     ia, ib, ic, id_, ie, if_ = inv.a, inv.b, inv.c, inv.d, inv.e, inv.f
-    for geom, value in shapes(band, mask=band, connectivity=connectivity):
+    # The band masks itself (0 = no class) only when it is uint8: GDAL's polygonizer takes a
+    # bool/uint8 mask. Other maps are traced whole and their 0 / nodata polygons dropped below.
+    mask = band if source.dataset.dtypes[0] == "uint8" else None
+    for geom, value in shapes(band, mask=mask, connectivity=connectivity):
         if value <= 0 or (nodata is not None and value == nodata):
             continue
         rings = []
@@ -195,12 +207,13 @@ def _features(source: Any, connectivity: int, cum: np.ndarray | None, nodata: An
                                                    id_ * xy[:, 0] + ie * xy[:, 1] + if_])))
         poly = shapely.Polygon(rings[0], rings[1:] or None)
         pixels = int(round(_row_weighted_area(rings, None)))
-        yield poly, int(value), pixels, (_row_weighted_area(rings, cum) if cum is not None else None)
+        yield (poly, int(value), pixels, (_row_weighted_area(rings, cum) if cum is not None else None),
+               int(rings[0][:, 1].max()))
 
 
 def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissolve: bool = False,
                simplify: float | None = None, connectivity: int = 4, batch_size: int = 20_000,
-               overwrite: bool = False, progress: Callable[[int], None] | None = None) -> PolygonizeResult:
+               overwrite: bool = False, progress: ProgressCallback | None = None) -> PolygonizeResult:
     """Write the patches (or the classes) of a class map as polygons with code, name and area.
 
     Parameters
@@ -220,7 +233,9 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
         Features converted and written at a time.
     overwrite : bool, default=False
     progress : callable, optional
-        Called with the number of features of each batch.
+        ``progress(advance, total)`` in map rows: after each batch of features, the rows the
+        polygonizer has finished (GDAL's pass is one call over the band, not windows), out of
+        the map's height; the rest when the file is written.
 
     Returns
     -------
@@ -231,13 +246,19 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
     t0 = time.perf_counter()
     connectivity = check_connectivity(connectivity)
     if simplify is not None and not (isinstance(simplify, (int, float)) and simplify > 0):
-        raise ParameterError(f"--simplify {simplify!r} is invalid; give a tolerance > 0 in map units (e.g. 15).")
+        raise ParameterError(f"simplify={simplify!r} is invalid; give a tolerance > 0 in map units (e.g. 15).",
+                             params=("simplify",))
     output = Path(output)
     driver = _driver(output)
-    with _io.open_class_map(map_path) as source:
+    from geouic.paths import check_distinct
+
+    check_distinct({"output": output}, {"map_path": map_path})  # an input is never replaced, whatever overwrite says
+    with open_class_map(map_path, warn_crs=False) as source:
         row_area, pixel_area = _io.pixel_area_rows(source)
         cum = None if row_area is None else np.r_[0.0, np.cumsum(row_area)]
-        names = _io.category_names(source)
+        names = class_names(source.path)
+        tracker = RunProgress(progress, total=source.height)
+        rows_done = 0
         tol = None if simplify is None else float(simplify) / float(np.sqrt(abs(source.transform.determinant)))
         params = {"dissolve": dissolve, "simplify": simplify, "connectivity": connectivity}
         tags = {k: v if isinstance(v, str) else json.dumps(v, default=str)
@@ -252,20 +273,26 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
                 batch.append(feature)
                 if len(batch) >= batch_size:
                     writer.add(batch, sink)
-                    if progress is not None:
-                        progress(len(batch))
+                    reached = min(source.height, max(rows_done, max(f[4] for f in batch)))
+                    if reached > rows_done:
+                        tracker.advance(reached - rows_done)
+                        rows_done = reached
                     batch = []
             writer.add(batch, sink)
             writer.finish(sink)
             sink.close()
+            if source.height > rows_done:
+                tracker.advance(source.height - rows_done)
     result = PolygonizeResult(output, sink.count, dissolve, writer.class_area, time.perf_counter() - t0)
     logger.info("%s", result.summary())
     return result
 
 
 class _Batches:
-    """Turns traced patches into feature batches: areas, names, map coordinates; holds them
-    all when the whole coverage is needed (simplification, dissolving)."""
+    """Turns traced patches into feature batches: areas, names, map coordinates.
+
+    Holds them all when the whole coverage is needed (simplification, dissolving).
+    """
 
     def __init__(self, names: dict[int, str], transform: Any, pixel_area: float, tol: float | None,
                  dissolve: bool, connectivity: int) -> None:

@@ -25,7 +25,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +33,11 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from geouic.classmap import open_class_map
 from geouic.errors import ParameterError
 from geouic.postprocess import _io
 from geouic.postprocess.patches import PatchTable, check_connectivity, group_sum
+from geouic.windows import DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress, WindowPair
 
 __all__ = ["sieve", "parse_mmu", "dissolve_small", "SieveResult"]
 
@@ -54,10 +56,11 @@ def parse_mmu(text: str | float) -> tuple[float, str]:
     """
     m = _MMU.match(str(text))
     if not m:
-        raise ParameterError(f"--mmu {text!r} is invalid; give a size with its unit, e.g. --mmu 20px or --mmu 0.5ha.")
+        raise ParameterError(f"mmu={text!r} is invalid; give a size with its unit, e.g. 20px or 0.5ha.",
+                             params=("mmu",))
     value, unit = float(m.group(1)), m.group(2).lower()
     if not value > 0:
-        raise ParameterError(f"--mmu {text!r} is invalid; the minimum mapping unit must be > 0.")
+        raise ParameterError(f"mmu={text!r} is invalid; the minimum mapping unit must be > 0.", params=("mmu",))
     return value, "px" if unit.startswith("pix") else unit
 
 
@@ -121,8 +124,11 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
 
 def _dissolve_batch(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.ndarray, ev: np.ndarray,
                     ew: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """Dissolve one batch of whole clusters; returns its patches, their new classes, and how
-    many of its small patches are still small (none unless they touch nothing)."""
+    """Dissolve one batch of whole clusters.
+
+    Returns its patches, their new classes, and how many of its small patches are still small
+    (none unless they touch nothing).
+    """
     both = np.sort(np.concatenate([eu, ev]))
     nodes = both[np.r_[True, both[1:] != both[:-1]]]
     idx = np.int32 if len(nodes) < 2**31 else np.int64
@@ -206,6 +212,7 @@ class SieveResult:
     seconds: float = 0.0
 
     def summary(self) -> str:
+        """One line for the CLI and the log."""
         kept = f"; {self.patches_kept_small} small patches touch no other class and were kept" \
             if self.patches_kept_small else ""
         return (f"{self.path}: sieved to {self.mmu:g} {self.unit} ({self.connectivity}-connectivity): "
@@ -214,8 +221,8 @@ class SieveResult:
 
 
 def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | float,
-          connectivity: int = 4, mem_limit_mb: float = 64, overviews: bool = True, overwrite: bool = False,
-          progress: Callable[[int], None] | None = None) -> SieveResult:
+          connectivity: int = 4, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, overviews: bool = True,
+          overwrite: bool = False, progress: ProgressCallback | None = None) -> SieveResult:
     """Dissolve patches smaller than a minimum mapping unit into their longest-border neighbour.
 
     Parameters
@@ -234,19 +241,23 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
         Build internal overviews (mode resampling), as `geouic classify` does.
     overwrite : bool, default=False
     progress : callable, optional
-        Called with 1 after each strip of each pass (``2 * len(strips)`` calls).
+        ``progress(advance, total)`` after each strip of each pass: ``total`` is both passes'
+        strips (two passes over the same :class:`~geouic.windows.WindowPass`).
 
     Returns
     -------
     SieveResult
     """
     from geouic.output import ThematicProfile, ThematicWriter, check_output
+    from geouic.paths import check_distinct, thematic_files
 
     t0 = time.perf_counter()
     value, unit = parse_mmu(mmu)
     connectivity = check_connectivity(connectivity)
-    check_output(output, overwrite=overwrite)
-    with _io.open_class_map(map_path) as source:
+    check_distinct({"output": thematic_files(output)}, {"map_path": map_path})  # whatever overwrite says
+    for path in thematic_files(output):
+        check_output(path, overwrite=overwrite)
+    with open_class_map(map_path, warn_crs=False) as source:
         row_area, pixel_area = _io.pixel_area_rows(source)
         if unit == "ha":
             threshold = value if row_area is not None else value / pixel_area
@@ -254,12 +265,12 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
             threshold, row_area = value, None
         threshold *= 1 - 1e-9  # a patch of exactly the unit is kept despite float sums
         windows = _io.strips(source, mem_limit_mb=mem_limit_mb)
+        tracker = RunProgress(progress, total=2 * len(windows))  # both passes, known before the first
         table = PatchTable(source.width, connectivity, small_below=threshold, row_area=row_area,
                            height=source.height)
-        for pair in windows:
-            table.add(int(pair.core.row_off), _io.read_strip(source, pair.core))
-            if progress is not None:
-                progress(1)
+        # Pass 1 adds the strips to the table in order (it carries the last row across each seam).
+        for pair, classes in windows.map(lambda pair: _io.read_strip(source, pair.core), progress=tracker):
+            table.add(int(pair.core.row_off), classes)
         patches = table.finish()
         size = patches.area if patches.area is not None else patches.pixels.astype(np.float64)
         new, kept_small = dissolve_small(patches.cls, size, patches.first, patches.edge_u, patches.edge_v,
@@ -273,16 +284,18 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
         with ThematicWriter(output, crs=source.crs, transform=source.transform, width=source.width,
                             height=source.height, legend=legend, n_classes=max(legend.names),
                             overwrite=overwrite, profile=ThematicProfile(overviews=overviews)) as writer:
-            for pair, off in zip(windows, table.offsets):
+
+            def relabel(pair: WindowPair) -> tuple[np.ndarray, np.ndarray]:
                 classes = _io.read_strip(source, pair.core)
-                labels, _ = _relabel(classes, connectivity)
+                return classes, _relabel(classes, connectivity)
+
+            for i, (pair, (classes, labels)) in enumerate(windows.map(relabel, progress=tracker)):
+                off = table.offsets[i]
                 part = lut[off: off + int(labels.max(initial=0)) + 1].copy()
                 part[0] = 0
                 result = part[labels]
                 changed += int(np.count_nonzero(result != classes))
                 writer.write(pair.core, result)
-                if progress is not None:
-                    progress(1)
             writer.close(tags=_io.step_tags(source, "sieve", params))
     removed = int(np.count_nonzero(new != patches.cls))
     result = SieveResult(Path(output), value, unit, connectivity, patches.n, removed, changed,
@@ -291,8 +304,8 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
     return result
 
 
-def _relabel(classes: np.ndarray, connectivity: int) -> tuple[np.ndarray, np.ndarray]:
+def _relabel(classes: np.ndarray, connectivity: int) -> np.ndarray:
     """Pass 2 labels a strip exactly as pass 1 did (same function, same input)."""
     from geouic.postprocess.patches import label_patches
 
-    return label_patches(classes, connectivity, classes_of=False)
+    return label_patches(classes, connectivity, classes_of=False)[0]

@@ -79,6 +79,10 @@ CASES = {
     "stats -o folder of the map": ["stats", "map.tif", "scene.tif", "-o", "."],
     "accuracy -o folder of the map": ["accuracy", "map.tif", "-r", "points.gpkg", "--field", "ref", "-o", "."],
     "sample-design -o map": ["sample-design", "map.tif", "--n", "10", "-o", "map.tif"],
+    "sieve -o map": ["sieve", "map.tif", "--mmu", "4px", "-o", "map.tif"],
+    "sieve -o symlink to map": ["sieve", "link.tif", "--mmu", "4px", "-o", "sub/../scene.tif"],
+    "majority -o map": ["majority", "map.tif", "--size", "3", "-o", "map.tif"],
+    "polygonize -o map": ["polygonize", "map.tif", "-o", "map.tif"],
 }
 
 

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from geouic.cli import main
 from tests.cli.test_bad_input import assert_clean_failure
+from tests.cli.test_progress_cli import FakeBar, bars  # noqa: F401  (bars: fixture)
 from tests.postprocess.helpers import noisy_map, write_map
 
 
@@ -39,3 +40,12 @@ def test_polygonize_bad_input(tmp_path):
                          outputs=[tmp_path / "p.txt"])
     assert_clean_failure(run(["polygonize", src, "--simplify", "0", "-o", out]), expect="--simplify", outputs=[out])
     assert_clean_failure(run(["polygonize", tmp_path / "x.tif", "-o", out]), expect="no such file", outputs=[out])
+
+
+@pytest.mark.usefixtures("bars")
+def test_polygonize_bar_counts_the_map_rows(tmp_path):
+    src = write_map(tmp_path / "map.tif", noisy_map(40))
+    r = run(["polygonize", src, "-o", tmp_path / "p.gpkg"])
+    assert r.exit_code == 0, r.output
+    (bar,) = FakeBar.bars
+    assert bar.label == "Polygonizing" and bar.length == 40 and sum(n for n, _ in bar.updates) == 40

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import rasterio
 from click.testing import CliRunner
 
 from geouic.cli import main
 from tests.cli.test_bad_input import assert_clean_failure
+from tests.cli.test_progress_cli import FakeBar, bars  # noqa: F401  (bars: fixture)
 from tests.conftest import make_scene, quadrant_labels, write_raster
 from tests.postprocess.helpers import noisy_map, patch_sizes, write_map
 
@@ -44,3 +46,13 @@ def test_sieve_bad_input(tmp_path):
     out.write_bytes(b"x")
     r = run(["sieve", src, "--mmu", "2px", "-o", out])
     assert r.exit_code == 2 and "already exists" in r.output and out.read_bytes() == b"x"
+
+
+@pytest.mark.usefixtures("bars")
+def test_sieve_bar_is_sized_by_the_library(tmp_path):
+    src = write_map(tmp_path / "map.tif", noisy_map(512))
+    r = run(["sieve", src, "--mmu", "4px", "--mem-limit", "1", "-o", tmp_path / "s.tif"])
+    assert r.exit_code == 0, r.output
+    (bar,) = FakeBar.bars
+    assert bar.label == "Sieving" and bar.length > 2
+    assert sum(n for n, _ in bar.updates) == bar.length and {t for _, t in bar.updates} == {bar.length}

@@ -33,7 +33,7 @@ def test_nc_landclass_sieve_and_polygonize(tmp_path):
     res = polygonize(tmp_path / "mmu.tif", tmp_path / "mmu.gpkg", batch_size=50)
     df = gpd.read_file(tmp_path / "mmu.gpkg")
     areas = class_areas(tmp_path / "mmu.tif")
-    for code, (pixels, ha) in areas.items():
+    for code, (_pixels, ha) in areas.items():
         got = df.area[df.code == code].sum() / 1e4
         assert got == pytest.approx(ha, rel=1e-3)
         assert res.class_area_ha[code] == pytest.approx(ha, rel=1e-9)

@@ -164,7 +164,7 @@ def test_legend_style_and_provenance_kept(tmp_path):
 
 @pytest.mark.parametrize("text", ["3", "0px", "-2ha", "5 acres", "px"])
 def test_bad_mmu(text):
-    with pytest.raises(ParameterError, match="--mmu"):
+    with pytest.raises(ParameterError, match="mmu="):
         parse_mmu(text)
 
 
