@@ -234,6 +234,7 @@ def assess(map_path: str | os.PathLike, reference_path: str | os.PathLike, *, fi
             raise _no_samples(ref, src, excluded)
         result = _build(src, ref, pairs, names, excluded, area_adjusted, clusters, mem_limit_mb, tracker)
         _warn_about_sample(result, area_adjusted)
+        _note_unassigned(result, map_names)
     result.warnings = log
     return result
 
@@ -319,6 +320,24 @@ def _warn_about_sample(result: AccuracyAssessment, area_adjusted: bool) -> None:
         warnings.warn(
             "area-adjusted estimates assume a stratified random sample of points; a label raster's "
             "pixels are not one, so read the intervals as too narrow.", stacklevel=3)
+
+
+def _note_unassigned(result: AccuracyAssessment, map_names: Mapping[int, str]) -> None:
+    """Say how reference samples on the map's "unassigned" class (from assign-schema) are counted."""
+    from geouic.schema import UNASSIGNED_NAME
+
+    if result.clusters is not None:
+        return
+    unit = "points" if result.reference_kind == "points" else "pixels"
+    for code, name in map_names.items():
+        if name.strip().lower() != UNASSIGNED_NAME or code not in result.labels:
+            continue
+        n = int(result.counts[result.labels.index(code)].sum())
+        if n:
+            stratum = " and its own stratum of the area-adjusted estimates" if result.area_adjusted else ""
+            warnings.warn(f"{n:,} reference {unit} fall on land the map leaves unassigned (class {code} "
+                          f"'{name}'); they count as errors of that map class (its row of the confusion "
+                          f"matrix{stratum}).", stacklevel=3)
 
 
 def _no_samples(ref: Any, src: Any, excluded: dict[str, int]) -> ReferenceDataError:

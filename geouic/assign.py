@@ -32,7 +32,7 @@ from geouic.errors import ParameterError, SchemaError
 from geouic.mapping import METHODS, CrossTab, MappingFile, SchemaMapper, mapping_yaml, read_mapping
 from geouic.provenance import provenance_tags
 from geouic.recode import write_lut_map
-from geouic.schema import LandCoverSchema, load_schema
+from geouic.schema import UNASSIGNED_COLOR, UNASSIGNED_NAME, LandCoverSchema, load_schema
 from geouic.windows import BYTES_PER_PIXEL, DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress, WindowPair, WindowPass
 
 __all__ = [
@@ -217,10 +217,23 @@ def _match_reference(ref: Any, schema: LandCoverSchema) -> dict[int, int]:
     return out
 
 
-def _unassigned_code(schema: LandCoverSchema, unassigned_class: Any) -> int:
-    if unassigned_class is None:
-        return 0
-    return schema.lookup(unassigned_class, what="--unassigned-class").code
+def _unassigned_code(schema: LandCoverSchema, unassigned_class: Any, recorded: Any = None) -> int:
+    """The code of unassigned land: ``unassigned_class``'s, the one a mapping file recorded, or the schema's."""
+    if unassigned_class is not None:
+        return schema.lookup(unassigned_class, what="--unassigned-class").code
+    if isinstance(recorded, int) and not isinstance(recorded, bool) and 0 < recorded <= 65535 \
+            and schema.find(recorded) is None:
+        return recorded
+    return schema.unassigned_code
+
+
+def _legend(schema: LandCoverSchema, unassigned: int) -> Any:
+    """The schema's legend, plus the "unassigned" class when it is not one of the schema's."""
+    legend = schema.to_legend()
+    if schema.find(unassigned) is None:
+        legend.names[unassigned] = UNASSIGNED_NAME
+        legend.colors[unassigned] = UNASSIGNED_COLOR
+    return legend
 
 
 def _from_file(mapping: Any, schema: Any, unassigned_class: Any) -> tuple[SchemaMapper, LandCoverSchema]:
@@ -231,7 +244,7 @@ def _from_file(mapping: Any, schema: Any, unassigned_class: Any) -> tuple[Schema
         schema_obj = mf.schema
     else:
         raise SchemaError(f"{mapping} does not embed a schema; pass --schema (a file or a preset).")
-    unassigned = _unassigned_code(schema_obj, unassigned_class)
+    unassigned = _unassigned_code(schema_obj, unassigned_class, mf.meta.get("unassigned_code"))
     return SchemaMapper.from_mapping(mf.resolve(schema_obj, unassigned), unassigned=unassigned), schema_obj
 
 
@@ -243,8 +256,9 @@ def _write_map(source: Any, windows: WindowPass, output: Any, mapper: SchemaMapp
 
     from geouic.output import atomic_path
 
-    with write_lut_map(source, output, mapper.lookup_table(), fill=mapper.unassigned, legend=schema.to_legend(),
-                       n_classes=schema.max_code, overwrite=overwrite, windows=windows,
+    legend = _legend(schema, mapper.unassigned)
+    with write_lut_map(source, output, mapper.lookup_table(), fill=mapper.unassigned, legend=legend,
+                       n_classes=max(legend.names), overwrite=overwrite, windows=windows,
                        progress=progress) as (writer, counts):
         unknown = sorted(set(counts.classes.tolist()) - set(mapper.mapping_))
         if unknown:
@@ -265,6 +279,7 @@ def _table_rows(mapper: SchemaMapper, counts: ClassCounts, schema: LandCoverSche
         i = index.get(cls)
         code = mapper.mapping_.get(cls, mapper.unassigned)
         hit = schema.find(code) if code else None
+        name = hit.name if hit else (UNASSIGNED_NAME if code == mapper.unassigned and code else None)
         seen = {}
         if i is not None and mapper.crosstab_.shape[1]:
             for j in np.flatnonzero(mapper.crosstab_[i]):
@@ -273,7 +288,7 @@ def _table_rows(mapper: SchemaMapper, counts: ClassCounts, schema: LandCoverSche
         rows.append({
             "class": cls, "pixels": int(counts.pixels[cls]),
             "labelled": int(mapper.labelled_[i]) if i is not None else 0, "purity": purity,
-            "code": int(code), "name": hit.name if hit else None,
+            "code": int(code), "name": name,
             "status": "not in mapping" if cls in unknown else mapper.status_.get(cls, "unassigned"),
             "reference": dict(sorted(seen.items(), key=lambda kv: -kv[1])),
         })
@@ -292,7 +307,7 @@ def _sidecar_texts(paths: list[Path], rows: list[dict], schema: LandCoverSchema,
     doc = {**meta, "schema": schema.to_dict(), "unassigned_code": int(mapper.unassigned), "classes": rows}
     out = [(paths[0], buf.getvalue()), (paths[1], json.dumps(doc, indent=2) + "\n")]
     if len(paths) > 2:
-        out.append((paths[2], mapping_yaml(mapper.mapping_, schema, meta)))
+        out.append((paths[2], mapping_yaml(mapper.mapping_, schema, {**meta, "unassigned_code": int(mapper.unassigned)})))
     return out
 
 

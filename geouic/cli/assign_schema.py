@@ -26,7 +26,8 @@ from geouic.cli.options import (
               help="Classes whose chosen reference class holds a smaller share of their labelled pixels "
                    "are unassigned.")
 @click.option("--unassigned-class", default=None, metavar="NAME",
-              help="Schema class for unassigned spectral classes (default: 0 = nodata).")
+              help="Schema class for unassigned spectral classes (default: a class of their own, "
+                   "'unassigned', code 255 in uint8 maps; nodata stays 0).")
 @output_opt
 @mem_limit_opt
 @overwrite_opt

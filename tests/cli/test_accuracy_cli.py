@@ -169,3 +169,54 @@ def test_missing_map(inputs, tmp_path):
     out = tmp_path / "rep"
     assert_clean_failure(run(["accuracy", tmp_path / "nope.tif", "-r", points, "--field", "ref", "-o", out]),
                          expect="no such file", outputs=[out])
+
+
+def test_points_on_unassigned_land_count_as_errors(tmp_path):
+    from tests.test_assign import SCHEMA, spectral_classes
+
+    cmap = write_raster(tmp_path / "classes.tif", spectral_classes(), nodata=0)
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    (tmp_path / "m.csv").write_text("class,name\n1,forest\n2,water\n3,cleared\n4,fallen_dry\n5,\n")
+    lc = tmp_path / "lc.tif"
+    result = run(["assign-schema", cmap, "--mapping", tmp_path / "m.csv", "--schema", tmp_path / "schema.yaml",
+                  "-o", lc])
+    assert result.exit_code == 0, result.output
+    # 5 points per quadrant on its own class, and 4 forest points on class 5's land (left unassigned)
+    cells = [(r, c, code) for (r0, c0, code) in [(0, 0, 3), (0, 32, 4), (32, 0, 1), (32, 32, 2)]
+             for r, c in [(r0 + 4 + 5 * i, c0 + 4) for i in range(5)]]
+    cells += [(4 + 6 * i, 24, 3) for i in range(4)]
+    x, y = TRANSFORM * (np.array([c for _, c, _ in cells]) + 0.5, np.array([r for r, _, _ in cells]) + 0.5)
+    pts = tmp_path / "pts.gpkg"
+    gpd.GeoDataFrame({"ref": [k for _, _, k in cells]}, geometry=gpd.points_from_xy(x, y),
+                     crs="EPSG:32633").to_file(pts)
+    result = run(["accuracy", lc, "--reference", pts, "--field", "ref", "--area-adjusted", "-o", tmp_path / "rep"])
+    assert result.exit_code == 0, result.output
+    assert "4 reference points fall on land the map leaves unassigned (class 255" in result.output
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert doc["n_samples"] == 24 and doc["excluded"]["map_nodata"] == 0
+    assert doc["overall_accuracy"] == pytest.approx(20 / 24)
+    labels = doc["confusion_matrix"]["labels"]
+    assert labels[-1] == 255 and doc["class_names"]["255"] == "unassigned"
+    assert doc["confusion_matrix"]["counts"][-1] == [0, 0, 4, 0, 0]  # the row of unassigned: 4 forest points
+    assert doc["area_adjusted"]["mapped_area_ha"]["255"] == pytest.approx(32 * 16 * 0.09)  # its own stratum
+    assert "unassigned" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def test_map_preview_draws_unassigned_apart_from_nodata(tmp_path):
+    from geouic.plots import plot_map_preview
+    from tests.test_assign import SCHEMA, spectral_classes
+
+    classes = spectral_classes()
+    classes[60:, :] = 0  # a nodata strip
+    cmap = write_raster(tmp_path / "classes.tif", classes, nodata=0)
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    (tmp_path / "m.csv").write_text("class,name\n1,forest\n2,water\n3,cleared\n4,fallen_dry\n5,\n")
+    lc = tmp_path / "lc.tif"
+    assert run(["assign-schema", cmap, "--mapping", tmp_path / "m.csv", "--schema", tmp_path / "schema.yaml",
+                "-o", lc]).exit_code == 0
+    fig = plot_map_preview(lc)
+    legend = fig.axes[0].get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert "255: unassigned" in labels and labels[-1] == "0: nodata (blank)"
+    colours = {t.get_text(): h.get_facecolor() for t, h in zip(legend.get_texts(), legend.legend_handles)}
+    assert colours["255: unassigned"][:3] == pytest.approx((112 / 255,) * 3) and colours["0: nodata (blank)"][3] == 0
