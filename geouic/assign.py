@@ -98,7 +98,7 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
                   schema: str | os.PathLike | LandCoverSchema | None = None, field: str | None = None,
                   method: str = "majority", min_purity: float = 0.0, unassigned_class: str | int | None = None,
                   mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, overwrite: bool = False,
-                  progress: ProgressCallback | None = None) -> AssignResult:
+                  progress: ProgressCallback | None = None, creation_options: Any = None) -> AssignResult:
     """Turn a class map into a land-cover map of a schema.
 
     Parameters
@@ -127,6 +127,8 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
     overwrite : bool, default=False
     progress : callable, optional
         ``progress(advance, total)`` per window (two passes with references).
+    creation_options : mapping or sequence of "KEY=VALUE", optional
+        GDAL creation options of the map (``--co``), checked against the GTiff driver's.
 
     Returns
     -------
@@ -136,9 +138,10 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
     ------
     ParameterError, SchemaError, ReferenceDataError, RasterInputError, OutputError
     """
-    from geouic.output import check_output
+    from geouic.output import ThematicProfile, check_output
 
     t0 = time.perf_counter()
+    profile = ThematicProfile().with_options(creation_options)
     if (reference is None) == (mapping is None):
         raise ParameterError("give either reference data (--reference) or a mapping file (--mapping), not "
                              f"{'both' if reference is not None else 'neither'}.")
@@ -157,7 +160,7 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
                                         unassigned_class, tracker)
         else:
             mapper, schema_obj = _from_file(mapping, schema, unassigned_class)
-        rows = _write_map(source, windows, output, mapper, schema_obj, written, overwrite, tracker,
+        rows = _write_map(source, windows, output, mapper, schema_obj, written, overwrite, tracker, profile,
                           tags=_tags(source.path, reference, mapping, field, method, min_purity, schema_obj),
                           meta=_meta(source.path, reference, mapping, field, method, min_purity))
     result = AssignResult(Path(output), dict(mapper.mapping_), rows, schema_obj, written,
@@ -249,7 +252,7 @@ def _from_file(mapping: Any, schema: Any, unassigned_class: Any) -> tuple[Schema
 
 
 def _write_map(source: Any, windows: WindowPass, output: Any, mapper: SchemaMapper, schema: LandCoverSchema,
-               sidecars: list[Path], overwrite: bool, progress: RunProgress, *,
+               sidecars: list[Path], overwrite: bool, progress: RunProgress, profile: Any, *,
                tags: dict[str, Any], meta: dict[str, Any]) -> list[dict]:
     """Apply the lookup table window by window; the map and its sidecars appear together or not at all."""
     from contextlib import ExitStack
@@ -259,7 +262,7 @@ def _write_map(source: Any, windows: WindowPass, output: Any, mapper: SchemaMapp
     legend = _legend(schema, mapper.unassigned)
     with write_lut_map(source, output, mapper.lookup_table(), fill=mapper.unassigned, legend=legend,
                        n_classes=max(legend.names), overwrite=overwrite, windows=windows,
-                       progress=progress) as (writer, counts):
+                       progress=progress, profile=profile) as (writer, counts):
         unknown = sorted(set(counts.classes.tolist()) - set(mapper.mapping_))
         if unknown:
             warnings.warn(f"classes {', '.join(map(str, unknown))} of {Path(source.path).name} are not in the "

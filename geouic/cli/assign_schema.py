@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
-    CliError, echo_warnings, handle_errors, mem_limit_opt, output_opt, overwrite_opt, progress_callback, status,
+    CliError, co_opt, echo_warnings, handle_errors, mem_limit_opt, output_opt, overwrite_opt, progress_callback, status,
     verbosity,
 )
 
@@ -29,12 +29,13 @@ from geouic.cli.options import (
               help="Schema class for unassigned spectral classes (default: a class of their own, "
                    "'unassigned', code 255 in uint8 maps; nodata stays 0).")
 @output_opt
+@co_opt
 @mem_limit_opt
 @overwrite_opt
 @verbosity
 @handle_errors
 def cli(class_map, reference, field, mapping, schema, method, min_purity, unassigned_class, output,
-        mem_limit, overwrite):
+        creation_options, mem_limit, overwrite):
     """Write a land-cover map from CLASS_MAP (e.g. from `geouic classify`) and reference data or a mapping.
 
     Besides the map (with the schema's colours, names and a QGIS .qml) it writes the mapping
@@ -70,5 +71,5 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
         result = assign_schema(class_map, output, reference=reference, mapping=mapping, schema=schema,
                                field=field, method=method.lower(), min_purity=min_purity,
                                unassigned_class=unassigned_class, mem_limit_mb=mem_limit,
-                               overwrite=overwrite, progress=update)
+                               overwrite=overwrite, progress=update, creation_options=creation_options)
     click.echo(result.summary())
