@@ -85,6 +85,9 @@ class AccuracyAssessment:
     mapped : dict of int to (pixels, hectares) or None
         Mapped area per map class (computed with ``area_adjusted``).
     warnings : list of str
+    map_info : dict
+        The map's ``crs``, ``pixel_size`` (x, y), ``units`` and ``provenance`` (its ``GEOUIC_*``
+        tags, with the chain of the maps it was made from), for the report's header.
     """
 
     map_path: str
@@ -99,6 +102,7 @@ class AccuracyAssessment:
     clusters: ClusterMetrics | None = None
     mapped: dict[int, tuple[int, float]] | None = None
     warnings: list[str] = field(default_factory=list)
+    map_info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_samples(self) -> int:
@@ -146,6 +150,7 @@ class AccuracyAssessment:
         if self.clusters is not None:
             out["clusters"] = _clusters_dict(self.clusters)
         out["warnings"] = list(self.warnings)
+        out["map_info"] = dict(self.map_info)
         return out
 
 
@@ -235,6 +240,7 @@ def assess(map_path: str | os.PathLike, reference_path: str | os.PathLike, *, fi
         result = _build(src, ref, pairs, names, excluded, area_adjusted, clusters, mem_limit_mb, tracker)
         _warn_about_sample(result, area_adjusted)
         _note_unassigned(result, map_names)
+        result.map_info = _map_info(src)
     result.warnings = log
     return result
 
@@ -320,6 +326,18 @@ def _warn_about_sample(result: AccuracyAssessment, area_adjusted: bool) -> None:
         warnings.warn(
             "area-adjusted estimates assume a stratified random sample of points; a label raster's "
             "pixels are not one, so read the intervals as too narrow.", stacklevel=3)
+
+
+def _map_info(src: Any) -> dict[str, Any]:
+    """CRS, pixel size and provenance of the assessed map (the report's header)."""
+    from geouic.provenance import read_provenance
+
+    crs, t = src.crs, src.transform
+    units = None
+    if crs is not None:
+        units = "degrees" if crs.is_geographic else (crs.linear_units or "metre")
+    return {"crs": crs.to_string() if crs is not None else None, "pixel_size": [abs(t.a), abs(t.e)],
+            "units": units, "provenance": read_provenance(src.path)}
 
 
 def _note_unassigned(result: AccuracyAssessment, map_names: Mapping[int, str]) -> None:

@@ -329,7 +329,8 @@ def _meta(map_path: str, reference: Any, mapping: Any, field: str | None, method
 def _tags(map_path: str, reference: Any, mapping: Any, field: str | None, method: str, min_purity: float,
           schema: LandCoverSchema) -> dict[str, Any]:
     if reference is not None:
-        return provenance_tags("assign-schema", map_path, schema=schema.name, reference=str(reference), field=field,
+        return provenance_tags("assign-schema", map_path, source=map_path, schema=schema.name,
+                               reference=str(reference), field=field,
                                assign_method=method, min_purity=str(float(min_purity)))
-    return provenance_tags("assign-schema", map_path, schema=schema.name, mapping=str(mapping),
+    return provenance_tags("assign-schema", map_path, source=map_path, schema=schema.name, mapping=str(mapping),
                            assign_method="mapping")

@@ -274,7 +274,7 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
     lut = np.zeros(max(lut_map) + 1, dtype=np.uint16)
     for old, new in lut_map.items():
         lut[old] = new
-    tags = provenance_tags("merge", map_path, merge=[g for g in plan if len(g) > 1], merge_to=to)
+    tags = provenance_tags("merge", map_path, source=map_path, merge=[g for g in plan if len(g) > 1], merge_to=to)
     with open_class_map(map_path, warn_crs=False) as source, write_lut_map(
             source, output, lut, legend=legend, n_classes=max(legend.names), overwrite=overwrite,
             mem_limit_mb=mem_limit_mb, progress=tracker, profile=profile) as (writer, _):
