@@ -146,8 +146,9 @@ def _pm(est: Any, digits: int = 3, area: bool = False) -> str:
 
 def _step_text(step: dict[str, Any]) -> str:
     """``kmeans (k=15, seed=0) on scene.tif``: one step of a map's provenance."""
-    params = step.get("parameters") if isinstance(step.get("parameters"), dict) else {}
-    inner = params.get("params") if isinstance(params.get("params"), dict) else {}
+    raw = step.get("parameters")
+    params: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    inner: dict[str, Any] = params["params"] if isinstance(params.get("params"), dict) else {}
     parts = [f"{k}={v}" for k, v in inner.items()]
     parts += [f"{k}={v}" for k, v in params.items() if k not in ("method", "params")]
     for key in ("seed", "schema", "reference", "field", "mapping", "assign_method", "min_purity", "merge"):
