@@ -264,6 +264,10 @@ def _write_map(source: Any, windows: WindowPass, output: Any, mapper: SchemaMapp
                        n_classes=max(legend.names), overwrite=overwrite, windows=windows,
                        progress=progress, profile=profile) as (writer, counts):
         unknown = sorted(set(counts.classes.tolist()) - set(mapper.mapping_))
+        absent = sorted(set(mapper.mapping_) - set(counts.classes.tolist()))
+        if absent:
+            warnings.warn(f"the mapping names classes {', '.join(map(str, absent))} that {Path(source.path).name} "
+                          "does not hold; check that the mapping belongs to this map's model.", stacklevel=3)
         if unknown:
             warnings.warn(f"classes {', '.join(map(str, unknown))} of {Path(source.path).name} are not in the "
                           "mapping and are left unassigned.", stacklevel=3)

@@ -385,6 +385,8 @@ class ThematicWriter(_AtomicRaster):
                  profile: ThematicProfile | None = None):
         self.legend = legend
         self.n_classes = n_classes
+        for sidecar in (Path(str(path) + ".aux.xml"), Path(path).with_suffix(".qml")):
+            check_output(sidecar, overwrite=overwrite)  # a map's names and style follow its --overwrite rule
         super().__init__(path, crs=crs, transform=transform, width=width, height=height,
                          dtype=map_dtype(n_classes), count=1, nodata=0, overwrite=overwrite,
                          profile=profile or ThematicProfile())

@@ -174,6 +174,25 @@ class RasterSource:
             data = np.where(valid[None], data, np.float32(0))
         return data, valid
 
+    def empty_bands(self) -> list[int]:
+        """Indexes (1-based, in the file) of selected bands without a valid value (all NaN, nodata or masked).
+
+        Reads the whole scene band by band, block by block: meant for explaining an error.
+        """
+        seen = np.zeros(self.count, bool)
+        for _, window in self._ds.block_windows(self.indexes[0]):
+            raw = self._ds.read(self.indexes, window=window)
+            ok = self._ds.read_masks(self.indexes, window=window) > 0
+            if np.issubdtype(raw.dtype, np.floating):
+                ok &= np.isfinite(raw)
+            for value in {self.nodata, self._declared_nodata} - {None}:
+                if value is not None and not math.isnan(value):
+                    ok &= raw != value
+            seen |= ok.reshape(self.count, -1).any(axis=1)
+            if seen.all():
+                break
+        return [i for i, s in zip(self.indexes, seen) if not s]
+
     def windows(self, *, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, halo: int = 0,
                 bytes_per_pixel: int | None = None, workers: int = 1) -> WindowPass:
         """The window pass over this scene: block-aligned windows sized from a memory budget.

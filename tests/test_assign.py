@@ -278,3 +278,23 @@ def test_unassigned_code_of_large_schemas():
     assert schema(1, 255).unassigned_code == 256 and schema(300).unassigned_code == 301
     with pytest.raises(SchemaError, match="code 65535.*--unassigned-class"):
         _ = schema(1, 65535).unassigned_code
+
+
+def test_mapping_naming_a_class_not_in_the_map_warns(scene, tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("class,name\n1,forest\n2,water\n3,cleared\n4,fallen_dry\n5,forest\n9,water\n12,water\n")
+    with pytest.warns(UserWarning, match="the mapping names classes 9, 12 that classes.tif does not hold"):
+        assign_schema(scene["map"], tmp_path / "lc.tif", mapping=path, schema=scene["schema"])
+
+
+def test_existing_sidecar_is_refused_without_overwrite(scene, tmp_path):
+    from geouic.errors import OutputError
+
+    out = tmp_path / "lc.tif"
+    out.with_suffix(".qml").write_text("my own style")
+    with pytest.raises(OutputError, match=r"lc\.qml: already exists; pass --overwrite"):
+        assign_schema(scene["map"], out, reference=scene["reference"], field="landcover", schema=scene["schema"])
+    assert out.with_suffix(".qml").read_text() == "my own style" and not out.exists()
+    assign_schema(scene["map"], out, reference=scene["reference"], field="landcover", schema=scene["schema"],
+                  overwrite=True)
+    assert "paletteEntry" in out.with_suffix(".qml").read_text()

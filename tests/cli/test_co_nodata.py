@@ -106,3 +106,14 @@ def test_bad_co_is_refused_before_any_work(collar_scene, tmp_path, co, expect, c
     lines = [line for line in result.output.splitlines() if line.startswith("Error")]
     assert result.exit_code == 2 and len(lines) == 1 and expect in lines[0], result.output
     assert not out.exists() and not list(tmp_path.glob(".o.tif*"))
+
+
+def test_a_band_entirely_nan_is_named(tmp_path):
+    data = np.random.default_rng(0).random((3, 32, 32)).astype(np.float32)
+    data[1] = np.nan
+    path = write_raster(tmp_path / "nan.tif", data, descriptions=["red", "nir", "swir"])
+    out = tmp_path / "c.tif"
+    result = invoke("classify", path, "--method", "kmeans", "-k", 2, "-o", out)
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "band 2 (nir) is entirely NaN or nodata" in result.output and "--bands 1,3" in result.output
+    assert invoke("classify", path, "--method", "kmeans", "-k", 2, "--bands", "1,3", "-o", out).exit_code == 0
