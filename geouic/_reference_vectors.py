@@ -70,7 +70,21 @@ def _labelled_geometries(ref: ReferenceData) -> np.ndarray:
     crs = ref.grid.crs
     if gdf.crs is not None and crs is not None and not gdf.crs.equals(crs.to_wkt()):
         gdf = gdf.to_crs(crs.to_wkt())
-    return gdf.geometry.to_numpy()
+    return _repair(gdf.geometry.to_numpy(), ref.path, warn=False)
+
+
+def _repair(geoms: np.ndarray, path: str, *, warn: bool = True) -> np.ndarray:
+    """Invalid (e.g. self-intersecting) geometries repaired with shapely.make_valid, counted in a warning."""
+    bad = ~shapely.is_valid(geoms)
+    if not bad.any():
+        return geoms
+    geoms = geoms.copy()
+    geoms[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+    if warn:
+        warnings.warn(f"{int(bad.sum())} of {len(geoms)} features of {_name(path)} have invalid (e.g. "
+                      "self-intersecting) geometries; they were repaired with shapely.make_valid. Check them "
+                      "in a GIS if the classes look wrong.", stacklevel=4)
+    return geoms
 
 
 class _PointReference(_VectorReference):
@@ -145,7 +159,7 @@ def _open_vector(
     gdf = pyogrio.read_dataframe(path, layer=layer, columns=[field])
     gdf = _drop_unusable(gdf, field, path)
     feature_codes, codes, names = _encode(gdf[field], field, path)
-    geoms = _to_grid_crs(gdf, grid, path)
+    geoms = _repair(_to_grid_crs(gdf, grid, path), path)
     keep = _overlapping(geoms, grid, path)
     _warn_absent_classes(codes, names, feature_codes[keep], path)
     if set(shapely.get_type_id(geoms).tolist()) <= {0, 4}:  # all kept: point_samples warns

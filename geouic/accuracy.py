@@ -86,6 +86,9 @@ class AccuracyAssessment:
     mapped : dict of int to (pixels, hectares) or None
         Mapped area per map class (computed with ``area_adjusted``).
     warnings : list of str
+    map_info : dict
+        The map's ``crs``, ``pixel_size`` (x, y), ``units`` and ``provenance`` (its ``GEOUIC_*``
+        tags, with the chain of the maps it was made from), for the report's header.
     """
 
     map_path: str
@@ -100,6 +103,7 @@ class AccuracyAssessment:
     clusters: ClusterMetrics | None = None
     mapped: dict[int, tuple[int, float]] | None = None
     warnings: list[str] = dataclasses.field(default_factory=list)
+    map_info: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def n_samples(self) -> int:
@@ -150,6 +154,7 @@ class AccuracyAssessment:
         if self.clusters is not None:
             out["clusters"] = _clusters_dict(self.clusters)
         out["warnings"] = list(self.warnings)
+        out["map_info"] = dict(self.map_info)
         return out
 
 
@@ -238,6 +243,8 @@ def assess(map_path: str | os.PathLike, reference_path: str | os.PathLike, *, fi
             raise _no_samples(ref, src, excluded)
         result = _build(src, ref, pairs, names, excluded, area_adjusted, clusters, mem_limit_mb, tracker)
         _warn_about_sample(result, area_adjusted)
+        _note_unassigned(result, map_names)
+        result.map_info = _map_info(src)
     result.warnings = log
     return result
 
@@ -323,6 +330,36 @@ def _warn_about_sample(result: AccuracyAssessment, area_adjusted: bool) -> None:
         warnings.warn(
             "area-adjusted estimates assume a stratified random sample of points; a label raster's "
             "pixels are not one, so read the intervals as too narrow.", stacklevel=3)
+
+
+def _map_info(src: Any) -> dict[str, Any]:
+    """CRS, pixel size and provenance of the assessed map (the report's header)."""
+    from geouic.provenance import read_provenance
+
+    crs, t = src.crs, src.transform
+    units = None
+    if crs is not None:
+        units = "degrees" if crs.is_geographic else (crs.linear_units or "metre")
+    return {"crs": crs.to_string() if crs is not None else None, "pixel_size": [abs(t.a), abs(t.e)],
+            "units": units, "provenance": read_provenance(src.path)}
+
+
+def _note_unassigned(result: AccuracyAssessment, map_names: Mapping[int, str]) -> None:
+    """Say how reference samples on the map's "unassigned" class (from assign-schema) are counted."""
+    from geouic.schema import UNASSIGNED_NAME
+
+    if result.clusters is not None:
+        return
+    unit = "points" if result.reference_kind == "points" else "pixels"
+    for code, name in map_names.items():
+        if name.strip().lower() != UNASSIGNED_NAME or code not in result.labels:
+            continue
+        n = int(result.counts[result.labels.index(code)].sum())
+        if n:
+            stratum = " and its own stratum of the area-adjusted estimates" if result.area_adjusted else ""
+            warnings.warn(f"{n:,} reference {unit} fall on land the map leaves unassigned (class {code} "
+                          f"'{name}'); they count as errors of that map class (its row of the confusion "
+                          f"matrix{stratum}).", stacklevel=3)
 
 
 def _no_samples(ref: Any, src: Any, excluded: dict[str, int]) -> ReferenceDataError:

@@ -32,7 +32,7 @@ from geouic.errors import ParameterError, ParameterWarning, SchemaError
 from geouic.mapping import METHODS, CrossTab, MappingFile, SchemaMapper, mapping_yaml, read_mapping
 from geouic.provenance import provenance_tags
 from geouic.recode import write_lut_map
-from geouic.schema import LandCoverSchema, load_schema
+from geouic.schema import UNASSIGNED_COLOR, UNASSIGNED_NAME, LandCoverSchema, load_schema
 from geouic.windows import BYTES_PER_PIXEL, DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress, WindowPair, WindowPass
 
 __all__ = [
@@ -98,7 +98,7 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
                   schema: str | os.PathLike | LandCoverSchema | None = None, field: str | None = None,
                   method: str = "majority", min_purity: float = 0.0, unassigned_class: str | int | None = None,
                   mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, overwrite: bool = False,
-                  progress: ProgressCallback | None = None) -> AssignResult:
+                  progress: ProgressCallback | None = None, creation_options: Any = None) -> AssignResult:
     """Turn a class map into a land-cover map of a schema.
 
     Parameters
@@ -127,6 +127,8 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
     overwrite : bool, default=False
     progress : callable, optional
         ``progress(advance, total)`` per window (two passes with references).
+    creation_options : mapping or sequence of "KEY=VALUE", optional
+        GDAL creation options of the map (``--co``), checked against the GTiff driver's.
 
     Returns
     -------
@@ -136,9 +138,10 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
     ------
     ParameterError, SchemaError, ReferenceDataError, RasterInputError, OutputError
     """
-    from geouic.output import check_output
+    from geouic.output import ThematicProfile, check_output
 
     t0 = time.perf_counter()
+    profile = ThematicProfile().with_options(creation_options)
     if (reference is None) == (mapping is None):
         raise ParameterError("give either reference (reference data) or mapping (a mapping file), not "
                              f"{'both' if reference is not None else 'neither'}.", params=("reference", "mapping"))
@@ -158,7 +161,7 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
                                         unassigned_class, tracker)
         else:
             mapper, schema_obj = _from_file(mapping, schema, unassigned_class)
-        rows = _write_map(source, windows, output, mapper, schema_obj, written, overwrite, tracker,
+        rows = _write_map(source, windows, output, mapper, schema_obj, written, overwrite, tracker, profile,
                           tags=_tags(source.path, reference, mapping, field, method, min_purity, schema_obj),
                           meta=_meta(source.path, reference, mapping, field, method, min_purity))
     result = AssignResult(Path(output), dict(mapper.mapping_), rows, schema_obj, written,
@@ -219,14 +222,27 @@ def _match_reference(ref: Any, schema: LandCoverSchema) -> dict[int, int]:
     return out
 
 
-def _unassigned_code(schema: LandCoverSchema, unassigned_class: Any) -> int:
-    if unassigned_class is None:
-        return 0
-    hit = schema.find(unassigned_class)
-    if hit is None:
-        raise SchemaError(f"unassigned_class={unassigned_class!r} matches no class of schema {schema.name!r} "
-                          f"({schema.describe()}); use one of these names or codes.", params=("unassigned_class",))
-    return hit.code
+def _unassigned_code(schema: LandCoverSchema, unassigned_class: Any, recorded: Any = None) -> int:
+    """The code of unassigned land: ``unassigned_class``'s, the one a mapping file recorded, or the schema's."""
+    if unassigned_class is not None:
+        hit = schema.find(unassigned_class)
+        if hit is None:
+            raise SchemaError(f"unassigned_class={unassigned_class!r} matches no class of schema {schema.name!r} "
+                              f"({schema.describe()}); use one of these names or codes.", params=("unassigned_class",))
+        return hit.code
+    if isinstance(recorded, int) and not isinstance(recorded, bool) and 0 < recorded <= 65535 \
+            and schema.find(recorded) is None:
+        return recorded
+    return schema.unassigned_code
+
+
+def _legend(schema: LandCoverSchema, unassigned: int) -> Any:
+    """The schema's legend, plus the "unassigned" class when it is not one of the schema's."""
+    legend = schema.to_legend()
+    if schema.find(unassigned) is None:
+        legend.names[unassigned] = UNASSIGNED_NAME
+        legend.colors[unassigned] = UNASSIGNED_COLOR
+    return legend
 
 
 def _from_file(mapping: Any, schema: Any, unassigned_class: Any) -> tuple[SchemaMapper, LandCoverSchema]:
@@ -237,22 +253,27 @@ def _from_file(mapping: Any, schema: Any, unassigned_class: Any) -> tuple[Schema
         schema_obj = mf.schema
     else:
         raise SchemaError(f"{mapping} does not embed a schema; pass schema (a file or a preset).", params=("schema",))
-    unassigned = _unassigned_code(schema_obj, unassigned_class)
+    unassigned = _unassigned_code(schema_obj, unassigned_class, mf.meta.get("unassigned_code"))
     return SchemaMapper.from_mapping(mf.resolve(schema_obj, unassigned), unassigned=unassigned), schema_obj
 
 
 def _write_map(source: Any, windows: WindowPass, output: Any, mapper: SchemaMapper, schema: LandCoverSchema,
-               sidecars: list[Path], overwrite: bool, progress: RunProgress, *,
+               sidecars: list[Path], overwrite: bool, progress: RunProgress, profile: Any, *,
                tags: dict[str, Any], meta: dict[str, Any]) -> list[dict]:
     """Apply the lookup table window by window; the map and its sidecars appear together or not at all."""
     from contextlib import ExitStack
 
     from geouic.output import atomic_path
 
-    with write_lut_map(source, output, mapper.lookup_table(), fill=mapper.unassigned, legend=schema.to_legend(),
-                       n_classes=schema.max_code, overwrite=overwrite, windows=windows,
-                       progress=progress) as (writer, counts):
+    legend = _legend(schema, mapper.unassigned)
+    with write_lut_map(source, output, mapper.lookup_table(), fill=mapper.unassigned, legend=legend,
+                       n_classes=max(legend.names), overwrite=overwrite, windows=windows,
+                       progress=progress, profile=profile) as (writer, counts):
         unknown = sorted(set(counts.classes.tolist()) - set(mapper.mapping_))
+        absent = sorted(set(mapper.mapping_) - set(counts.classes.tolist()))
+        if absent:
+            warnings.warn(f"the mapping names classes {', '.join(map(str, absent))} that {Path(source.path).name} "
+                          "does not hold; check that the mapping belongs to this map's model.", stacklevel=3)
         if unknown:
             warnings.warn(f"classes {', '.join(map(str, unknown))} of {Path(source.path).name} are not in the "
                           "mapping and are left unassigned.", stacklevel=3)
@@ -271,6 +292,7 @@ def _table_rows(mapper: SchemaMapper, counts: ClassCounts, schema: LandCoverSche
         i = index.get(cls)
         code = mapper.mapping_.get(cls, mapper.unassigned)
         hit = schema.find(code) if code else None
+        name = hit.name if hit else (UNASSIGNED_NAME if code == mapper.unassigned and code else None)
         seen = {}
         if i is not None and mapper.crosstab_.shape[1]:
             for j in np.flatnonzero(mapper.crosstab_[i]):
@@ -279,7 +301,7 @@ def _table_rows(mapper: SchemaMapper, counts: ClassCounts, schema: LandCoverSche
         rows.append({
             "class": cls, "pixels": int(counts.pixels[cls]),
             "labelled": int(mapper.labelled_[i]) if i is not None else 0, "purity": purity,
-            "code": int(code), "name": hit.name if hit else None,
+            "code": int(code), "name": name,
             "status": "not in mapping" if cls in unknown else mapper.status_.get(cls, "unassigned"),
             "reference": dict(sorted(seen.items(), key=lambda kv: -kv[1])),
         })
@@ -298,7 +320,8 @@ def _sidecar_texts(paths: list[Path], rows: list[dict], schema: LandCoverSchema,
     doc = {**meta, "schema": schema.to_dict(), "unassigned_code": int(mapper.unassigned), "classes": rows}
     out = [(paths[0], buf.getvalue()), (paths[1], json.dumps(doc, indent=2) + "\n")]
     if len(paths) > 2:
-        out.append((paths[2], mapping_yaml(mapper.mapping_, schema, meta)))
+        recorded = {**meta, "unassigned_code": int(mapper.unassigned)}
+        out.append((paths[2], mapping_yaml(mapper.mapping_, schema, recorded)))
     return out
 
 
@@ -317,7 +340,8 @@ def _meta(map_path: str, reference: Any, mapping: Any, field: str | None, method
 def _tags(map_path: str, reference: Any, mapping: Any, field: str | None, method: str, min_purity: float,
           schema: LandCoverSchema) -> dict[str, Any]:
     if reference is not None:
-        return provenance_tags("assign-schema", map_path, schema=schema.name, reference=str(reference), field=field,
+        return provenance_tags("assign-schema", map_path, source=map_path, schema=schema.name,
+                               reference=str(reference), field=field,
                                assign_method=method, min_purity=str(float(min_purity)))
-    return provenance_tags("assign-schema", map_path, schema=schema.name, mapping=str(mapping),
+    return provenance_tags("assign-schema", map_path, source=map_path, schema=schema.name, mapping=str(mapping),
                            assign_method="mapping")

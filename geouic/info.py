@@ -22,7 +22,9 @@ def describe(path: str | os.PathLike, *, stats: bool = True) -> dict[str, Any]:
     p = Path(path)
     if p.is_file() and _is_model(p):
         return describe_model(p)
-    return describe_raster(p, stats=stats)
+    # keep the text as given: Path() would fold "/vsicurl/https://host" into "https:/host", which
+    # GDAL then reads as a list of (unsupported) /vsicurl? options, one warning each
+    return describe_raster(os.fspath(path), stats=stats)
 
 
 def _is_model(path: Path) -> bool:

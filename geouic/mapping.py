@@ -54,7 +54,8 @@ class SchemaMapper:
         0..1. A class whose chosen reference class holds a smaller share of its labelled
         pixels is unassigned.
     unassigned : int, default=0
-        Code given to unassigned classes (0 = nodata).
+        Code given to unassigned classes; :func:`geouic.assign.assign_schema` passes the schema's
+        :attr:`~geouic.schema.LandCoverSchema.unassigned_code` (0 would make them nodata).
 
     Attributes
     ----------

@@ -9,13 +9,15 @@ failure at any point leaves no output behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
+import re
 import shutil
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ __all__ = [
     "check_output",
     "atomic_path",
     "atomic_folder",
+    "remove_stale_temps",
     "write_qml",
     "category_names_xml",
 ]
@@ -77,8 +80,65 @@ def check_output(path: str | os.PathLike, *, overwrite: bool = False, folder: bo
     return p
 
 
+def _tmp_tag(path: Path) -> str:
+    """``.{name}.geouic-{pid}-{hex}``: the hidden prefix of this process's temporary files for ``path``.
+
+    The process id lets a later run tell a file left by a killed process (SIGKILL, power loss)
+    from one still being written; :func:`remove_stale_temps` removes the former.
+    """
+    remove_stale_temps(path)
+    return f".{path.name}.geouic-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
 def _tmp_name(path: Path, suffix: str = "") -> Path:
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp{suffix or path.suffix}")
+    return path.with_name(f"{_tmp_tag(path)}.tmp{suffix or path.suffix}")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process, or unknowable: keep its files
+    return True
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files and folders for ``path`` left by geouic processes that are gone.
+
+    Temporary names are ``.{name}.geouic-{pid}-{hex}.tmp{suffix}`` (and ``.old`` for a replaced
+    report folder); those whose process no longer exists (``os.kill(pid, 0)`` raises
+    ProcessLookupError) are deleted. Files of running processes are left alone.
+
+    Returns
+    -------
+    list of Path
+        What was removed.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.geouic-(\d+)-[0-9a-f]+\.(tmp|old)")
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match is None or _pid_alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    if removed:
+        logger.info("removed %d temporary file(s) of %s left by an interrupted run", len(removed), path)
+    return removed
 
 
 @contextlib.contextmanager
@@ -105,12 +165,12 @@ def atomic_folder(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
     On an exception the temporary folder is removed and ``path`` is left as it was.
     """
     path = check_output(path, overwrite=overwrite, folder=True)
-    tag = uuid.uuid4().hex[:8]
-    tmp = path.with_name(f".{path.name}.{tag}.tmp")
+    tag = _tmp_tag(path)
+    tmp = path.with_name(f"{tag}.tmp")
     tmp.mkdir()
     try:
         yield tmp
-        old = path.with_name(f".{path.name}.{tag}.old")
+        old = path.with_name(f"{tag}.old")
         if path.exists():
             os.replace(path, old)
         os.replace(tmp, path)
@@ -166,12 +226,30 @@ class ThematicProfile:
         Build internal overviews (mode resampling) when the map is larger than 1024 px.
     cog : bool
         Write a Cloud Optimized GeoTIFF.
+    options : tuple of (str, str)
+        GDAL creation options given by the user (``--co``), upper-case names; they override the
+        defaults above (for ``cog``, they go to the COG driver). Set them with :meth:`with_options`,
+        which checks them against the driver.
     """
 
     blocksize: int = 256
     compress: str = "deflate"
     overviews: bool = True
     cog: bool = False
+    options: tuple[tuple[str, str], ...] = ()
+
+    def with_options(self, options: Mapping[str, object] | Iterable[str] | None) -> ThematicProfile:
+        """A copy of the profile with creation options, validated against GTiff's (or COG's) option list.
+
+        Raises
+        ------
+        ParameterError
+            An option the driver does not have, or a value it does not accept.
+        """
+        from geouic.creation import validate_creation_options
+
+        checked = validate_creation_options(options, driver="COG" if self.cog else "GTiff")
+        return dataclasses.replace(self, options=tuple(checked.items()))
 
     def creation_options(self, width: int, height: int, dtype: str, count: int = 1) -> dict[str, Any]:
         """The rasterio profile entries for a ``width`` x ``height`` map."""
@@ -186,6 +264,11 @@ class ThematicProfile:
             opts["predictor"] = 2
         elif dtype == "float32":
             opts["predictor"] = 3
+        if not self.cog:
+            for key, value in self.options:
+                for old in [k for k in opts if k.upper() == key]:
+                    del opts[old]
+                opts[key] = value
         return opts
 
 
@@ -244,8 +327,10 @@ class _AtomicRaster:
             final_tmp = self.tmp
             if self.profile.cog:
                 final_tmp = _tmp_name(self.path, ".cog.tif")
-                rasterio.shutil.copy(self.tmp, final_tmp, driver="COG", compress=self.profile.compress.upper(),
-                                     overview_resampling=self._overview_resampling.name.upper())
+                cog_opts = {"COMPRESS": self.profile.compress.upper(),
+                            "OVERVIEW_RESAMPLING": self._overview_resampling.name.upper(),
+                            **dict(self.profile.options)}
+                rasterio.shutil.copy(self.tmp, final_tmp, driver="COG", **cog_opts)
                 self.tmp.unlink()
                 self.tmp = final_tmp
             for target, text in self._sidecars():
@@ -305,6 +390,8 @@ class ThematicWriter(_AtomicRaster):
                  profile: ThematicProfile | None = None):
         self.legend = legend
         self.n_classes = n_classes
+        for sidecar in (Path(str(path) + ".aux.xml"), Path(path).with_suffix(".qml")):
+            check_output(sidecar, overwrite=overwrite)  # a map's names and style follow its --overwrite rule
         super().__init__(path, crs=crs, transform=transform, width=width, height=height,
                          dtype=map_dtype(n_classes), count=1, nodata=0, overwrite=overwrite,
                          profile=profile or ThematicProfile())

@@ -151,8 +151,9 @@ def plot_map_preview(path: str | os.PathLike, *, max_size: int = 900,
                      assessment: AccuracyAssessment | None = None) -> Any:
     """The class map, decimated by GDAL to at most ``max_size`` pixels a side, with a legend.
 
-    Value 0 and nodata are drawn transparent. With an assessment in cluster mode, legend entries
-    name the reference class each cluster was matched to.
+    Value 0 and nodata are drawn transparent (a legend entry says so); every other code, the
+    "unassigned" class of ``assign-schema`` included, in its own colour. With an assessment in
+    cluster mode, legend entries name the reference class each cluster was matched to.
     """
     import rasterio
     from matplotlib.colors import ListedColormap
@@ -184,6 +185,8 @@ def plot_map_preview(path: str | os.PathLike, *, max_size: int = 900,
                for c in codes[:_MAX_LEGEND]]
     if len(codes) > _MAX_LEGEND:
         handles.append(Patch(facecolor="white", label=f"... {len(codes) - _MAX_LEGEND} more"))
+    if not valid.all():  # nodata is left blank; name it so it is not taken for a class
+        handles.append(Patch(facecolor="none", edgecolor="0.3", hatch="//", label="0: nodata (blank)"))
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return fig

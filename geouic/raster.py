@@ -15,6 +15,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -79,8 +80,10 @@ class RasterSource:
         Georeferencing (``crs`` is ``None`` for rasters without one).
     """
 
-    def __init__(self, dataset: rasterio.io.DatasetReader, indexes: list[int], alpha: int | None):
+    def __init__(self, dataset: rasterio.io.DatasetReader, indexes: list[int], alpha: int | None,
+                 nodata: float | None = None):
         self._ds = dataset
+        self._declared_nodata = nodata
         self.path: str = dataset.name
         self.indexes = indexes
         self.alpha_index = alpha
@@ -89,7 +92,7 @@ class RasterSource:
         self.crs = dataset.crs
         self.transform = dataset.transform
         self.dtype: str = dataset.dtypes[indexes[0] - 1]
-        self.nodata = dataset.nodata
+        self.nodata = dataset.nodata if nodata is None else nodata
         self.band_names = [
             dataset.descriptions[i - 1] or f"band{i}" for i in indexes
         ]
@@ -110,7 +113,8 @@ class RasterSource:
         """Return an independent handle on the same file and band selection (for threads)."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            return RasterSource(rasterio.open(self.path), list(self.indexes), self.alpha_index)
+            return RasterSource(rasterio.open(self.path), list(self.indexes), self.alpha_index,
+                                self._declared_nodata)
 
     @property
     def dataset(self) -> rasterio.io.DatasetReader:
@@ -162,11 +166,32 @@ class RasterSource:
             valid &= np.all(np.isfinite(raw), axis=0)
             if self.nodata is not None and not math.isnan(self.nodata):
                 valid &= np.all(raw != self.nodata, axis=0)
+        elif self._declared_nodata is not None:  # GDAL's masks know only the file's own nodata tag
+            valid &= np.all(raw != self._declared_nodata, axis=0)
         if self.alpha_index is not None:
             valid &= self._ds.read(self.alpha_index, window=window) > 0
         if not valid.all():
             data = np.where(valid[None], data, np.float32(0))
         return data, valid
+
+    def empty_bands(self) -> list[int]:
+        """Indexes (1-based, in the file) of selected bands without a valid value (all NaN, nodata or masked).
+
+        Reads the whole scene band by band, block by block: meant for explaining an error.
+        """
+        seen = np.zeros(self.count, bool)
+        for _, window in self._ds.block_windows(self.indexes[0]):
+            raw = self._ds.read(self.indexes, window=window)
+            ok = self._ds.read_masks(self.indexes, window=window) > 0
+            if np.issubdtype(raw.dtype, np.floating):
+                ok &= np.isfinite(raw)
+            for value in {self.nodata, self._declared_nodata} - {None}:
+                if value is not None and not math.isnan(value):
+                    ok &= raw != value
+            seen |= ok.reshape(self.count, -1).any(axis=1)
+            if seen.all():
+                break
+        return [i for i, s in zip(self.indexes, seen) if not s]
 
     def windows(self, *, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, halo: int = 0,
                 bytes_per_pixel: int | None = None, workers: int = 1) -> WindowPass:
@@ -225,7 +250,8 @@ def _resolve_bands(ds: rasterio.io.DatasetReader, bands: Sequence[int | str] | N
     return out
 
 
-def open_raster(path: str | os.PathLike, *, bands: Sequence[int | str] | None = None) -> RasterSource:
+def open_raster(path: str | os.PathLike, *, bands: Sequence[int | str] | None = None,
+                nodata: float | None = None) -> RasterSource:
     """Open and validate a raster for classification.
 
     Parameters
@@ -235,6 +261,10 @@ def open_raster(path: str | os.PathLike, *, bands: Sequence[int | str] | None = 
     bands : sequence of int or str, optional
         1-based band indexes or band descriptions to use as features. Default: every band
         except alpha bands.
+    nodata : float, optional
+        Declare the value of pixels without data (``--nodata``), for files that lack the tag;
+        it is masked in addition to any nodata the file declares, on integer and float bands,
+        and kept by :meth:`RasterSource.reopen`.
 
     Returns
     -------
@@ -266,10 +296,27 @@ def open_raster(path: str | os.PathLike, *, bands: Sequence[int | str] | None = 
         if any(np.issubdtype(np.dtype(d), np.complexfloating) for d in dtypes):
             raise RasterInputError(f"{text}: complex-valued bands are not supported; convert to amplitude first.")
         _probe(ds, indexes)
+        if nodata is not None:
+            nodata = _check_nodata(text, nodata, ds.dtypes[indexes[0] - 1])
     except BaseException:
         ds.close()
         raise
-    return RasterSource(ds, indexes, alpha)
+    return RasterSource(ds, indexes, alpha, nodata)
+
+
+def _check_nodata(path: str, value: Any, dtype: str) -> float:
+    """``--nodata`` as a value the bands of ``dtype`` can hold."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RasterInputError(f"nodata={value!r} is not a number; give the value of {path}'s empty pixels, "
+                               "e.g. nodata=0.", params=("nodata",)) from None
+    if np.issubdtype(np.dtype(dtype), np.integer):
+        info = np.iinfo(np.dtype(dtype))
+        if not number.is_integer() or not info.min <= number <= info.max:
+            raise RasterInputError(f"nodata={value} cannot occur in the {dtype} bands of {path}; use an integer "
+                                   f"{info.min}..{info.max}.", params=("nodata",))
+    return number
 
 
 def _probe(ds: rasterio.io.DatasetReader, indexes: list[int]) -> None:

@@ -57,14 +57,15 @@ def apply_lut(classes: np.ndarray, lut: np.ndarray, fill: int = 0) -> np.ndarray
 @contextlib.contextmanager
 def write_lut_map(source: Any, output: str | os.PathLike, lut: np.ndarray, *, legend: Any, n_classes: int,
                   fill: int = 0, overwrite: bool = False, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB,
-                  windows: WindowPass | None = None,
-                  progress: ProgressCallback | RunProgress | None = None) -> Iterator[tuple[Any, ClassCounts]]:
+                  windows: WindowPass | None = None, progress: ProgressCallback | RunProgress | None = None,
+                  profile: Any = None) -> Iterator[tuple[Any, ClassCounts]]:
     """Write ``lut[class]`` of a checked class map into a thematic map, window by window.
 
     Yields ``(writer, counts)`` once every window is written: the open
     :class:`~geouic.output.ThematicWriter` (close it with its tags, after writing any side-car
     files, so everything appears together; leaving the block without closing aborts it) and the
-    :class:`~geouic.counts.ClassCounts` of the input classes.
+    :class:`~geouic.counts.ClassCounts` of the input classes. ``profile`` is the
+    :class:`~geouic.output.ThematicProfile` of the map (creation options: ``--co``).
     """
     from geouic.output import ThematicWriter
 
@@ -72,7 +73,8 @@ def write_lut_map(source: Any, output: str | os.PathLike, lut: np.ndarray, *, le
         mem_limit_mb=mem_limit_mb, bytes_per_pixel=BYTES_PER_PIXEL["class_map"])
     counts = ClassCounts()
     with ThematicWriter(output, crs=source.crs, transform=source.transform, width=source.width,
-                        height=source.height, legend=legend, n_classes=n_classes, overwrite=overwrite) as writer:
+                        height=source.height, legend=legend, n_classes=n_classes, overwrite=overwrite,
+                        profile=profile) as writer:
         def read(pair: WindowPair) -> tuple[WindowPair, np.ndarray]:
             return pair, read_classes(source, pair.core)
 
@@ -214,7 +216,8 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
                   scene: str | os.PathLike | None = None, stats: str | os.PathLike | ClassStatistics | None = None,
                   keep_codes: bool = False, bands: Sequence[int | str] | None = None,
                   mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, overwrite: bool = False,
-                  progress: ProgressCallback | RunProgress | None = None) -> MergeResult:
+                  progress: ProgressCallback | RunProgress | None = None,
+                  creation_options: Any = None) -> MergeResult:
     """Join classes of a class map and write the result with its legend and a mapping table.
 
     Parameters
@@ -240,6 +243,8 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
     overwrite : bool, default=False
     progress : callable, optional
         ``progress(advance, total)`` per window, over both passes (class pixels, then the map).
+    creation_options : mapping or sequence of "KEY=VALUE", optional
+        GDAL creation options of the map, checked against the GTiff driver's.
 
     Returns
     -------
@@ -252,7 +257,10 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
     """
     from geouic.output import atomic_path, check_output
 
+    from geouic.output import ThematicProfile
+
     t0 = time.perf_counter()
+    profile = ThematicProfile().with_options(creation_options)
     tracker = progress if isinstance(progress, RunProgress) else RunProgress(progress)
     table_path = Path(output).with_suffix("").with_name(Path(output).with_suffix("").name + ".merge.csv")
     for p in (output, table_path):
@@ -276,10 +284,10 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
     lut = np.zeros(max(lut_map) + 1, dtype=np.uint16)
     for old, new in lut_map.items():
         lut[old] = new
-    tags = provenance_tags("merge", map_path, merge=[g for g in plan if len(g) > 1], merge_to=to)
+    tags = provenance_tags("merge", map_path, source=map_path, merge=[g for g in plan if len(g) > 1], merge_to=to)
     with open_class_map(map_path, warn_crs=False) as source, write_lut_map(
             source, output, lut, legend=legend, n_classes=max(legend.names), overwrite=overwrite,
-            mem_limit_mb=mem_limit_mb, progress=tracker) as (writer, _):
+            mem_limit_mb=mem_limit_mb, progress=tracker, profile=profile) as (writer, _):
         with atomic_path(table_path) as tmp:
             buf = io.StringIO()
             w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")

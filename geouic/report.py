@@ -41,6 +41,7 @@ __all__ = [
     "plot_confusion",
     "plot_contingency",
     "plot_map_preview",
+    "header_rows",
     "render_html",
     "render_markdown",
     "write_report",
@@ -71,7 +72,8 @@ def write_report(assessment: AccuracyAssessment, folder: str | os.PathLike, *, o
         The report folder.
     """
     data = assessment.to_dict()
-    data["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    data["created"] = created
     data["geouic_version"] = _version()
     with atomic_folder(folder, overwrite=overwrite) as tmp:
         (tmp / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -82,8 +84,8 @@ def write_report(assessment: AccuracyAssessment, folder: str | os.PathLike, *, o
             _write_matrix_csv(tmp / "contingency.csv", c.cluster_labels, c.class_labels, c.contingency,
                               lambda k: f"cluster {k}")
         images = _write_figures(assessment, tmp, preview_size) if figures else {}
-        (tmp / "report.html").write_text(render_html(assessment, images, tmp), encoding="utf-8")
-        (tmp / "report.md").write_text(render_markdown(assessment, images), encoding="utf-8")
+        (tmp / "report.html").write_text(render_html(assessment, images, tmp, created=created), encoding="utf-8")
+        (tmp / "report.md").write_text(render_markdown(assessment, images, created=created), encoding="utf-8")
     logger.info("report written to %s", folder)
     return Path(folder)
 
@@ -142,6 +144,45 @@ def _pm(est: Any, digits: int = 3, area: bool = False) -> str:
     return f"{e} \u00b1 {ci}"
 
 
+def _step_text(step: dict[str, Any]) -> str:
+    """``kmeans (k=15, seed=0) on scene.tif``: one step of a map's provenance."""
+    raw = step.get("parameters")
+    params: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    inner: dict[str, Any] = params["params"] if isinstance(params.get("params"), dict) else {}
+    parts = [f"{k}={v}" for k, v in inner.items()]
+    parts += [f"{k}={v}" for k, v in params.items() if k not in ("method", "params")]
+    for key in ("seed", "schema", "reference", "field", "mapping", "assign_method", "min_purity", "merge"):
+        if key in step and not (key == "seed" and isinstance(params, dict) and "seed" in params):
+            parts.append(f"{key}={step[key]}")
+    text = str(step.get("method", "?")) + (f" ({', '.join(parts)})" if parts else "")
+    return text + (f" on {step['input']}" if step.get("input") else "")
+
+
+def header_rows(a: AccuracyAssessment, created: str | None = None) -> list[list[str]]:
+    """What the report assesses: map, how it was made, reference, date, CRS, pixel size, version."""
+    from geouic.provenance import provenance_chain
+
+    info = a.map_info
+    chain = provenance_chain(info.get("provenance") or {})
+    rows = [["map", a.map_path]]
+    if chain:
+        rows.append(["made by", _step_text(chain[0])])
+        rows += [["made from", _step_text(step)] for step in chain[1:]]
+        if chain[0].get("created"):
+            rows.append(["map created", str(chain[0]["created"])])
+    else:
+        rows.append(["made by", "unknown (the map has no geouic provenance tags)"])
+    rows.append(["reference", f"{a.reference_path} ({a.reference_kind}"
+                 + (f", field {a.field})" if a.field else ")")])
+    rows.append(["CRS", info.get("crs") or "none"])
+    if info.get("pixel_size"):
+        x, y = info["pixel_size"]
+        rows.append(["pixel size", f"{x:g} x {y:g} {info.get('units') or 'map units'}"])
+    created = created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    rows += [["assessed", created], ["geouic version", _version()]]
+    return rows
+
+
 def _tables(a: AccuracyAssessment) -> dict[str, tuple[list[str], list[list[str]]]]:
     """Every table of the report as (header, rows) of text, shared by HTML and Markdown."""
     per = a.per_class()
@@ -179,9 +220,12 @@ def _tables(a: AccuracyAssessment) -> dict[str, tuple[list[str], list[list[str]]
     return tables
 
 
-def render_markdown(a: AccuracyAssessment, images: dict[str, str] | None = None) -> str:
+def render_markdown(a: AccuracyAssessment, images: dict[str, str] | None = None, *,
+                    created: str | None = None) -> str:
     """The report as Markdown (figures linked by file name)."""
     lines = [f"# Accuracy report: {Path(a.map_path).name}", ""]
+    lines += ["| | |", "|---|---|"] + [f"| {k} | {v.replace('|', chr(92) + '|')} |"
+                                       for k, v in header_rows(a, created)] + [""]
     if a.warnings:
         lines += ["## Warnings", "", *[f"- {w}" for w in a.warnings], ""]
     for title, (header, rows) in _tables(a).items():
@@ -213,15 +257,15 @@ figcaption{color:#555;font-size:.85em}
 
 
 def render_html(a: AccuracyAssessment, images: dict[str, str] | None = None,
-                folder: str | os.PathLike | None = None) -> str:
+                folder: str | os.PathLike | None = None, *, created: str | None = None) -> str:
     """The report as one HTML file: tables and the PNGs of ``folder`` embedded as data URIs."""
     esc = html.escape
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>Accuracy report: {esc(Path(a.map_path).name)}</title>", f"<style>{_CSS}</style></head><body>",
         f"<h1>Accuracy report: {esc(Path(a.map_path).name)}</h1>",
-        f'<p class="meta">map {esc(a.map_path)} &middot; reference {esc(a.reference_path)}'
-        f"{' field ' + esc(a.field) if a.field else ''} &middot; geouic {esc(_version())}</p>",
+        '<table class="meta">' + "".join(f'<tr><th>{esc(k)}</th><td class="text">{esc(v)}</td></tr>'
+                                         for k, v in header_rows(a, created)) + "</table>",
     ]
     if a.warnings:
         items = "".join(f"<li>{esc(w)}</li>" for w in a.warnings)

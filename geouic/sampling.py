@@ -136,6 +136,14 @@ def _sample_one(source: RasterSource, n: int, rng: np.random.Generator) -> np.nd
         if n_valid >= OVERSAMPLE * n and n_read >= MIN_UNITS:
             break
     if n_valid == 0:
+        empty = source.empty_bands()
+        if empty and len(empty) < source.count:
+            names = dict(zip(source.indexes, source.band_names))
+            keep = ",".join(str(i) for i in source.indexes if i not in empty)
+            one = len(empty) == 1
+            raise RasterInputError(f"{source.path}: {', '.join(f'band {i} ({names[i]})' for i in empty)} "
+                                   f"{'is' if one else 'are'} entirely NaN or nodata, so no pixel has a value in "
+                                   f"every band; leave {'it' if one else 'them'} out with --bands {keep}.")
         raise RasterInputError(
             f"{source.path}: every pixel is nodata (nodata={source.nodata}); check the nodata "
             "value, the band selection (bands) or the file.", params=("bands",)

@@ -7,7 +7,7 @@ A schema file is YAML::
       - {code: 1, name: cleared, color: "#d8b365"}
       - {code: 2, name: forest, color: "#01665e"}
 
-Codes are integers 1..65535 (0 is nodata/unassigned in every geouic map), names are unique
+Codes are integers 1..65535 (0 is nodata in every geouic map), names are unique
 (compared case-insensitively and treating ``_``, ``-`` and spaces alike) and colours are
 ``"#rrggbb"`` or ``"r,g,b"``; a class without a colour gets a generated distinct one.
 Built-in presets: ``nlcd`` (NLCD 2016, 16 CONUS classes), ``worldcover`` (ESA WorldCover 2021,
@@ -28,13 +28,17 @@ from typing import Any
 from geouic.colors import Color, distinct_colors, parse_color, to_hex
 from geouic.errors import ParameterError, SchemaError
 
-__all__ = ["SchemaClass", "LandCoverSchema", "load_schema", "PRESETS", "normalize_name", "MAX_CODE"]
+__all__ = ["SchemaClass", "LandCoverSchema", "load_schema", "PRESETS", "normalize_name", "MAX_CODE",
+           "UNASSIGNED_NAME", "UNASSIGNED_COLOR"]
 
 logger = logging.getLogger(__name__)
 
 #: Largest class code a schema may use (uint16 maps).
 MAX_CODE = 65535
 _ENTRY_KEYS = {"code", "name", "color", "colour", "description"}
+#: Name and colour (a neutral dark grey) of the class that land left unassigned by a mapping gets.
+UNASSIGNED_NAME = "unassigned"
+UNASSIGNED_COLOR: Color = (112, 112, 112)
 
 
 def normalize_name(name: str) -> str:
@@ -140,6 +144,27 @@ class LandCoverSchema:
     def max_code(self) -> int:
         """The largest code (decides uint8 or uint16 maps)."""
         return max(self.codes)
+
+    @property
+    def unassigned_code(self) -> int:
+        """The code of land that a mapping leaves unassigned: 255 in uint8 maps, else the first free code.
+
+        255 when every schema code is below 255 (the map stays uint8, and every such schema uses
+        the same value, so re-applied mappings and merged maps agree); otherwise the first code
+        above the schema's largest, which keeps the uint16 map's category list short.
+
+        Raises
+        ------
+        SchemaError
+            The schema uses code 65535, so no code is left; pass --unassigned-class.
+        """
+        top = self.max_code
+        if top < 255:
+            return 255
+        if top >= MAX_CODE:
+            raise SchemaError(f"{self.source}: the schema uses code {MAX_CODE}, so no code is left for unassigned "
+                              "land; pass --unassigned-class NAME to give it a schema class.")
+        return top + 1
 
     # -- lookup ----------------------------------------------------------------------------
     def find(self, key: int | str) -> SchemaClass | None:

@@ -155,10 +155,10 @@ def test_hungarian_on_files(scene):
     out = scene["dir"] / "lc.tif"
     result = assign_schema(scene["map"], out, reference=scene["reference"], field="landcover",
                            schema=scene["schema"], method="hungarian")
-    assert sorted(result.mapping.items()) in ([(1, 3), (2, 4), (3, 1), (4, 2), (5, 0)],
-                                               [(1, 0), (2, 4), (3, 1), (4, 2), (5, 3)])
+    assert sorted(result.mapping.items()) in ([(1, 3), (2, 4), (3, 1), (4, 2), (5, 255)],
+                                               [(1, 255), (2, 4), (3, 1), (4, 2), (5, 3)])
     lc = read(out)
-    assert (lc == 0).sum() == 32 * 16  # one half of the top-left quadrant unassigned
+    assert (lc == 255).sum() == 32 * 16 and (lc == 0).sum() == 0  # half a quadrant unassigned, not nodata
 
 
 def test_mapping_round_trip(scene, tmp_path):
@@ -184,7 +184,7 @@ def test_csv_mapping_with_names_and_unknown_class(scene, tmp_path):
     with pytest.warns(UserWarning, match="classes 5 .* not in the mapping"):
         assign_schema(scene["map"], tmp_path / "lc.tif", mapping=path, schema=scene["schema"])
     lc = read(tmp_path / "lc.tif")
-    assert lc[0, 0] == 3 and lc[0, 20] == 0 and lc[63, 63] == 0 and lc[63, 0] == 1
+    assert lc[0, 0] == 3 and lc[0, 20] == 255 and lc[63, 63] == 255 and lc[63, 0] == 1  # unassigned, not 0
 
 
 def test_min_purity_and_unassigned_class(scene, tmp_path):
@@ -208,7 +208,7 @@ def test_points_reference_and_classes_without_reference(scene, tmp_path):
     gpd.GeoDataFrame({"cls": ["forest", "water"]}, geometry=pts, crs="EPSG:32633").to_file(ref)
     with pytest.warns(UserWarning, match="3 spectral classes .* no reference pixel .*: 3, 4, 5"):
         result = assign_schema(scene["map"], tmp_path / "lc.tif", reference=ref, field="cls", schema=scene["schema"])
-    assert result.mapping == {1: 3, 2: 4, 3: 0, 4: 0, 5: 0}
+    assert result.mapping == {1: 3, 2: 4, 3: 255, 4: 255, 5: 255}
 
 
 def test_without_schema_uses_reference_values(scene, tmp_path):
@@ -233,3 +233,68 @@ def test_reference_value_not_in_schema(scene, tmp_path):
 def test_reference_xor_mapping(scene):
     with pytest.raises(ParameterError, match="not neither"):
         assign_schema(scene["map"], scene["dir"] / "x.tif")
+
+
+# ------------------------------------------------------------------------ unassigned is a class
+def test_unassigned_land_is_a_class_with_a_legend_entry(scene):
+    out = scene["dir"] / "lc.tif"
+    result = assign_schema(scene["map"], out, reference=scene["reference"], field="landcover",
+                           schema=scene["schema"], method="hungarian")
+    with rasterio.open(out) as ds:
+        assert ds.nodata == 0 and ds.dtypes[0] == "uint8"
+        assert ds.colormap(1)[255] == (112, 112, 112, 255) and ds.colormap(1)[0][3] == 0
+    from geouic.classmap import class_names
+
+    assert Path(str(out) + ".aux.xml").read_text().count("<Category>") == 256
+    assert class_names(out)[255] == "unassigned" and class_names(out)[3] == "forest"
+    assert 'value="255" color="#707070" label="unassigned"' in out.with_suffix(".qml").read_text()
+    row = next(r for r in result.rows if r["code"] == 255)
+    assert row["name"] == "unassigned" and row["status"] == "unmatched"
+    assert json.loads(sidecar_paths(out)["json"].read_text())["unassigned_code"] == 255
+
+
+def test_unassigned_code_is_kept_by_a_mapping_file(scene, tmp_path):
+    first = tmp_path / "lc.tif"
+    assign_schema(scene["map"], first, reference=scene["reference"], field="landcover", schema=scene["schema"],
+                  method="hungarian")
+    mapping = sidecar_paths(first)["yaml"]
+    assert "unassigned_code: 255" in mapping.read_text()
+    # a hand-edited mapping file recording another free code keeps it
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(mapping.read_text().replace("unassigned_code: 255", "unassigned_code: 200"))
+    assign_schema(scene["map"], tmp_path / "again.tif", mapping=mapping)
+    assign_schema(scene["map"], tmp_path / "edited.tif", mapping=edited)
+    np.testing.assert_array_equal(read(tmp_path / "again.tif"), read(first))
+    assert set(np.unique(read(tmp_path / "edited.tif"))) == {1, 2, 3, 4, 200}
+
+
+def test_unassigned_code_of_large_schemas():
+    from geouic.schema import LandCoverSchema, SchemaClass
+
+    def schema(*codes):
+        return LandCoverSchema([SchemaClass(c, f"c{c}", (0, 0, 0)) for c in codes])
+
+    assert schema(1, 254).unassigned_code == 255 and load_schema("nlcd").unassigned_code == 255
+    assert schema(1, 255).unassigned_code == 256 and schema(300).unassigned_code == 301
+    with pytest.raises(SchemaError, match="code 65535.*--unassigned-class"):
+        _ = schema(1, 65535).unassigned_code
+
+
+def test_mapping_naming_a_class_not_in_the_map_warns(scene, tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("class,name\n1,forest\n2,water\n3,cleared\n4,fallen_dry\n5,forest\n9,water\n12,water\n")
+    with pytest.warns(UserWarning, match="the mapping names classes 9, 12 that classes.tif does not hold"):
+        assign_schema(scene["map"], tmp_path / "lc.tif", mapping=path, schema=scene["schema"])
+
+
+def test_existing_sidecar_is_refused_without_overwrite(scene, tmp_path):
+    from geouic.errors import OutputError
+
+    out = tmp_path / "lc.tif"
+    out.with_suffix(".qml").write_text("my own style")
+    with pytest.raises(OutputError, match=r"lc\.qml: already exists; pass overwrite=True"):
+        assign_schema(scene["map"], out, reference=scene["reference"], field="landcover", schema=scene["schema"])
+    assert out.with_suffix(".qml").read_text() == "my own style" and not out.exists()
+    assign_schema(scene["map"], out, reference=scene["reference"], field="landcover", schema=scene["schema"],
+                  overwrite=True)
+    assert "paletteEntry" in out.with_suffix(".qml").read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -12,7 +13,7 @@ from rasterio.windows import Window
 
 from geouic.colors import distinct_colors, parse_color, to_hex
 from geouic.errors import OutputError, ParameterError
-from geouic.output import Legend, ThematicProfile, ThematicWriter, atomic_path, check_output
+from geouic.output import Legend, ThematicProfile, ThematicWriter, atomic_path, check_output, remove_stale_temps
 
 GRID = dict(crs="EPSG:32633", transform=rasterio.transform.from_origin(0, 64 * 30, 30, 30), width=64, height=64)
 
@@ -101,3 +102,46 @@ def test_colors():
         parse_color("#12345")
     with pytest.raises(ParameterError):
         parse_color("300,0,0")
+
+
+def test_stale_temporary_files_of_dead_processes_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from geouic.output import atomic_folder, atomic_path
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    pid = int(dead.stdout)  # that process is gone
+    stale_file = tmp_path / f".pts.gpkg.geouic-{pid}-0123abcd.tmp.gpkg"
+    stale_aux = tmp_path / f".map.tif.geouic-{pid}-0123abcd.tmp.tif.aux.xml"
+    stale_dir = tmp_path / f".report.geouic-{pid}-0123abcd.tmp"
+    other = tmp_path / f".other.gpkg.geouic-{pid}-0123abcd.tmp.gpkg"  # another output: not this run's business
+    live = tmp_path / f".pts.gpkg.geouic-{os.getpid()}-4567cdef.tmp.gpkg"
+    for p in (stale_file, stale_aux, other, live):
+        p.write_text("x")
+    stale_dir.mkdir()
+    (stale_dir / "report.json").write_text("{}")
+    with atomic_path(tmp_path / "pts.gpkg") as tmp:
+        assert tmp.name.startswith(f".pts.gpkg.geouic-{os.getpid()}-") and tmp.name.endswith(".tmp.gpkg")
+        tmp.write_text("points")
+    with atomic_folder(tmp_path / "report") as folder:
+        (folder / "report.json").write_text("{}")
+    assert remove_stale_temps(tmp_path / "map.tif") == [stale_aux]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["pts.gpkg", "report", other.name, live.name])
+
+
+def test_creation_options_override_the_profile(tmp_path):
+    profile = ThematicProfile().with_options(["compress=zstd", "ZSTD_LEVEL=9", "BLOCKXSIZE=32", "BLOCKYSIZE=32"])
+    assert profile.options == (("COMPRESS", "ZSTD"), ("ZSTD_LEVEL", "9"), ("BLOCKXSIZE", "32"), ("BLOCKYSIZE", "32"))
+    _write(tmp_path / "m.tif", profile=profile)
+    with rasterio.open(tmp_path / "m.tif") as ds:
+        assert ds.compression.name == "zstd" and ds.block_shapes[0] == (32, 32)
+    with pytest.raises(ParameterError, match="GTiff has no creation option FOO"):
+        ThematicProfile().with_options(["FOO=1"])
+    with pytest.raises(ParameterError, match="COMPRESS=bogus.*use one of NONE, LZW"):
+        ThematicProfile().with_options({"compress": "bogus"})
+    with pytest.raises(ParameterError, match="not KEY=VALUE"):
+        ThematicProfile().with_options(["ZSTD"])
+    cog = ThematicProfile(cog=True).with_options(["BLOCKSIZE=512"])  # a COG driver option
+    assert cog.options == (("BLOCKSIZE", "512"),)

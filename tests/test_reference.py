@@ -269,3 +269,18 @@ def test_real_polygons_match_their_published_rasterisation():
     assert polygons.codes.tolist() == raster.codes.tolist() == [1, 2, 3, 4]
     named = open_reference(folder / "training_polygons.gpkg", grid, field="class")
     assert named.names == {1: "cleared", 2: "fallen_dry", 3: "forest", 4: "water"}
+
+
+def test_self_intersecting_polygons_are_repaired_and_counted(grid, tmp_path):
+    # a bow tie over pixels [0:20, 0:20]: crossing at the centre, two triangles left and right
+    (x0, y0), (x1, y1) = TRANSFORM @ (0, 20), TRANSFORM @ (20, 0)
+    bowtie = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])
+    assert not bowtie.is_valid
+    path = write_vector(tmp_path / "bow.gpkg", [bowtie, pixels(40, 40, 8, 8)], cls=[1, 2])
+    with pytest.warns(UserWarning, match=r"1 of 2 features of bow.gpkg have invalid .* repaired with "
+                                         r"shapely.make_valid"):
+        ref = open_reference(path, grid, field="cls")
+    labels = ref.read(Window(0, 0, SIZE, SIZE))
+    assert (labels[40:48, 40:48] == 2).all()
+    left, right = labels[8:12, 1], labels[8:12, 18]  # inside each triangle, not only along the border
+    assert (left == 1).all() and (right == 1).all() and labels[1, 10] == 0  # the notches stay unlabelled

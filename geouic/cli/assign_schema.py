@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
-    CliError, echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, progress_callback, status,
+    CliError, co_opt, echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, progress_callback, status,
     verbosity,
 )
 
@@ -26,15 +26,17 @@ from geouic.cli.options import (
               help="Classes whose chosen reference class holds a smaller share of their labelled pixels "
                    "are unassigned.")
 @click.option("--unassigned-class", default=None, metavar="NAME",
-              help="Schema class for unassigned spectral classes (default: 0 = nodata).")
+              help="Schema class for unassigned spectral classes (default: a class of their own, "
+                   "'unassigned', code 255 in uint8 maps; nodata stays 0).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Output file; for several class maps (with --mapping) a template such as {stem}_landcover.tif.")
+@co_opt
 @mem_limit_opt
 @overwrite_opt
 @verbosity
 @handle_errors
 def cli(class_map, reference, field, mapping, schema, method, min_purity, unassigned_class, output,
-        mem_limit, overwrite):
+        creation_options, mem_limit, overwrite):
     """Write a land-cover map from CLASS_MAP (e.g. from `geouic classify`) and reference data or a mapping.
 
     Besides the map (with the schema's colours, names and a QGIS .qml) it writes the mapping
@@ -79,5 +81,6 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
             result = assign_schema(one, out, reference=reference, mapping=mapping, schema=schema,
                                    field=field, method=method.lower(), min_purity=min_purity,
                                    unassigned_class=unassigned_class, mem_limit_mb=mem_limit,
-                                   overwrite=overwrite, progress=update)
+                                   overwrite=overwrite, progress=update,
+                                   creation_options=creation_options)
         click.echo(result.summary())

@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from geouic.cli.options import (
-    EngineArgs, bands_opt, cog_opt, engine_options, extra_outputs, handle_errors, mem_limit_opt, output_opt,
-    overwrite_opt, progress_callback, status, verbosity, workers_opt,
+    EngineArgs, bands_opt, co_opt, cog_opt, engine_options, extra_outputs, handle_errors, mem_limit_opt, output_opt,
+    nodata_opt, overwrite_opt, progress_callback, status, verbosity, workers_opt,
 )
 
 save_model_opt = click.option("--save-model", type=click.Path(dir_okay=False), default=None,
@@ -25,12 +25,15 @@ save_model_opt = click.option("--save-model", type=click.Path(dir_okay=False), d
 @save_model_opt
 @extra_outputs
 @cog_opt
+@co_opt
+@nodata_opt
 @workers_opt
 @overwrite_opt
 @verbosity
 @handle_errors
 def cli(scene: str, output: str, engine_args: EngineArgs, bands: list[str] | None, mem_limit: float,
-        save_model: str | None, extras: dict[str, str], cog: bool, workers: int | None, overwrite: bool) -> None:
+        save_model: str | None, extras: dict[str, str], cog: bool, creation_options: tuple[str, ...],
+        nodata: float | None, workers: int | None, overwrite: bool) -> None:
     """Classify SCENE (any GDAL raster) into a thematic GeoTIFF of classes 1..K (0 = nodata).
 
     \b
@@ -49,13 +52,14 @@ def cli(scene: str, output: str, engine_args: EngineArgs, bands: list[str] | Non
                    {"scene": scene, "training": engine_args.training})
     for path in [*map(str, thematic_files(output)), *extras.values(), *([save_model] if save_model else [])]:
         check_output(path, overwrite=overwrite)
+    profile = ThematicProfile(cog=cog).with_options(creation_options)
     engine = engine_args.make()
-    with open_raster(scene, bands=bands) as source:
+    with open_raster(scene, bands=bands, nodata=nodata) as source:
         training = engine_args.open_training(source)
         status(f"Fitting {engine.method} on {source.path} ({source.width}x{source.height}, {source.count} bands)...")
         with progress_callback("Classifying") as update:
             result = classify_raster(source, engine, output, training=training, extras=extras,
-                                     mem_limit_mb=mem_limit, overwrite=overwrite, profile=ThematicProfile(cog=cog),
+                                     mem_limit_mb=mem_limit, overwrite=overwrite, profile=profile,
                                      workers=workers, progress=update)
         echo_summary(result, engine, [source.path], save_model=save_model, overwrite=overwrite)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
-    CliError, bands_opt, echo_warnings, handle_errors, mem_limit_opt, output_opt, overwrite_opt, parse_bands,
+    CliError, bands_opt, co_opt, echo_warnings, handle_errors, mem_limit_opt, output_opt, overwrite_opt, parse_bands,
     status, verbosity,
 )
 
@@ -34,11 +34,12 @@ def parse_groups(values: tuple[str, ...]) -> list[list[int]] | None:
 @click.option("--keep-codes", is_flag=True,
               help="Keep each merged class's largest member's code (default: renumber 1..N).")
 @output_opt
+@co_opt
 @mem_limit_opt
 @overwrite_opt
 @verbosity
 @handle_errors
-def cli(class_map, merge_, to, scene, stats, bands, keep_codes, output, mem_limit, overwrite):
+def cli(class_map, merge_, to, scene, stats, bands, keep_codes, output, creation_options, mem_limit, overwrite):
     """Join classes of CLASS_MAP and write the merged map with colours, names, .qml and <stem>.merge.csv.
 
     A merged class keeps the colour and name of its largest member ("class 3+7" when the
@@ -65,5 +66,5 @@ def cli(class_map, merge_, to, scene, stats, bands, keep_codes, output, mem_limi
     with echo_warnings():
         result = merge_classes(class_map, output, groups=groups, to=to, scene=scene, stats=stats,
                                keep_codes=keep_codes, bands=parse_bands(bands), mem_limit_mb=mem_limit,
-                               overwrite=overwrite)
+                               overwrite=overwrite, creation_options=creation_options)
     click.echo(result.summary())

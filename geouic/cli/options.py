@@ -367,6 +367,13 @@ seed_opt = click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, s
 mem_limit_opt = click.option("--mem-limit", type=click.FloatRange(min=1), default=64, show_default=True,
                              metavar="MB", help="Working-memory budget of the processing windows, in MB.")
 cog_opt = click.option("--cog", is_flag=True, help="Write a Cloud Optimized GeoTIFF.")
+co_opt = click.option("--co", "creation_options", multiple=True, metavar="KEY=VALUE",
+                      help="GDAL creation option of the output GeoTIFF, repeatable (as in rio), e.g. "
+                           "--co COMPRESS=ZSTD --co ZSTD_LEVEL=9; checked against the driver's option list "
+                           "(the COG driver's with --cog).")
+nodata_opt = click.option("--nodata", type=float, default=None, metavar="VALUE",
+                          help="Declare the value of the input's empty pixels when the file has no nodata tag "
+                               "(e.g. a black collar: --nodata 0); masked on integer and float bands.")
 workers_opt = click.option("--workers", type=click.IntRange(min=1), default=None,
                            help="Threads for prediction (default: free cores).")
 

@@ -6,8 +6,8 @@ import click
 
 from geouic.cli.classify import echo_summary
 from geouic.cli.options import (
-    bands_opt, cog_opt, extra_outputs, handle_errors, mem_limit_opt, overwrite_opt, progress_callback,
-    verbosity, workers_opt,
+    bands_opt, co_opt, cog_opt, extra_outputs, handle_errors, mem_limit_opt, nodata_opt, overwrite_opt,
+    progress_callback, verbosity, workers_opt,
 )
 
 
@@ -21,12 +21,15 @@ from geouic.cli.options import (
 @extra_outputs
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="UIC models: torch device.")
 @cog_opt
+@co_opt
+@nodata_opt
 @workers_opt
 @overwrite_opt
 @verbosity
 @handle_errors
 def cli(model: str, scene: tuple[str, ...], output: str, bands: list[str] | None, mem_limit: float,
-        extras: dict[str, str], device: str | None, cog: bool, workers: int | None, overwrite: bool) -> None:
+        extras: dict[str, str], device: str | None, cog: bool, creation_options: tuple[str, ...],
+        nodata: float | None, workers: int | None, overwrite: bool) -> None:
     """Classify each SCENE with the fitted MODEL (from `classify --save-model` or `train`).
 
     The classes mean the same as in the scene(s) the model was trained on. The scene must
@@ -53,13 +56,14 @@ def cli(model: str, scene: tuple[str, ...], output: str, bands: list[str] | None
         check_distinct({"output": thematic_files(out), **extra}, {"model": model, "scene": one})
         for path in [*map(str, thematic_files(out)), *extra.values()]:
             check_output(path, overwrite=overwrite)
+    profile = ThematicProfile(cog=cog).with_options(creation_options)
     engine = load_model(model)
     if device and hasattr(engine, "set_device"):
         engine.set_device(device)
     for one, out, extra in zip(scenes, outputs, per_scene):
-        with open_raster(one, bands=bands) as source:
+        with open_raster(one, bands=bands, nodata=nodata) as source:
             engine.check_bands(source)
             with progress_callback("Classifying") as update:
                 result = apply_engine(source, engine, out, extras=extra, mem_limit_mb=mem_limit, overwrite=overwrite,
-                                      profile=ThematicProfile(cog=cog), workers=workers, progress=update)
+                                      profile=profile, workers=workers, progress=update)
             echo_summary(result, engine, [source.path], save_model=None, overwrite=overwrite)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
-    CliError, EngineArgs, bands_opt, engine_options, handle_errors, overwrite_opt, status, verbosity,
+    CliError, EngineArgs, bands_opt, engine_options, handle_errors, nodata_opt, overwrite_opt, status, verbosity,
 )
 
 
@@ -15,11 +15,12 @@ from geouic.cli.options import (
 @bands_opt
 @click.option("--save-model", "-o", "save_model", required=True, type=click.Path(dir_okay=False),
               help="Model file to write (apply it with `geouic predict`).")
+@nodata_opt
 @overwrite_opt
 @verbosity
 @handle_errors
 def cli(scenes: tuple[str, ...], engine_args: EngineArgs, bands: list[str] | None, save_model: str,
-        overwrite: bool) -> None:
+        nodata: float | None, overwrite: bool) -> None:
     """Train on SCENES (rasters with the same bands) and save the model to --save-model.
 
     Patches (or pixels, for pixel-wise methods) are drawn from every scene, so a class means
@@ -41,7 +42,7 @@ def cli(scenes: tuple[str, ...], engine_args: EngineArgs, bands: list[str] | Non
     check_output(save_model, overwrite=overwrite)
     engine = engine_args.make()
     with contextlib.ExitStack() as stack:
-        sources = [stack.enter_context(open_raster(s, bands=bands)) for s in scenes]
+        sources = [stack.enter_context(open_raster(s, bands=bands, nodata=nodata)) for s in scenes]
         first = sources[0]
         for src in sources[1:]:
             if src.count != first.count:

@@ -169,3 +169,89 @@ def test_missing_map(inputs, tmp_path):
     out = tmp_path / "rep"
     assert_clean_failure(run(["accuracy", tmp_path / "nope.tif", "-r", points, "--field", "ref", "-o", out]),
                          expect="no such file", outputs=[out])
+
+
+def test_points_on_unassigned_land_count_as_errors(tmp_path):
+    from tests.test_assign import SCHEMA, spectral_classes
+
+    cmap = write_raster(tmp_path / "classes.tif", spectral_classes(), nodata=0)
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    (tmp_path / "m.csv").write_text("class,name\n1,forest\n2,water\n3,cleared\n4,fallen_dry\n5,\n")
+    lc = tmp_path / "lc.tif"
+    result = run(["assign-schema", cmap, "--mapping", tmp_path / "m.csv", "--schema", tmp_path / "schema.yaml",
+                  "-o", lc])
+    assert result.exit_code == 0, result.output
+    # 5 points per quadrant on its own class, and 4 forest points on class 5's land (left unassigned)
+    cells = [(r, c, code) for (r0, c0, code) in [(0, 0, 3), (0, 32, 4), (32, 0, 1), (32, 32, 2)]
+             for r, c in [(r0 + 4 + 5 * i, c0 + 4) for i in range(5)]]
+    cells += [(4 + 6 * i, 24, 3) for i in range(4)]
+    x, y = TRANSFORM * (np.array([c for _, c, _ in cells]) + 0.5, np.array([r for r, _, _ in cells]) + 0.5)
+    pts = tmp_path / "pts.gpkg"
+    gpd.GeoDataFrame({"ref": [k for _, _, k in cells]}, geometry=gpd.points_from_xy(x, y),
+                     crs="EPSG:32633").to_file(pts)
+    result = run(["accuracy", lc, "--reference", pts, "--field", "ref", "--area-adjusted", "-o", tmp_path / "rep"])
+    assert result.exit_code == 0, result.output
+    assert "4 reference points fall on land the map leaves unassigned (class 255" in result.output
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert doc["n_samples"] == 24 and doc["excluded"]["map_nodata"] == 0
+    assert doc["overall_accuracy"] == pytest.approx(20 / 24)
+    labels = doc["confusion_matrix"]["labels"]
+    assert labels[-1] == 255 and doc["class_names"]["255"] == "unassigned"
+    assert doc["confusion_matrix"]["counts"][-1] == [0, 0, 4, 0, 0]  # the row of unassigned: 4 forest points
+    assert doc["area_adjusted"]["mapped_area_ha"]["255"] == pytest.approx(32 * 16 * 0.09)  # its own stratum
+    assert "unassigned" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def test_map_preview_draws_unassigned_apart_from_nodata(tmp_path):
+    from geouic.plots import plot_map_preview
+    from tests.test_assign import SCHEMA, spectral_classes
+
+    classes = spectral_classes()
+    classes[60:, :] = 0  # a nodata strip
+    cmap = write_raster(tmp_path / "classes.tif", classes, nodata=0)
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    (tmp_path / "m.csv").write_text("class,name\n1,forest\n2,water\n3,cleared\n4,fallen_dry\n5,\n")
+    lc = tmp_path / "lc.tif"
+    assert run(["assign-schema", cmap, "--mapping", tmp_path / "m.csv", "--schema", tmp_path / "schema.yaml",
+                "-o", lc]).exit_code == 0
+    fig = plot_map_preview(lc)
+    legend = fig.axes[0].get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert "255: unassigned" in labels and labels[-1] == "0: nodata (blank)"
+    colours = {t.get_text(): h.get_facecolor() for t, h in zip(legend.get_texts(), legend.legend_handles)}
+    assert colours["255: unassigned"][:3] == pytest.approx((112 / 255,) * 3) and colours["0: nodata (blank)"][3] == 0
+
+
+def test_provenance_chain_and_report_header(quadrants, tmp_path):
+    from geouic.provenance import provenance_chain, read_provenance
+
+    scene, labels = quadrants
+    classes, lc = tmp_path / "classes.tif", tmp_path / "lc.tif"
+    assert run(["classify", scene, "--method", "kmeans", "-k", 4, "--seed", 7, "-o", classes]).exit_code == 0
+    with rasterio.open(classes) as ds:
+        truth = ds.read(1)
+    names = {int(truth[labels == q][0]): n for q, n in zip(range(1, 5), ["a", "b", "c", "d"])}
+    (tmp_path / "m.csv").write_text("class,name\n" + "".join(f"{c},{n}\n" for c, n in sorted(names.items())))
+    (tmp_path / "s.yaml").write_text("name: abcd\nclasses:\n" + "".join(
+        f"  - {{code: {i}, name: {n}}}\n" for i, n in enumerate("abcd", 1)))
+    result = run(["assign-schema", classes, "--mapping", tmp_path / "m.csv", "--schema", tmp_path / "s.yaml",
+                  "-o", lc])
+    assert result.exit_code == 0, result.output
+    chain = provenance_chain(read_provenance(lc))
+    assert [s["method"] for s in chain] == ["assign-schema", "kmeans"]
+    assert chain[1]["input"] == str(scene) and chain[1]["seed"] == "7"
+    assert chain[1]["parameters"]["params"]["n_clusters"] == 4
+    x, y = TRANSFORM * (np.array([8, 40, 8, 40]) + 0.5, np.array([8, 8, 40, 40]) + 0.5)
+    pts = tmp_path / "pts.gpkg"
+    gpd.GeoDataFrame({"ref": [1, 2, 3, 4]}, geometry=gpd.points_from_xy(x, y), crs="EPSG:32633").to_file(pts)
+    assert run(["accuracy", lc, "--reference", pts, "--field", "ref", "-o", tmp_path / "rep"]).exit_code == 0
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert doc["map_info"]["crs"] == "EPSG:32633" and doc["map_info"]["pixel_size"] == [30.0, 30.0]
+    md = (tmp_path / "rep" / "report.md").read_text()
+    head = md.split("## ")[0]
+    assert f"| map | {lc} |" in head and "| made by | assign-schema (schema=abcd, mapping=" in head
+    assert "| made from | kmeans (" in head and "n_clusters=4" in head and f"seed=7) on {scene} |" in head
+    assert f"| reference | {pts} (points, field ref) |" in head and "| CRS | EPSG:32633 |" in head
+    assert "| pixel size | 30 x 30 metre |" in head and "| assessed | " in head and "| geouic version | " in head
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert "<th>made from</th>" in html and "<th>pixel size</th>" in html

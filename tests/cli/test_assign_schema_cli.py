@@ -84,9 +84,9 @@ def test_nlcd_preset_with_code_field_and_mapping_reuse(files):
     nlcd = load_schema("nlcd")
     with rasterio.open(out) as ds:
         data, cmap = ds.read(1), ds.colormap(1)
-    assert set(np.unique(data)) == {0, 11, 42, 71, 82}
-    assert cmap[42][:3] == nlcd.lookup(42).color
-    assert category_names(out)[42] == "Evergreen Forest"
+    assert set(np.unique(data)) == {255, 11, 42, 71, 82}  # the Hungarian leftover is unassigned, not nodata 0
+    assert cmap[42][:3] == nlcd.lookup(42).color and cmap[255] == (112, 112, 112, 255)
+    assert category_names(out)[42] == "Evergreen Forest" and category_names(out)[255] == "unassigned"
     again = files["dir"] / "again.tif"
     run("assign-schema", files["map"], "--mapping", files["dir"] / "lc.mapping.yaml", "-o", again)
     with rasterio.open(again) as ds:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -44,3 +45,29 @@ def test_signal_mid_write_leaves_nothing(big_scene, tmp_path, signum, code, word
     assert "Traceback" not in err, err
     assert err.strip().splitlines()[-1] == f"{word}; no output was written.", err
     assert list(tmp_path.iterdir()) == [], list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(not GEOUIC.exists(), reason="the geouic script is not installed beside this Python")
+def test_temp_files_left_by_sigkill_are_removed_by_the_next_run(big_scene, tmp_path):
+    out = tmp_path / "classes.tif"
+    args = [str(GEOUIC), "classify", str(big_scene), "--method", "kmeans", "-k", "4", "--mem-limit", "1",
+            "--workers", "1", "-o", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".*tmp*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if proc.poll() is not None:
+        pytest.skip(f"classify ended before a temporary file was seen (rc {proc.returncode})")
+    time.sleep(0.2)
+    proc.kill()  # SIGKILL: no handler runs, the temporary file stays
+    proc.communicate(timeout=60)
+    left = list(tmp_path.glob(".*tmp*"))
+    assert left and all(p.name.startswith(f".classes.tif.geouic-{proc.pid}-") for p in left), left
+    # a temporary file of a live process (this one) for the same output is not touched
+    alive = tmp_path / f".classes.tif.geouic-{os.getpid()}-0123abcd.tmp.tif"
+    alive.write_bytes(b"in progress")
+    done = subprocess.run([*args[:2], str(big_scene), "--method", "kmeans", "-k", "2", "-o", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [alive.name, "classes.tif", "classes.tif.aux.xml", "classes.qml"])
