@@ -3,7 +3,7 @@
 Hungarian-matched overall accuracy and NMI at K = number of reference classes, on labelled
 pixels only, for several seeds::
 
-    python tests/uic/score_scenes.py --seeds 0 1 2 --param members=1 --param balance=none
+    python tests/uic/score_scenes.py --seeds 0 1 2 --param members=1 --param smoothing=0
 
 Each ``--param name=value`` is passed to ``make_engine("uic", ...)`` (values parsed as JSON
 when they can be). ``--method kmeans`` scores the k-means engine instead.
@@ -29,6 +29,8 @@ SCENES = {
     "salinas_150": ("salinas_150/image.tif", "salinas_150/reference.tif", 8),
     "landsat5_amazon": ("landsat5_amazon/image.tif", "landsat5_amazon/training_polygons_rasterized.tif", 4),
     "salinas_a": ("salinas_a/image.tif", "salinas_a/reference.tif", 6),
+    "nc_landsat7_landclass96": ("nc_landsat7_landclass96/image.tif", "nc_landsat7_landclass96/reference.tif", 7),
+    "indian_pines_roi70": ("indian_pines_roi70/image.tif", "indian_pines_roi70/reference.tif", 4),
 }
 
 
