@@ -94,12 +94,17 @@ def uic_loss(logits: torch.Tensor, labels: torch.Tensor, *, balance_weight: floa
 
 # -- pool-wide forward passes -----------------------------------------------------------------
 @torch.no_grad()
-def predict_pool(net: UICNet, pool: PatchPool, device: torch.device, *, what: str = "logits") -> np.ndarray:
-    """Logits (n_valid, K) or embeddings (n_valid, hidden) of every valid pool pixel."""
+def predict_pool(net: UICNet, pool: PatchPool, device: torch.device, *, what: str = "logits",
+                 stop: threading.Event | None = None) -> np.ndarray:
+    """Logits (n_valid, K) or embeddings (n_valid, hidden) of every valid pool pixel.
+
+    Raises :class:`TrainingStopped` between regions once ``stop`` is set.
+    """
     net.eval()
     fn = net if what == "logits" else net.embed
     out = []
     for reg in pool.regions:
+        _check(stop)
         y = forward_tiled(fn, torch.from_numpy(reg.x).to(device), net.radius)
         out.append(y[:, torch.from_numpy(reg.valid).to(device)].T.float().cpu().numpy())
     net.train()
@@ -107,6 +112,11 @@ def predict_pool(net: UICNet, pool: PatchPool, device: torch.device, *, what: st
 
 
 # -- the loop -----------------------------------------------------------------------------------
+def _check(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise TrainingStopped("training was stopped.")
+
+
 def label_nmi(a: np.ndarray, b: np.ndarray) -> float:
     """NMI of two labellings of the same pixels (:func:`geouic.metrics.nmi` of their crosstab)."""
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
@@ -140,7 +150,8 @@ def train_member(pool: PatchPool, initial: np.ndarray, cfg: UICConfig, *, seed: 
         Architecture (see :data:`geouic.uic.model.DEFAULT_ARCH`).
     device : torch.device
     stop : threading.Event, optional
-        Checked before every optimisation step; once set, training ends at once.
+        Checked before every optimisation step and every pool region of a forward pass; once
+        set, training ends at once.
 
     Returns
     -------
@@ -160,7 +171,7 @@ def train_member(pool: PatchPool, initial: np.ndarray, cfg: UICConfig, *, seed: 
     for epoch in range(cfg.epochs):
         labels, repaired = run.repair(labels, epoch)
         loss = run.train_epoch(labels)
-        cur = predict_pool(run.teacher, pool, device).argmax(1)
+        cur = predict_pool(run.teacher, pool, device, stop=stop).argmax(1)
         agreement = float(np.mean(cur[run.monitor] == labels[run.monitor]))
         run.log_epoch(epoch, prev, cur, loss, agreement, repaired)
         prev = cur[run.monitor]
@@ -195,7 +206,7 @@ class _Member:
 
     def repair(self, labels: np.ndarray, epoch: int) -> tuple[np.ndarray, list[int]]:
         """Return this epoch's targets: ``labels`` with empty or vanishing classes repaired."""
-        emb = functools.partial(predict_pool, self.net, self.pool, self.device, what="embed")
+        emb = functools.partial(predict_pool, self.net, self.pool, self.device, what="embed", stop=self.stop)
         return repair_empty(self.net, labels, emb, min_count=self.min_count, seed=self.seed + epoch,
                             extra=[self.teacher])
 
@@ -204,8 +215,7 @@ class _Member:
         maps = self.pool.split(labels)
         total = 0.0
         for _ in range(self.steps):
-            if self.stop is not None and self.stop.is_set():
-                raise TrainingStopped("training was stopped.")
+            _check(self.stop)
             total += _step(self.net, self.opt, self.pool, maps, self.cfg, self.jitter, self.rng, self.gen,
                            self.device)
             _ema_update(self.teacher, self.net, self.ema_decay)
@@ -229,8 +239,8 @@ class _Member:
     def finish(self) -> tuple[UICNet, np.ndarray]:
         """The final (averaged) network on the CPU and its labels, any class still empty repaired."""
         final = self.teacher
-        labels = predict_pool(final, self.pool, self.device).argmax(1)
-        emb = functools.partial(predict_pool, final, self.pool, self.device, what="embed")
+        labels = predict_pool(final, self.pool, self.device, stop=self.stop).argmax(1)
+        emb = functools.partial(predict_pool, final, self.pool, self.device, what="embed", stop=self.stop)
         labels, _ = repair_empty(final, labels, emb, min_count=self.min_count, seed=self.seed)
         return final.cpu().eval(), labels
 
