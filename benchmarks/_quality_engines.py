@@ -95,9 +95,9 @@ def uic_init_labels(source: Any, k: int, seed: int) -> tuple[np.ndarray, dict[st
 
     This is the one place that knows how geouic.uic builds them (today: the engine's default
     first stage, ``geouic.uic.data.Projection``, on its ``sample_size`` sample; the whole scene
-    as one ``PatchPool`` region; ``geouic.uic.labels.initial_labels`` with the default
-    ``TrainConfig`` init settings and the first member's seed). Update it when the uic branch
-    renames them; until then the row reads "not available".
+    as one ``PatchPool`` region; ``geouic.uic.labels.initial_labels`` with the engine's default
+    ``UICConfig`` (covariance, starts, Potts smoothing) and its seed, as ``UICEngine.fit`` calls
+    it). Update it when geouic.uic renames them; until then the row reads "not available".
 
     Returns
     -------
@@ -110,28 +110,24 @@ def uic_init_labels(source: Any, k: int, seed: int) -> tuple[np.ndarray, dict[st
         from geouic.uic.data import PatchPool, Projection
         from geouic.uic.engine import UICEngine
         from geouic.uic.labels import initial_labels
-        from geouic.uic.train import TrainConfig
     except ImportError as exc:
         raise Unavailable(f"geouic.uic has no initial-label entry ({exc}); update "
                           "benchmarks/_quality_engines.uic_init_labels") from exc
     try:
-        eng = UICEngine(n_classes=k, seed=seed)
-        cfg = TrainConfig()
-        X = sample_pixels([source], eng.sample_size, seed=seed)
-        proj = Projection(eng.normalize, eng.pca_components).fit(X)
+        cfg = UICEngine(n_classes=k, seed=seed).config
+        X = sample_pixels([source], cfg.sample_size, seed=seed)
+        proj = Projection(cfg.normalize, cfg.pca_components).fit(X)
         pool = PatchPool.from_sources([source], proj, pool_pixels=source.width * source.height, seed=seed)
-        member_seed = int(np.random.SeedSequence(seed).spawn(1)[0].generate_state(1)[0])
-        flat = initial_labels(pool, k, member_seed, method=cfg.init, n_init=cfg.init_n,
-                              covariance=cfg.init_covariance)
+        flat = initial_labels(pool, k, seed, covariance=cfg.covariance, n_init=int(cfg.init_n),
+                              beta=float(cfg.smoothing))
     except (AttributeError, TypeError) as exc:
         raise Unavailable(f"geouic.uic's initial-label API changed ({type(exc).__name__}: {exc}); "
                           "update benchmarks/_quality_engines.uic_init_labels") from exc
     if len(pool.regions) != 1 or pool.regions[0].valid.shape != (source.height, source.width):
         raise Unavailable("the UIC pool did not read the scene as one region; update uic_init_labels")
     labels = pool.split((flat + 1).astype(np.uint16), fill=0)[0]
-    return labels, {"method": "uic initial labels", "init": cfg.init, "init_n": cfg.init_n,
-                    "covariance": cfg.init_covariance, "pca_components": eng.pca_components,
-                    "member_seed": member_seed}
+    return labels, {"method": "uic initial labels", "init_n": cfg.init_n, "covariance": cfg.covariance,
+                    "smoothing": cfg.smoothing, "pca_components": cfg.pca_components, "seed": seed}
 
 
 # -------------------------------------------------------------------------------- running

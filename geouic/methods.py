@@ -133,11 +133,11 @@ REGISTRY: Mapping[str, MethodSpec] = MappingProxyType({spec.name: spec for spec 
     MethodSpec(
         "uic", "geouic.uic:UICEngine", pixelwise=False,
         summary="a small fully-convolutional CNN trained on the scene itself (Unsupervised Image Classification)",
+        # the fields of geouic.uic.UICConfig other than the common ones (tests/test_engine.py checks)
         params=("epochs", "patch_size", "batch_size", "lr", "device", "members", "hidden", "n_spatial",
-                "pca_components", "pool_pixels", "teacher", "balance", "balance_weight", "covariance", "smoothing",
-                "init_n", "threads"),
+                "pca_components", "pool_pixels", "covariance", "smoothing", "init_n", "threads", "agreement",
+                "balance_weight", "steps_per_epoch", "crop", "min_class_fraction", "augment"),
         forward={p: p for p in COMMON_PARAMS},
-        open_params=True,  # further TrainConfig fields, checked by UICEngine
     ),
     MethodSpec(
         "kmeans", "geouic.cluster:KMeans", pixelwise=True,

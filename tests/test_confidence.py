@@ -54,7 +54,7 @@ class Training:
 #: ones fall steeply (k-means 0.84 -> 0.21).
 MARGIN = {"kmeans": 0.3, "isodata": 0.3, "fcm": 0.2, "mlc": 0.01, "uic": 0.01}
 
-FAST_UIC = dict(members=1, epochs=6, warmup_epochs=3, steps_per_epoch=6, patch_size=16, batch_size=8)
+FAST_UIC = dict(members=1, epochs=3, steps_per_epoch=6, patch_size=16, batch_size=8)
 
 
 @pytest.mark.parametrize("method", ["kmeans", "isodata", "fcm", "mlc", "uic"])

@@ -114,7 +114,7 @@ def test_method_parameters_are_forwarded():
     engine = make_engine("isodata", n_classes=6, min_class_size=9, max_iter=4)
     assert (engine.estimator.min_class_size, engine.estimator.max_iter) == (9, 4)
     assert make_engine("mlc", reject=0.99, priors="sample").estimator.get_params()["reject"] == 0.99
-    assert make_engine("uic", n_classes=4, epochs=2, members=1).epochs == 2
+    assert make_engine("uic", n_classes=4, epochs=2, members=1).config.epochs == 2
 
 
 @pytest.mark.parametrize("method", METHODS)

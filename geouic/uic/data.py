@@ -23,7 +23,8 @@ from rasterio.windows import Window
 
 from geouic.errors import ParameterError, RasterInputError
 from geouic.raster import RasterSource
-from geouic.sampling import Normalizer, sampling_units
+from geouic.sampling import Normalizer, unit_pass
+from geouic.windows import WindowPair, WindowPass
 
 __all__ = ["Projection", "PatchPool", "Region"]
 
@@ -182,7 +183,8 @@ class PatchPool:
         """Read random block-aligned regions of every scene, up to ``pool_pixels`` in all.
 
         A scene smaller than its share is read whole; a larger one is read unit by unit (see
-        :func:`geouic.sampling.sampling_units`) in random order until its share is reached.
+        :func:`geouic.sampling.unit_pass`, a :class:`~geouic.windows.WindowPass`) in random
+        order until its share is reached.
         """
         rng = np.random.default_rng(seed)
         sizes = np.array([s.width * s.height for s in sources], dtype=np.float64)
@@ -190,12 +192,14 @@ class PatchPool:
         regions: list[Region] = []
         for source, share in zip(sources, shares):
             if source.width * source.height <= share:
-                units = [Window(0, 0, source.width, source.height)]
+                whole = Window(0, 0, source.width, source.height)
+                units = WindowPass([WindowPair(whole, whole)])
             else:
-                units = sampling_units(source)
-                units = [units[i] for i in rng.permutation(len(units))]
+                units = unit_pass(source)
+                units = units.reordered(rng.permutation(len(units)))
             n = 0
-            for win in units:
+            for pair in units:
+                win = pair.core
                 data, valid = source.read(win)
                 if valid.any():
                     regions.append(Region(projection.transform_block(data, valid), valid))
@@ -247,7 +251,7 @@ class PatchPool:
             h, w = min(size, rows - r0), min(size, cols - c0)
             x[i, :, :h, :w] = reg.x[:, r0 : r0 + h, c0 : c0 + w]
             valid[i, :h, :w] = reg.valid[r0 : r0 + h, c0 : c0 + w]
-            if y is not None:
+            if y is not None and labels is not None:
                 y[i, :h, :w] = labels[k][r0 : r0 + h, c0 : c0 + w]
         return x, valid, y
 

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -35,18 +36,19 @@ from geouic.engine import Engine
 from geouic.errors import ModelError, ParameterError
 from geouic.raster import RasterSource
 from geouic.sampling import sample_pixels
+from geouic.uic.config import DEVICES, OBSOLETE, UICConfig
 from geouic.uic.data import PatchPool, Projection
-from geouic.uic.labels import COVARIANCES, count_distinct, initial_labels
+from geouic.uic.labels import count_distinct, initial_labels
 from geouic.uic.model import DEFAULT_ARCH, UICNet, build_net, forward_tiled, receptive_radius
-from geouic.uic.train import MemberResult, TrainConfig, _nmi, config_dict, train_member
+from geouic.uic.train import MemberResult, label_nmi, train_member
 
-__all__ = ["UICEngine", "resolve_device", "DEVICES"]
+__all__ = ["UICEngine", "UICConfig", "resolve_device", "DEVICES"]
 
 logger = logging.getLogger(__name__)
 
-DEVICES = ("auto", "cpu", "cuda")
 #: Side of the tiles of one forward pass in prediction (bounds activation memory, fits caches).
 PREDICT_TILE = 256
+_D = UICConfig()
 
 
 def resolve_device(device: str) -> torch.device:
@@ -63,6 +65,9 @@ def resolve_device(device: str) -> torch.device:
 class UICEngine(Engine):
     """Unsupervised Image Classification (UIC) with a small fully-convolutional network.
 
+    Every parameter is a field of the engine's one configuration, :class:`UICConfig`
+    (``engine.config``), validated in :meth:`fit`.
+
     Parameters
     ----------
     n_classes : int, default=12
@@ -72,10 +77,11 @@ class UICEngine(Engine):
         The same seed gives the same map on the CPU.
     normalize : {"zscore", "robust", "none"}, default="zscore"
         Per-band normalisation (statistics of valid pixels, stored in the model).
-    epochs : int, optional
-        Epoch budget per member (default 12, all of them distillation, which stops once the
-        network reproduces 95 % of its labels; see ``warmup_epochs``);
-        epochs beyond the warm-up are UIC self-labelling.
+    sample_size : int, default=100000
+        Pixels sampled to fit the normalisation and the PCA.
+    epochs : int, default=12
+        Most distillation epochs per member; a member stops once its network reproduces
+        ``agreement`` of its labels.
     patch_size : int, default=32
         Side of the trained view in pixels (patches are read ``2 * crop`` larger).
     batch_size : int, default=16
@@ -95,23 +101,8 @@ class UICEngine(Engine):
     pca_components : int, default=16
         Scenes with more bands are reduced by a stored PCA to this many (whitened) channels.
     pool_pixels : int, default=1048576
-        Most pixels of the training scenes held in memory for cutting patches and labelling
-        (about 100-300 bytes each with the labels, logits and features of one member). Scenes
-        up to this size are used whole: a random part of a scene gave seed-dependent initial
-        clusters (matched OA 0.49-0.64 on the 0.6-Mpx historical map with a quarter-megapixel
-        pool, 0.56-0.63 with the whole scene).
-    sample_size : int, default=100000
-        Pixels sampled to fit the normalisation and the PCA.
-    teacher : {"ema", "epoch"}, default="ema"
-        Where pseudo-labels come from: a moving average of the network's weights, batch by
-        batch (half-life ``ema_halflife`` epochs), or the network as it was at the end of the
-        previous epoch (as in the reference code). The average moves slowly and gave the
-        smaller seed spread (see :mod:`geouic.uic.train`).
-    balance : {"entropy", "none", "invfreq", "sinkhorn"}, default="entropy"
-        Class balancing: a weak entropy-of-mean term, none, inverse-frequency class weights,
-        or equal-size (Sinkhorn-Knopp) pseudo-labels. Empty classes are always repaired.
-    balance_weight : float, default=0.1
-        Weight of the entropy-of-mean term.
+        Most pixels of the training scenes held in memory for cutting patches and labelling.
+        Scenes up to this size are used whole.
     covariance : {"full", "diag", "tied", "spherical"}, default="full"
         Covariance of the Gaussian mixture that gives the starting labels (fitted once, on the
         3x3-median-smoothed channels; see :func:`geouic.uic.labels.initial_labels`).
@@ -124,12 +115,22 @@ class UICEngine(Engine):
         CPU only: members trained side by side, each on one torch thread (default: the cores
         this process may use, at most ``members``). torch's thread count is restored after
         ``fit``.
-    **train
-        Further :class:`~geouic.uic.train.TrainConfig` fields (``steps_per_epoch``, ``crop``,
-        ``warmup_epochs``, ``min_class_fraction``, ``augment``, ``label_augment``, ...).
+    agreement : float, default=0.95
+        Share of its labels a member must reproduce to stop before ``epochs``.
+    balance_weight : float, default=0.1
+        Weight of the weak entropy-of-mean term of the loss.
+    steps_per_epoch : int, optional
+        Optimisation steps per epoch (default: about one pass over the pool, 8-32).
+    crop : int, default=4
+        Random crop margin of the trained view.
+    min_class_fraction : float, default=0.002
+        Classes smaller than this share of the pool are repaired.
+    augment : dict, optional
+        :class:`~geouic.uic.augment.SpectralJitter` settings of the trained view.
 
     Attributes
     ----------
+    config : UICConfig
     n_classes_ : int
     band_names_ : list of str
     projection_ : Projection
@@ -147,158 +148,156 @@ class UICEngine(Engine):
     method = "uic"
     extra_outputs = frozenset({"confidence", "entropy", "memberships"})
 
-    def __init__(self, n_classes: int = 12, *, seed: int | None = 0, normalize: str = "zscore",
-                 epochs: int | None = None, patch_size: int = 32, batch_size: int = 16,
-                 lr: float = 3e-3, device: str = "auto", members: int = 2, hidden: int = 32,
-                 n_spatial: int = 2, pca_components: int = 16, pool_pixels: int = 1 << 20,
-                 sample_size: int = 100_000, teacher: str = "ema", balance: str = "entropy",
-                 balance_weight: float = 0.1, covariance: str = "full", smoothing: float = 4.0,
-                 init_n: int = 4, threads: int | None = None, **train: Any):
-        self.n_classes = n_classes
-        self.seed = seed
-        self.normalize = normalize
-        self.epochs = epochs
-        self.patch_size = patch_size
-        self.batch_size = batch_size
-        self.lr = lr
-        self.device = device
-        self.members = members
-        self.hidden = hidden
-        self.n_spatial = n_spatial
-        self.pca_components = pca_components
-        self.pool_pixels = pool_pixels
-        self.sample_size = sample_size
-        self.teacher = teacher
-        self.balance = balance
-        self.balance_weight = balance_weight
-        self.covariance = covariance
-        self.smoothing = smoothing
-        self.init_n = init_n
-        self.threads = threads
-        self.train = train
+    def __init__(self, n_classes: int = _D.n_classes, *, seed: int | None = _D.seed, normalize: str = _D.normalize,
+                 sample_size: int = _D.sample_size, epochs: int = _D.epochs, patch_size: int = _D.patch_size,
+                 batch_size: int = _D.batch_size, lr: float = _D.lr, device: str = _D.device,
+                 members: int = _D.members, hidden: int = _D.hidden, n_spatial: int = _D.n_spatial,
+                 pca_components: int = _D.pca_components, pool_pixels: int = _D.pool_pixels,
+                 covariance: str = _D.covariance, smoothing: float = _D.smoothing, init_n: int = _D.init_n,
+                 threads: int | None = _D.threads, agreement: float = _D.agreement,
+                 balance_weight: float = _D.balance_weight, steps_per_epoch: int | None = _D.steps_per_epoch,
+                 crop: int = _D.crop, min_class_fraction: float = _D.min_class_fraction,
+                 augment: dict[str, float] | None = None, **obsolete: Any):
+        if obsolete:
+            UICConfig.from_params(obsolete)  # raises, naming the parameters and why they went
+        self.config = UICConfig(
+            n_classes=n_classes, seed=seed, normalize=normalize, sample_size=sample_size, epochs=epochs,
+            patch_size=patch_size, batch_size=batch_size, lr=lr, device=device, members=members, hidden=hidden,
+            n_spatial=n_spatial, pca_components=pca_components, pool_pixels=pool_pixels, covariance=covariance,
+            smoothing=smoothing, init_n=init_n, threads=threads, agreement=agreement,
+            balance_weight=balance_weight, steps_per_epoch=steps_per_epoch, crop=crop,
+            min_class_fraction=min_class_fraction, augment=dict(_D.augment if augment is None else augment))
+        self.training_meta_: dict[str, Any] = {}  # what a loaded model file says about its training
         self.halo = receptive_radius({**DEFAULT_ARCH, "n_spatial": n_spatial})
 
-    # -- configuration ----------------------------------------------------------------------
-    def _config(self) -> TrainConfig:
-        known = set(TrainConfig.__dataclass_fields__)
-        unknown = set(self.train) - known
-        if unknown:
-            raise ParameterError(f"unknown UIC parameter(s): {', '.join(sorted(unknown))}.")
-        epochs = {} if self.epochs is None else {"epochs": self.epochs}
-        cfg = TrainConfig(**epochs, patch_size=self.patch_size,
-                          batch_size=self.batch_size, lr=self.lr, teacher=self.teacher, balance=self.balance,
-                          balance_weight=self.balance_weight, **self.train)
-        cfg.validate()
-        return cfg
+    # the common parameters, read as every engine holds them (see geouic.methods.COMMON_PARAMS)
+    @property
+    def n_classes(self) -> int:
+        """Number of classes asked for (``config.n_classes``)."""
+        return self.config.n_classes
 
-    def _validate(self) -> None:
-        k = self.n_classes
-        if not isinstance(k, (int, np.integer)) or not 2 <= k <= 65535:
-            raise ParameterError(f"n_classes={k!r} is invalid: must be an integer between 2 and 65535.")
-        if self.threads is not None and (not isinstance(self.threads, (int, np.integer)) or self.threads < 1):
-            raise ParameterError(f"threads={self.threads!r} is invalid: must be an integer >= 1 or None.")
-        if self.covariance not in COVARIANCES:
-            raise ParameterError(f"covariance={self.covariance!r} is invalid: choose one of {', '.join(COVARIANCES)}.")
-        if not isinstance(self.smoothing, (int, float)) or not 0 <= self.smoothing <= 20:
-            raise ParameterError(f"smoothing={self.smoothing!r} is invalid: must be a number in [0, 20].")
-        for name, low in (("members", 1), ("hidden", 4), ("n_spatial", 0), ("pca_components", 1),
-                          ("pool_pixels", 1024), ("sample_size", 100), ("init_n", 1)):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < low:
-                raise ParameterError(f"{name}={value!r} is invalid: must be an integer >= {low}.")
+    @property
+    def seed(self) -> int | None:
+        """``config.seed``."""
+        return self.config.seed
+
+    @property
+    def sample_size(self) -> int:
+        """``config.sample_size``."""
+        return self.config.sample_size
+
+    @property
+    def normalize(self) -> str:
+        """``config.normalize``."""
+        return self.config.normalize
 
     @property
     def arch(self) -> dict[str, int]:
         """The network architecture."""
-        return {**DEFAULT_ARCH, "hidden": int(self.hidden), "n_spatial": int(self.n_spatial)}
+        return {**DEFAULT_ARCH, "hidden": int(self.config.hidden), "n_spatial": int(self.config.n_spatial)}
 
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, sources: Sequence[RasterSource], *, training: Any = None) -> UICEngine:
         """Train on one or several scenes with the same bands; return self.
 
         Patches are drawn from every scene (in proportion to its size), so the classes mean
-        the same in all of them.
+        the same in all of them. Ctrl-C (KeyboardInterrupt) stops the members within one
+        optimisation step.
+
+        Raises
+        ------
+        ParameterError
+            An invalid configuration field, scenes with different bands, or too few distinct
+            valid pixels for the classes asked for.
         """
         if isinstance(sources, RasterSource):
             sources = [sources]
-        self._validate()
-        cfg = self._config()
-        device = resolve_device(self.device)
+        cfg = self.config.validate()
+        k = int(cfg.n_classes)
+        device = resolve_device(cfg.device)
         names = list(sources[0].band_names)
         for s in sources[1:]:
             if s.count != len(names):
                 raise ParameterError(f"{s.path} has {s.count} bands but {sources[0].path} has {len(names)}; "
                                      "every training scene needs the same bands (use --bands).")
-        seed = 0 if self.seed is None else int(self.seed)
+        seed = 0 if cfg.seed is None else int(cfg.seed)
         t0 = time.perf_counter()
-        X = sample_pixels(sources, self.sample_size, seed=seed)
-        if len(X) < self.n_classes:
-            raise ParameterError(f"{sources[0].path}: only {len(X)} valid pixels for {self.n_classes} classes; "
+        X = sample_pixels(sources, cfg.sample_size, seed=seed)
+        if len(X) < k:
+            raise ParameterError(f"{sources[0].path}: only {len(X)} valid pixels for {k} classes; "
                                  "lower --classes or check the nodata value.")
         distinct = count_distinct(X)
-        if distinct < self.n_classes:
+        if distinct < k:
             where = sources[0].path if len(sources) == 1 else f"{len(sources)} scenes ({sources[0].path}, ...)"
             raise ParameterError(f"{where}: the {len(X)} sampled valid pixels hold only {distinct} distinct "
-                                 f"values, fewer than the {self.n_classes} classes asked for; "
+                                 f"values, fewer than the {k} classes asked for; "
                                  f"lower --classes to {distinct} or less.")
-        self.projection_ = Projection(self.normalize, self.pca_components).fit(X)
-        pool = PatchPool.from_sources(sources, self.projection_, pool_pixels=self.pool_pixels, seed=seed)
-        initial = initial_labels(pool, int(self.n_classes), seed, covariance=self.covariance,
-                                 n_init=int(self.init_n), beta=float(self.smoothing))
+        self.projection_ = Projection(cfg.normalize, cfg.pca_components).fit(X)
+        pool = PatchPool.from_sources(sources, self.projection_, pool_pixels=cfg.pool_pixels, seed=seed)
+        initial = initial_labels(pool, k, seed, covariance=cfg.covariance, n_init=int(cfg.init_n),
+                                 beta=float(cfg.smoothing))
         logger.info("starting labels: class shares %s", " ".join(
-            f"{v:.3f}" for v in np.bincount(initial, minlength=int(self.n_classes)) / len(initial)))
-        member_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(self.members)]
-        results = self._train_members(pool, initial, cfg, member_seeds, device)
-        best, nmi = _medoid([r.labels for r in results], int(self.n_classes))
+            f"{v:.3f}" for v in np.bincount(initial, minlength=k) / len(initial)))
+        member_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(cfg.members)]
+        results = self._train_members(pool, initial, member_seeds, device)
+        best, nmi = _medoid([r.labels for r in results], k)
         self.member_nmi_ = nmi.tolist()
         self.chosen_member_ = best
         kept = results[best]
         self.history_ = kept.history
         self.net_ = kept.net
         self._order_classes(pool, kept.labels)
-        self.n_classes_ = int(self.n_classes)
+        self.n_classes_ = k
         self.band_names_ = names
         self.class_names_: dict[int, str] = {}
         self.fit_seconds_ = time.perf_counter() - t0
-        self.train_config_ = config_dict(cfg)
         self._device = device
-        self.net_.to(device, memory_format=torch.channels_last)
+        _place(self.net_, device)
         logger.info("kept member %d (mean NMI with the others %.3f); fit took %.1f s", best + 1,
                     float(nmi[best].sum() / max(1, len(nmi) - 1)), self.fit_seconds_)
         return self
 
-    def _train_members(self, pool: PatchPool, initial: np.ndarray, cfg: TrainConfig, seeds: list[int],
+    def _train_members(self, pool: PatchPool, initial: np.ndarray, seeds: list[int],
                        device: torch.device) -> list[MemberResult]:
         """Train one member per seed: on the CPU each runs on one torch thread, ``threads`` at once.
 
         One thread per member and members side by side use the cores better than several
         threads on the small convolutions of one member, and they do not stall when another
-        process holds a core (OpenMP threads waiting for a descheduled sibling).
+        process holds a core (OpenMP threads waiting for a descheduled sibling). An interrupt
+        (Ctrl-C) sets the members' stop flag and returns without waiting for them: each ends
+        within one optimisation step.
         """
-        k = int(self.n_classes)
+        cfg = self.config
+        stop = threading.Event()
 
         def one(i: int) -> MemberResult:
             logger.info("training member %d/%d (seed %d) on %s", i + 1, len(seeds), seeds[i], device)
-            res = train_member(pool, initial, k, cfg, seed=seeds[i], arch=self.arch, device=device)
+            res = train_member(pool, initial, cfg, seed=seeds[i], arch=self.arch, device=device, stop=stop)
             logger.info("member %d: %d epochs in %.1f s", i + 1, len(res.history), res.seconds)
             return res
 
-        parallel = 1 if device.type != "cpu" else max(1, min(len(seeds), self.threads or _free_cores()))
+        parallel = 1 if device.type != "cpu" else max(1, min(len(seeds), cfg.threads or _free_cores()))
         before = torch.get_num_threads()
         if device.type == "cpu":
             torch.set_num_threads(1)
+        executor = ThreadPoolExecutor(max_workers=parallel) if parallel > 1 else None
         try:
-            if parallel == 1:
+            if executor is None:
                 return [one(i) for i in range(len(seeds))]
-            with ThreadPoolExecutor(max_workers=parallel) as pool_ex:
-                return list(pool_ex.map(one, range(len(seeds))))
+            futures = [executor.submit(one, i) for i in range(len(seeds))]
+            return [f.result() for f in futures]
+        except BaseException:
+            stop.set()  # the other members stop at their next step
+            raise
         finally:
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
             torch.set_num_threads(before)
 
     @torch.no_grad()
     def _order_classes(self, pool: PatchPool, labels: np.ndarray) -> None:
         """Number classes by mean brightness of their pixels (empty classes last), as k-means does."""
-        k = int(self.n_classes)
+        k = int(self.config.n_classes)
         bright = pool.valid_features()[:, 0] if pool.n_channels else np.zeros(len(labels))
         # channel 0 is the first principal component or the first band: a proxy for brightness
         counts = np.bincount(labels, minlength=k)
@@ -306,6 +305,7 @@ class UICEngine(Engine):
         mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
         order = np.argsort(mean, kind="stable")
         head = self.net_.head
+        assert head.bias is not None  # the classifier has a bias
         head.weight.copy_(head.weight[torch.as_tensor(order)])
         head.bias.copy_(head.bias[torch.as_tensor(order)])
 
@@ -314,7 +314,7 @@ class UICEngine(Engine):
         """Move the network to ``device`` (``"auto"``, ``"cpu"`` or ``"cuda"``)."""
         self.check_fitted()
         self._device = resolve_device(device)
-        self.net_.to(self._device, memory_format=torch.channels_last)
+        _place(self.net_, self._device)
 
     def _first_stage(self) -> tuple[torch.Tensor, torch.Tensor]:
         cache = getattr(self, "_affine", None)
@@ -371,18 +371,8 @@ class UICEngine(Engine):
 
     # -- state ---------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
-        """Method, parameters and seed (for provenance tags)."""
-        return {
-            "method": self.method, "n_classes": self.n_classes, "seed": self.seed,
-            "normalize": self.normalize, "epochs": self.epochs, "patch_size": self.patch_size,
-            "batch_size": self.batch_size, "lr": self.lr, "members": self.members,
-            "hidden": self.hidden, "n_spatial": self.n_spatial, "pca_components": self.pca_components,
-            "pool_pixels": self.pool_pixels, "sample_size": self.sample_size, "teacher": self.teacher,
-            "balance": self.balance, "balance_weight": self.balance_weight, "covariance": self.covariance,
-            "smoothing": self.smoothing, "init_n": self.init_n,
-            "threads": self.threads,
-            **({"train": self.train} if self.train else {}),
-        }
+        """Method and configuration (for provenance tags)."""
+        return {"method": self.method, **self.config.to_dict()}
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Metadata (K, bands, normalisation, architecture, versions, training) and arrays."""
@@ -407,10 +397,10 @@ class UICEngine(Engine):
         return meta, arrays
 
     def _training_meta(self) -> dict[str, Any]:
-        if not hasattr(self, "train_config_"):  # loaded from a file: keep what it said
-            return getattr(self, "training_meta_", None) or {}
+        if not hasattr(self, "fit_seconds_"):  # loaded from a file: keep what it said
+            return self.training_meta_
         return {
-            "config": self.train_config_,
+            "config": self.config.to_dict(),
             "fit_seconds": round(self.fit_seconds_, 2),
             "member_nmi": self.member_nmi_,
             "chosen_member": self.chosen_member_,
@@ -422,13 +412,20 @@ class UICEngine(Engine):
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> UICEngine:
         """Rebuild a fitted engine from :meth:`get_state` output (CPU; see :meth:`set_device`)."""
         arch = meta["arch"]
-        params = {k: meta[k] for k in ("normalize", "epochs", "patch_size", "batch_size", "lr", "members",
-                                        "hidden", "n_spatial", "pca_components", "pool_pixels",
-                                        "sample_size", "teacher", "balance", "balance_weight", "covariance",
-                                        "smoothing", "init_n", "threads")
-                  if k in meta}
-        engine = cls(n_classes=int(meta["n_classes"]), seed=meta.get("seed"), device="cpu",
-                     **params, **meta.get("train", {}))
+        fields = set(UICConfig.__dataclass_fields__) - {"n_classes", "seed", "device"}
+        params = {k: meta[k] for k in fields if k in meta}
+        dropped = sorted((set(meta) | set(meta.get("train") or {})) & OBSOLETE)
+        if dropped:  # written before the configuration was folded: prediction does not use them
+            logger.info("model file names training parameters this geouic no longer has (%s); ignored",
+                        ", ".join(dropped))
+        params.update({k: v for k, v in (meta.get("train") or {}).items() if k in fields})
+        if params.get("epochs") is None:
+            params.pop("epochs", None)
+        try:
+            engine = cls(n_classes=int(meta["n_classes"]), seed=meta.get("seed"), device="cpu", **params)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"the model file's UIC parameters cannot be read ({exc}); "
+                             "re-create it with this geouic (geouic train / classify --save-model).") from None
         engine.projection_ = Projection.from_state(meta["first_stage"], arrays)
         net = build_net(int(arch["in_channels"]), int(meta["n_classes"]), arch)
         state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
@@ -436,7 +433,7 @@ class UICEngine(Engine):
             net.load_state_dict(state)
         except RuntimeError as exc:
             raise ModelError(f"the network weights do not fit the stored architecture: {str(exc)[:200]}") from None
-        engine.net_ = net.eval().to(memory_format=torch.channels_last)
+        engine.net_ = _place(net.eval(), torch.device("cpu"))
         engine.halo = net.radius
         engine.n_classes_ = int(meta["n_classes"])
         engine.band_names_ = list(meta["band_names"])
@@ -444,6 +441,11 @@ class UICEngine(Engine):
         engine._device = torch.device("cpu")
         engine.training_meta_ = meta.get("training") or {}
         return engine
+
+
+def _place(net: UICNet, device: torch.device) -> UICNet:
+    """Move ``net`` to ``device`` in channels-last layout (torch's stubs lack ``memory_format``)."""
+    return cast(UICNet, cast(Any, net).to(device, memory_format=torch.channels_last))
 
 
 def _free_cores() -> int:
@@ -455,8 +457,11 @@ def _free_cores() -> int:
 
 
 def degenerate(labels: np.ndarray, k: int, *, max_share: float = 0.9, min_share: float = 0.001) -> bool:
-    """Whether a member's labelling has collapsed: one class above ``max_share`` of the pixels,
-    or a class below ``min_share`` (empty or meaningless). Needs no reference labels."""
+    """Whether a member's labelling has collapsed.
+
+    That is one class above ``max_share`` of the pixels, or a class below ``min_share`` (empty
+    or meaningless). Needs no reference labels.
+    """
     share = np.bincount(labels, minlength=k) / max(1, len(labels))
     return bool(share.max() > max_share or share.min() < min_share)
 
@@ -470,7 +475,7 @@ def _medoid(label_sets: list[np.ndarray], k: int) -> tuple[int, np.ndarray]:
     nmi = np.eye(m)
     for i in range(m):
         for j in range(i + 1, m):
-            nmi[i, j] = nmi[j, i] = _nmi(label_sets[i], label_sets[j])
+            nmi[i, j] = nmi[j, i] = label_nmi(label_sets[i], label_sets[j])
     if m == 1:
         return 0, nmi
     score = (nmi.sum(axis=1) - 1) / (m - 1)

@@ -1,8 +1,7 @@
-"""Pseudo-label assignment: initial clustering, balancing helpers, empty-class repair.
+"""Pseudo-label assignment: the regularised starting labels and empty-class repair.
 
-* :func:`initial_labels`: the labels a UIC member starts from, a diagonal Gaussian mixture (or
-  k-means) of the pool's 3x3-median-smoothed channels;
-* :func:`sinkhorn_labels` and :func:`inverse_frequency`: the equal-size balancing options;
+* :func:`initial_labels`: the labels a UIC member starts from, a full-covariance Gaussian mixture of
+  the pool's 3x3-median-smoothed channels regularised by a Potts field;
 * :func:`repair_empty`: a class that is empty or vanishing takes half of the largest class,
   split by 2-means in the network's feature space (not by random halving), and the classifier
   is split the same way.
@@ -23,7 +22,7 @@ from geouic.uic.model import UICNet
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["initial_labels", "fit_mixture", "count_distinct", "potts_smooth", "COVARIANCES", "sinkhorn_labels", "inverse_frequency", "repair_empty"]
+__all__ = ["initial_labels", "fit_mixture", "count_distinct", "potts_smooth", "COVARIANCES", "repair_empty"]
 
 
 def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "full", n_init: int = 4,
@@ -154,26 +153,6 @@ def count_distinct(X: np.ndarray) -> int:
     return int(len(np.unique(X @ direction)))
 
 
-def sinkhorn_labels(logp: np.ndarray, n_iter: int = 3) -> np.ndarray:
-    """Labels under an equal-size constraint: Sinkhorn-Knopp on ``exp(logp)`` (n, K)."""
-    q = np.exp(logp - logp.max(axis=1, keepdims=True)).astype(np.float64)
-    n, k = q.shape
-    for _ in range(n_iter):
-        q /= np.maximum(q.sum(axis=0, keepdims=True), 1e-12) * k
-        q /= np.maximum(q.sum(axis=1, keepdims=True), 1e-12) * n
-    return q.argmax(axis=1)
-
-
-def inverse_frequency(labels: np.ndarray, k: int) -> np.ndarray:
-    """Class weights proportional to 1/size (empty classes 0), mean weight 1 over used classes."""
-    counts = np.bincount(labels[labels >= 0], minlength=k).astype(np.float64)
-    w = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
-    used = counts > 0
-    return (w / w[used].mean()).astype(np.float32)
-
-
-
-
 def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray | Callable[[], np.ndarray], *,
                  min_count: int, seed: int, extra: list[UICNet] | None = None) -> tuple[np.ndarray, list[int]]:
     """Give every class with fewer than ``min_count`` pixels half of the largest class.
@@ -238,6 +217,7 @@ def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray | Calla
 def _split_head(net: UICNet, big: int, empty: int, c0: np.ndarray, c1: np.ndarray) -> None:
     """Classifier rows for ``big`` and ``empty`` that separate 2-means centres ``c0``/``c1``."""
     w, b = net.head.weight, net.head.bias  # (K, hidden, 1, 1), (K,)
+    assert b is not None  # the classifier has a bias
     d = torch.as_tensor(c1 - c0, dtype=w.dtype, device=w.device)
     m = torch.as_tensor((c0 + c1) / 2, dtype=w.dtype, device=w.device)
     alpha = 2.0 / float((d * d).sum())

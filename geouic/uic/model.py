@@ -89,6 +89,7 @@ def init_weights(net: nn.Module, generator: torch.Generator) -> None:
             nn.init.kaiming_uniform_(m.weight, a=0.0, nonlinearity="relu", generator=generator)
             fan_in = m.weight.shape[1] * m.weight.shape[2] * m.weight.shape[3]
             bound = 1.0 / max(1.0, fan_in) ** 0.5
+            assert m.bias is not None  # every layer of the network has a bias
             with torch.no_grad():
                 m.bias.uniform_(-bound, bound, generator=generator)
 
@@ -99,7 +100,8 @@ def build_net(in_channels: int, n_classes: int, arch: Mapping[str, Any]) -> UICN
                   n_spatial=int(arch["n_spatial"]), kernel=int(arch["kernel"]))
 
 
-def forward_tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, radius: int, *, tile: int = 256) -> torch.Tensor:
+def forward_tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, radius: int, *,
+                  tile: int = 256) -> torch.Tensor:
     """Apply a per-pixel convolutional ``fn`` to ``x`` (channels, rows, cols) tile by tile.
 
     Each ``tile`` x ``tile`` tile is computed with ``radius`` pixels of context on every side
@@ -124,4 +126,5 @@ def forward_tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, r
             if out is None:
                 out = torch.empty((y.shape[0], rows, cols), dtype=y.dtype, device=y.device)
             out[:, r0:r1, c0:c1] = y[:, r0 - a : r0 - a + (r1 - r0), c0 - c : c0 - c + (c1 - c0)]
+    assert out is not None  # the grid has at least one tile
     return out

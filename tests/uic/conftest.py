@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from tests.conftest import write_raster
 torch = pytest.importorskip("torch")
 
 #: Settings that train a tiny scene in about a second (one member, few short epochs).
-FAST = dict(members=1, epochs=6, warmup_epochs=3, steps_per_epoch=6, patch_size=16, batch_size=8)
+FAST: dict[str, Any] = dict(members=1, epochs=6, agreement=0.99, steps_per_epoch=6, patch_size=16, batch_size=8)
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pytest
 import rasterio
@@ -29,14 +31,14 @@ def _predict(engine, path):
 def test_make_engine_builds_uic():
     engine = make_engine("uic", n_classes=5, seed=3, epochs=2)
     assert isinstance(engine, UICEngine)
-    assert engine.n_classes == 5 and engine.seed == 3 and engine.epochs == 2
+    assert (engine.config.n_classes, engine.config.seed, engine.config.epochs) == (5, 3, 2)
     assert engine.halo >= 1
     with pytest.raises(NotFittedError):
         engine.predict_block(np.zeros((3, 4, 4), np.float32), np.ones((4, 4), bool))
 
 
 def test_make_engine_forwards_the_sample_size():
-    assert make_engine("uic", n_classes=4, sample_size=5000).sample_size == 5000
+    assert cast(UICEngine, make_engine("uic", n_classes=4, sample_size=5000)).config.sample_size == 5000
 
 
 def test_learns_a_tiny_coherent_scene(fitted, blobs):
@@ -66,7 +68,7 @@ def test_halo_covers_the_receptive_field(fitted):
 def test_same_seed_same_map(blobs, fitted):
     path, _ = blobs
     with open_raster(path) as src:
-        again = make_engine("uic", n_classes=4, seed=0, **FAST).fit([src])
+        again = cast(UICEngine, make_engine("uic", n_classes=4, seed=0, **FAST).fit([src]))
     assert np.array_equal(_predict(again, path), _predict(fitted, path))
     for (k, a), (_, b) in zip(fitted.net_.state_dict().items(), again.net_.state_dict().items()):
         assert torch.equal(a, b), k
@@ -132,7 +134,7 @@ def test_no_collapse_with_more_classes_than_fields(tmp_path):
     """K = 12 on a 4-class scene: the classes are repaired instead of vanishing.
 
     Default training (one member, to keep it to about ten seconds): the FAST settings are too
-    short for the averaged teacher to take the repaired classes up, and the requirement is
+    short for the moving average of the weights to take the repaired classes up, and the requirement is
     about the defaults.
     """
     labels = blob_labels(64, 4, seed=1)
@@ -156,7 +158,9 @@ def test_several_scenes_share_classes(blobs, tmp_path):
 @pytest.mark.parametrize("kwargs, match", [
     ({"device": "tpu"}, "device"),
     ({"members": 0}, "members"),
-    ({"balance": "equal"}, "balance"),
+    ({"balance": "equal"}, "balance does not apply"),
+    ({"lr": 2.0}, "lr=2.0 is invalid"),
+    ({"agreement": 0}, "agreement"),
     ({"bogus": 1}, "bogus"),
 ])
 def test_parameter_errors(blobs, kwargs, match):
@@ -200,3 +204,48 @@ def test_cuda_refused_without_gpu(blobs):
         pytest.skip("a CUDA device is present")
     with open_raster(blobs[0]) as src, pytest.raises(ParameterError, match="CUDA"):
         make_engine("uic", n_classes=4, seed=0, device="cuda", **FAST).fit([src])
+
+
+def test_interrupt_stops_the_other_members_without_waiting(blobs, monkeypatch):
+    """Ctrl-C in one member: fit raises at once and the others see the stop flag (issue 10)."""
+    import threading
+    import time
+
+    import geouic.uic.engine as engine_module
+
+    seen: list[bool] = []
+    started = threading.Event()
+
+    def fake_member(pool, initial, cfg, *, seed, arch, device, stop):
+        if not started.is_set():
+            started.set()
+            time.sleep(0.05)
+            raise KeyboardInterrupt
+        seen.append(stop.wait(timeout=30))  # a long member: only the stop flag ends it early
+        raise AssertionError("stopped")
+
+    monkeypatch.setattr(engine_module, "train_member", fake_member)
+    with open_raster(blobs[0]) as src:
+        engine = make_engine("uic", n_classes=4, seed=0, threads=2, device="cpu", **{**FAST, "members": 2})
+        t0 = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            engine.fit([src])
+        assert time.perf_counter() - t0 < 20  # the mixture is fitted first; the members are not waited for
+    for _ in range(100):
+        if seen:
+            break
+        time.sleep(0.02)
+    assert seen == [True]
+
+
+def test_model_files_from_before_the_folded_configuration_still_load(fitted, blobs):
+    """Old files name the removed training knobs (teacher, balance, warm-up): they load and predict the same."""
+    from geouic.engine import engine_from_state
+
+    meta, arrays = fitted.get_state()
+    old = {**meta, "teacher": "ema", "balance": "entropy", "epochs": None, "train": {"warmup_epochs": 3, "crop": 4}}
+    for key in ("agreement", "steps_per_epoch"):
+        old.pop(key)
+    loaded = cast(UICEngine, engine_from_state(old, arrays))
+    assert np.array_equal(_predict(loaded, blobs[0]), _predict(fitted, blobs[0]))
+    assert loaded.config.crop == 4 and loaded.config.epochs == 12

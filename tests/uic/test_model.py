@@ -43,7 +43,7 @@ def test_forward_tiled_equals_whole_forward():
 
 def test_init_is_reproducible_from_a_generator():
     a, b, c = _net(seed=3), _net(seed=3), _net(seed=4)
-    for (_, pa), (_, pb), (_, pc) in zip(a.state_dict().items(), b.state_dict().items(), c.state_dict().items()):
+    for (_, pa), (_, pb), (_, _pc) in zip(a.state_dict().items(), b.state_dict().items(), c.state_dict().items()):
         assert torch.equal(pa, pb)
     assert not torch.equal(a.head.weight, c.head.weight)
 

@@ -1,6 +1,8 @@
-"""The UIC loop's parts: nodata-free loss, empty-class repair, balancing helpers, the pool."""
+"""The UIC loop's parts: nodata-free loss, empty-class repair, the configuration, the pool, stopping."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,25 +13,24 @@ from geouic.errors import ParameterError  # noqa: E402
 from geouic.raster import open_raster  # noqa: E402
 from geouic.uic.data import PatchPool, Projection, Region  # noqa: E402
 from geouic.uic.model import UICNet, init_weights  # noqa: E402
-from geouic.uic.labels import initial_labels, inverse_frequency, repair_empty, sinkhorn_labels  # noqa: E402
-from geouic.uic.train import TrainConfig, train_member, uic_loss  # noqa: E402
+from geouic.uic.config import UICConfig  # noqa: E402
+from geouic.uic.labels import initial_labels, repair_empty  # noqa: E402
+from geouic.uic.train import TrainingStopped, label_nmi, train_member, uic_loss  # noqa: E402
 
 
-@pytest.mark.parametrize("balance", ["none", "entropy", "invfreq"])
-def test_nodata_pixels_take_no_part_in_the_loss(balance):
+@pytest.mark.parametrize("balance_weight", [0.0, 0.5])
+def test_nodata_pixels_take_no_part_in_the_loss(balance_weight):
     """Logits under ignored (-1) pixels change neither the loss nor receive gradient."""
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 4, 6, 6, generator=gen)
     labels = torch.randint(0, 4, (2, 6, 6), generator=gen)
     labels[:, :, :2] = -1  # nodata
-    weight = torch.tensor([1.0, 2.0, 0.5, 1.0]) if balance == "invfreq" else None
-    kind = "entropy" if balance == "entropy" else "none"
     a = logits.clone().requires_grad_(True)
-    loss_a = uic_loss(a, labels, balance=kind, balance_weight=0.5, class_weight=weight)
+    loss_a = uic_loss(a, labels, balance_weight=balance_weight)
     loss_a.backward()
     b = logits.clone()
     b[:, :, :, :2] = 1e3 * torch.randn(2, 4, 6, 2, generator=gen)
-    loss_b = uic_loss(b, labels, balance=kind, balance_weight=0.5, class_weight=weight)
+    loss_b = uic_loss(b, labels, balance_weight=balance_weight)
     assert torch.allclose(loss_a, loss_b)
     assert torch.all(a.grad[:, :, :, :2] == 0)
     assert torch.any(a.grad[:, :, :, 2:] != 0)
@@ -37,7 +38,7 @@ def test_nodata_pixels_take_no_part_in_the_loss(balance):
 
 def test_loss_of_an_all_nodata_batch_is_zero():
     logits = torch.randn(1, 3, 4, 4, requires_grad=True)
-    loss = uic_loss(logits, torch.full((1, 4, 4), -1), balance="entropy", balance_weight=1.0)
+    loss = uic_loss(logits, torch.full((1, 4, 4), -1), balance_weight=1.0)
     loss.backward()
     assert float(loss.detach()) == 0.0
 
@@ -46,7 +47,7 @@ def test_entropy_term_is_zero_for_balanced_use():
     logits = torch.zeros(1, 4, 2, 2)
     labels = torch.tensor([[[0, 1], [2, 3]]])
     plain = uic_loss(logits, labels)
-    assert torch.allclose(uic_loss(logits, labels, balance="entropy", balance_weight=1.0), plain)
+    assert torch.allclose(uic_loss(logits, labels, balance_weight=1.0), plain)
 
 
 def test_empty_class_is_refilled_by_a_feature_space_split():
@@ -62,6 +63,7 @@ def test_empty_class_is_refilled_by_a_feature_space_split():
     net = UICNet(3, 3, hidden=hidden, n_spatial=0)
     init_weights(net, torch.Generator().manual_seed(0))
     with torch.no_grad():  # a head that reproduces the labels before the repair
+        assert net.head.bias is not None
         net.head.weight.zero_()
         net.head.bias.zero_()
         net.head.weight[0, :, 0, 0] = torch.tensor([1.0, 1, 0, 0, 0, 0])
@@ -88,52 +90,64 @@ def test_repair_leaves_used_classes_alone():
     assert torch.equal(net.head.weight, before)
 
 
-def test_sinkhorn_and_inverse_frequency():
-    rng = np.random.default_rng(0)
-    logp = np.log(np.tile([0.9, 0.05, 0.05], (300, 1)) + rng.uniform(0, 0.01, (300, 3)))
-    counts = np.bincount(sinkhorn_labels(logp), minlength=3)
-    assert counts.min() > 50  # pushed towards equal sizes although class 0 dominates
-    w = inverse_frequency(np.array([0, 0, 0, 1, -1]), 3)
-    assert w[0] < w[1] and w[2] == 0 and np.isclose(w[:2].mean(), 1.0)
-
-
 def test_config_validation_names_the_parameter():
-    with pytest.raises(ParameterError, match="balance"):
-        TrainConfig(balance="bogus").validate()
-    with pytest.raises(ParameterError, match="patch_size"):
-        TrainConfig(patch_size=2).validate()
-    with pytest.raises(ParameterError, match="lr"):
-        TrainConfig(lr=0).validate()
-    with pytest.raises(ParameterError, match="augment has unknown key"):
-        TrainConfig(augment={"hue": 0.1}).validate()
-    with pytest.raises(ParameterError, match="lr_schedule"):
-        TrainConfig(lr_schedule="step").validate()
-    with pytest.raises(ParameterError, match="ema_halflife"):
-        TrainConfig(ema_halflife=0).validate()
-    with pytest.raises(ParameterError, match="final_lr"):
-        TrainConfig(final_lr=0).validate()
+    cases: list[tuple[dict[str, Any], str]] = [({"patch_size": 2}, "patch_size"), ({"lr": 0}, "lr"), ({"covariance": "x"}, "covariance"),
+                          ({"augment": {"hue": 0.1}}, "augment has unknown key"), ({"agreement": 1.5}, "agreement"),
+                          ({"n_classes": 1}, "n_classes"), ({"threads": 0}, "threads"), ({"smoothing": -1}, "smoothing")]
+    for kwargs, match in cases:
+        with pytest.raises(ParameterError, match=match):
+            UICConfig(**kwargs).validate()
+    assert UICConfig().validate().epochs == 12
 
 
-@pytest.mark.parametrize("schedule", ["cosine", "constant"])
-def test_learning_rate_is_annealed_over_the_self_labelled_epochs(blobs, schedule):
-    path, _ = blobs
+def test_obsolete_parameters_are_refused_with_the_reason():
+    with pytest.raises(ParameterError, match="teacher.*removed with the self-labelling phase"):
+        UICConfig.from_params({"teacher": "ema"})
+    from geouic.uic import UICEngine
+
+    with pytest.raises(ParameterError, match="warmup_epochs"):
+        UICEngine(4, warmup_epochs=3)
+
+
+def _pool(path):
     with open_raster(path) as src:
         from geouic.sampling import sample_pixels
 
         proj = Projection().fit(sample_pixels([src], 5000, seed=0))
-        pool = PatchPool.from_sources([src], proj, pool_pixels=1 << 16, seed=0)
-    cfg = TrainConfig(epochs=6, warmup_epochs=2, min_epochs=6, steps_per_epoch=2, patch_size=16, batch_size=4,
-                      lr=1e-2, final_lr=0.1, lr_schedule=schedule)
-    res = train_member(pool, initial_labels(pool, 3, 0), 3, cfg, seed=0, arch={"hidden": 8, "n_spatial": 1, "kernel": 3},
-                       device=torch.device("cpu"))
-    lrs = [h["lr"] for h in res.history]
-    assert [h["phase"] for h in res.history] == ["warmup"] * 2 + ["self"] * 4
-    assert lrs[:3] == pytest.approx([1e-2] * 3)  # warm-up, then the first self-labelled epoch
-    if schedule == "cosine":
-        assert lrs[-1] == pytest.approx(1e-3)
-        assert all(a > b for a, b in zip(lrs[2:], lrs[3:]))
-    else:
-        assert lrs == pytest.approx([1e-2] * 6)
+        return PatchPool.from_sources([src], proj, pool_pixels=1 << 16, seed=0)
+
+
+def test_distillation_stops_at_the_agreement(blobs):
+    """A member ends at the first epoch whose network reproduces ``agreement`` of its labels."""
+    pool = _pool(blobs[0])
+    arch = {"hidden": 8, "n_spatial": 1, "kernel": 3}
+    cfg = UICConfig(n_classes=3, epochs=8, steps_per_epoch=4, patch_size=16, batch_size=4, lr=1e-2, agreement=0.6)
+    res = train_member(pool, initial_labels(pool, 3, 0), cfg, seed=0, arch=arch, device=torch.device("cpu"))
+    agreements = [h["agreement"] for h in res.history]
+    assert agreements[-1] >= 0.6 and all(a < 0.6 for a in agreements[:-1])
+    assert len(res.history) < 8
+
+
+def test_stop_flag_ends_training_at_once(blobs):
+    import threading
+
+    pool = _pool(blobs[0])
+    stop = threading.Event()
+    stop.set()
+    cfg = UICConfig(n_classes=3, epochs=2, steps_per_epoch=2, patch_size=16, batch_size=4)
+    with pytest.raises(TrainingStopped):
+        train_member(pool, initial_labels(pool, 3, 0), cfg, seed=0, arch={"hidden": 8, "n_spatial": 1, "kernel": 3},
+                     device=torch.device("cpu"), stop=stop)
+
+
+def test_label_nmi_matches_scikit_learn():
+    from sklearn.metrics import normalized_mutual_info_score
+
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 4, 500), rng.integers(0, 3, 500)
+    b[:300] = a[:300] % 3
+    assert label_nmi(a, b) == pytest.approx(normalized_mutual_info_score(a, b), abs=1e-9)
+    assert label_nmi(a, a) == pytest.approx(1.0)
 
 
 def test_pool_excludes_nodata(blobs_nodata):
@@ -147,6 +161,7 @@ def test_pool_excludes_nodata(blobs_nodata):
     for reg in pool.regions:
         assert np.all(reg.x[:, ~reg.valid] == 0)
     x, valid, y = pool.sample(20, 16, np.random.default_rng(0), pool.split(np.zeros(pool.n_valid, np.int64)))
+    assert y is not None
     assert np.all(y[~valid] == -1) and np.all(y[valid] == 0)
     assert np.all(x[:, :, ~valid[0]][0] == 0)
 
@@ -158,9 +173,9 @@ def test_member_history_logs_nmi_and_sizes(blobs, caplog):
 
         proj = Projection().fit(sample_pixels([src], 5000, seed=0))
         pool = PatchPool.from_sources([src], proj, pool_pixels=1 << 16, seed=0)
-    cfg = TrainConfig(epochs=3, warmup_epochs=1, steps_per_epoch=2, patch_size=16, batch_size=4)
+    cfg = UICConfig(n_classes=4, epochs=3, agreement=1.0, steps_per_epoch=2, patch_size=16, batch_size=4)
     with caplog.at_level("INFO", logger="geouic.uic.train"):
-        res = train_member(pool, initial_labels(pool, 4, 0), 4, cfg, seed=0, arch={"hidden": 8, "n_spatial": 1, "kernel": 3},
+        res = train_member(pool, initial_labels(pool, 4, 0), cfg, seed=0, arch={"hidden": 8, "n_spatial": 1, "kernel": 3},
                            device=torch.device("cpu"))
     assert len(res.history) == 3
     assert all(0 <= h["nmi"] <= 1 and len(h["sizes"]) == 4 for h in res.history)
