@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -77,8 +77,14 @@ class Engine(ABC):
     class_names_: dict[int, str]
 
     @abstractmethod
-    def fit(self, sources: Sequence[RasterSource], *, training: Any = None) -> Engine:
-        """Learn from one or several scenes; return self."""
+    def fit(self, sources: Sequence[RasterSource], *, training: Any = None,
+            progress: Callable[..., None] | None = None) -> Engine:
+        """Learn from one or several scenes; return self.
+
+        ``progress(advance, total, note)``, when given, is told of long fitting work as it goes
+        (UIC: one step per training epoch of each member, with a note naming member, epoch and
+        NMI); engines that fit in seconds may never call it.
+        """
 
     @abstractmethod
     def predict_block(self, data: np.ndarray, valid: np.ndarray, *,
@@ -172,7 +178,8 @@ class PixelEngine(Engine):
         self.extra_outputs = frozenset({"confidence", "entropy", "memberships"} if has_proba else {"confidence"})
 
     # -- fitting --------------------------------------------------------------------------
-    def fit(self, sources: Sequence[RasterSource], *, training: Any = None) -> PixelEngine:
+    def fit(self, sources: Sequence[RasterSource], *, training: Any = None,
+            progress: Callable[..., None] | None = None) -> PixelEngine:
         """Fit the normaliser and the estimator on a bounded sample of the scenes.
 
         Parameters
@@ -181,6 +188,8 @@ class PixelEngine(Engine):
         training : ReferenceData, optional
             Labels on the grid of ``sources[0]`` (required for supervised methods); anything
             with ``read(window) -> (rows, cols) int`` and optional ``names`` works.
+        progress : callable, optional
+            Not called: a pixel engine fits on a bounded sample in seconds.
         """
         if isinstance(sources, RasterSource):
             sources = [sources]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,7 +190,7 @@ def _predict_one(source: RasterSource, engine: Engine, pair: WindowPair,
 
 def classify_raster(source: RasterSource, engine: Engine,
                     output: str | os.PathLike, *, training: Any = None,
-                    **kwargs: Any) -> ClassifyResult:
+                    fit_progress: Callable[..., None] | None = None, **kwargs: Any) -> ClassifyResult:
     """Fit an engine on a scene and write its class map.
 
     Parameters
@@ -202,6 +202,8 @@ def classify_raster(source: RasterSource, engine: Engine,
     output : str or path-like
     training : ReferenceData, optional
         Training labels for supervised engines.
+    fit_progress : callable, optional
+        ``fit_progress(advance, total, note)`` during fitting (see :meth:`Engine.fit`).
     **kwargs
         Passed to :func:`apply_engine`.
 
@@ -213,7 +215,7 @@ def classify_raster(source: RasterSource, engine: Engine,
     for p in (kwargs.get("extras") or {}).values():
         check_output(p, overwrite=kwargs.get("overwrite", False))
     t0 = time.perf_counter()
-    engine.fit([source], training=training)
+    engine.fit([source], training=training, progress=fit_progress)
     fit_seconds = time.perf_counter() - t0
     logger.info("fitted %s in %.1f s", engine.method, fit_seconds)
     result = apply_engine(source, engine, output, **kwargs)

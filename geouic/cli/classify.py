@@ -9,7 +9,7 @@ import click
 
 from geouic.cli.options import (
     EngineArgs, bands_opt, co_opt, cog_opt, engine_options, extra_outputs, handle_errors, mem_limit_opt, output_opt,
-    nodata_opt, overwrite_opt, progress_callback, status, verbosity, workers_opt,
+    nodata_opt, overwrite_opt, progress_phases, status, verbosity, workers_opt,
 )
 
 save_model_opt = click.option("--save-model", type=click.Path(dir_okay=False), default=None,
@@ -57,10 +57,10 @@ def cli(scene: str, output: str, engine_args: EngineArgs, bands: list[str] | Non
     with open_raster(scene, bands=bands, nodata=nodata) as source:
         training = engine_args.open_training(source)
         status(f"Fitting {engine.method} on {source.path} ({source.width}x{source.height}, {source.count} bands)...")
-        with progress_callback("Classifying") as update:
+        with progress_phases("Training", "Classifying") as (fit_update, update):
             result = classify_raster(source, engine, output, training=training, extras=extras,
                                      mem_limit_mb=mem_limit, overwrite=overwrite, profile=profile,
-                                     workers=workers, progress=update)
+                                     workers=workers, progress=update, fit_progress=fit_update)
         echo_summary(result, engine, [source.path], save_model=save_model, overwrite=overwrite)
 
 

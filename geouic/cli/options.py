@@ -50,6 +50,7 @@ __all__ = [
     "overwrite_opt",
     "parse_bands",
     "progress_callback",
+    "progress_phases",
     "seed_opt",
     "status",
     "terminate_as_interrupt",
@@ -308,30 +309,56 @@ def _show_progress() -> bool:
     return not is_quiet() and sys.stderr.isatty()
 
 
-def progress_callback(label: str) -> contextlib.AbstractContextManager[Callable[[int, int], None]]:
-    """A context manager yielding ``update(advance, total)`` for a library pass's ``progress=``.
+def progress_callback(label: str) -> contextlib.AbstractContextManager[Callable[..., None]]:
+    """A context manager yielding ``update(advance, total, note=None)`` for a library's ``progress=``.
 
-    The library tells how many windows its call runs (``total``); the bar is sized from that,
-    never by the CLI counting windows. A bar on a terminal, nothing elsewhere; it appears at the
-    first update, so work done before (fitting) shows no empty bar.
+    The library tells how many steps its call runs (``total``: windows, or training epochs);
+    the bar is sized from that, never by the CLI counting. A bar on a terminal, nothing
+    elsewhere; it appears at the first update, so work done before shows no empty bar.
+    ``note`` (training: member, epoch and NMI) is shown after the label.
+    """
+    return _single(progress_phases(label))
+
+
+@contextlib.contextmanager
+def _single(phases: contextlib.AbstractContextManager[tuple[Callable[..., None], ...]]
+            ) -> Iterator[Callable[..., None]]:
+    with phases as (update,):
+        yield update
+
+
+@contextlib.contextmanager
+def progress_phases(*labels: str) -> Iterator[tuple[Callable[..., None], ...]]:
+    """One ``update(advance, total, note=None)`` per phase (e.g. "Training", then "Classifying").
+
+    Bars are shown one at a time: the first update of a phase closes the bar of the phase
+    before it, so a command whose one library call trains and then predicts shows two
+    clean bars in turn.
     """
     if not _show_progress():
-        return contextlib.nullcontext(lambda advance, total: None)
+        yield tuple((lambda advance, total, note=None: None) for _ in labels)
+        return
+    with contextlib.ExitStack() as outer:
+        state: dict[str, Any] = {"phase": None, "stack": None, "bar": None}
 
-    @contextlib.contextmanager
-    def bar() -> Iterator[Callable[[int, int], None]]:
-        with contextlib.ExitStack() as stack:
-            state: dict[str, Any] = {}
+        def make(phase: int, label: str) -> Callable[..., None]:
+            def update(advance: int, total: int, note: str | None = None) -> None:
+                if state["phase"] != phase:
+                    if state["stack"] is not None:
+                        state["stack"].close()
+                    stack = contextlib.ExitStack()
+                    outer.callback(stack.close)
+                    bar = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
+                    state.update(phase=phase, stack=stack, bar=bar)
+                bar = state["bar"]
+                bar.length = total
+                if note:
+                    bar.label = f"{label} ({note})"
+                bar.update(advance)
 
-            def update(advance: int, total: int) -> None:
-                if "bar" not in state:
-                    state["bar"] = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
-                state["bar"].length = total
-                state["bar"].update(advance)
+            return update
 
-            yield update
-
-    return bar()
+        yield tuple(make(i, label) for i, label in enumerate(labels))
 
 
 # ---------------------------------------------------------------------------- shared options

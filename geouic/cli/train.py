@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
-    CliError, EngineArgs, bands_opt, engine_options, handle_errors, nodata_opt, overwrite_opt, status, verbosity,
+    CliError, EngineArgs, bands_opt, engine_options, handle_errors, nodata_opt, overwrite_opt, progress_callback,
+    status, verbosity,
 )
 
 
@@ -54,7 +55,8 @@ def cli(scenes: tuple[str, ...], engine_args: EngineArgs, bands: list[str] | Non
         pixels = sum(s.width * s.height for s in sources)
         status(f"Training {engine.method} on {len(sources)} scene(s), {pixels:,} pixels, {first.count} bands...")
         t0 = time.perf_counter()
-        engine.fit(sources, training=training)
+        with progress_callback("Training") as update:
+            engine.fit(sources, training=training, progress=update)
         seconds = time.perf_counter() - t0
         path = _save(engine, save_model, overwrite=overwrite,
                      extra={"trained_on": [str(s.path) for s in sources]})

@@ -25,7 +25,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
@@ -197,12 +197,15 @@ class UICEngine(Engine):
         return {**DEFAULT_ARCH, "hidden": int(self.config.hidden), "n_spatial": int(self.config.n_spatial)}
 
     # -- fitting ------------------------------------------------------------------------------
-    def fit(self, sources: Sequence[RasterSource], *, training: Any = None) -> UICEngine:
+    def fit(self, sources: Sequence[RasterSource], *, training: Any = None,
+            progress: Callable[..., None] | None = None) -> UICEngine:
         """Train on one or several scenes with the same bands; return self.
 
         Patches are drawn from every scene (in proportion to its size), so the classes mean
         the same in all of them. Ctrl-C (KeyboardInterrupt) stops the members within one
-        optimisation step.
+        optimisation step. ``progress(advance, total, note)`` is called after every epoch of
+        every member (``total`` = members x epochs; a member that stops early advances by its
+        epochs left), with a note such as ``"member 1/2, epoch 3/12, NMI 0.981"``.
 
         Raises
         ------
@@ -239,7 +242,7 @@ class UICEngine(Engine):
         logger.info("starting labels: class shares %s", " ".join(
             f"{v:.3f}" for v in np.bincount(initial, minlength=k) / len(initial)))
         member_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(cfg.members)]
-        results = self._train_members(pool, initial, member_seeds, device)
+        results = self._train_members(pool, initial, member_seeds, device, progress)
         best, nmi = _medoid([r.labels for r in results], k)
         self.member_nmi_ = nmi.tolist()
         self.chosen_member_ = best
@@ -258,7 +261,7 @@ class UICEngine(Engine):
         return self
 
     def _train_members(self, pool: PatchPool, initial: np.ndarray, seeds: list[int],
-                       device: torch.device) -> list[MemberResult]:
+                       device: torch.device, progress: Callable[..., None] | None = None) -> list[MemberResult]:
         """Train one member per seed: on the CPU each runs on one torch thread, ``threads`` at once.
 
         One thread per member and members side by side use the cores better than several
@@ -269,11 +272,15 @@ class UICEngine(Engine):
         """
         cfg = self.config
         stop = threading.Event()
+        report = _EpochReport(progress, len(seeds), int(cfg.epochs))
 
         def one(i: int) -> MemberResult:
-            logger.info("training member %d/%d (seed %d) on %s", i + 1, len(seeds), seeds[i], device)
-            res = train_member(pool, initial, cfg, seed=seeds[i], arch=self.arch, device=device, stop=stop)
-            logger.info("member %d: %d epochs in %.1f s", i + 1, len(res.history), res.seconds)
+            name = f"member {i + 1}/{len(seeds)}"
+            logger.info("training %s (seed %d) on %s", name, seeds[i], device)
+            res = train_member(pool, initial, cfg, seed=seeds[i], arch=self.arch, device=device, stop=stop,
+                               name=name, on_epoch=lambda entry: report.epoch(name, entry))
+            report.member_done(len(res.history))
+            logger.info("%s: %d epochs in %.1f s", name, len(res.history), res.seconds)
             return res
 
         parallel = 1 if device.type != "cpu" else max(1, min(len(seeds), cfg.threads or _free_cores()))
@@ -484,3 +491,24 @@ def _medoid(label_sets: list[np.ndarray], k: int) -> tuple[int, np.ndarray]:
         logger.info("members %s are degenerate and not chosen", (np.flatnonzero(bad) + 1).tolist())
         score = np.where(bad, -np.inf, score)
     return int(np.argmax(score)), nmi
+
+
+class _EpochReport:
+    """Turns members' epochs (from several threads) into ``progress(advance, total, note)`` calls."""
+
+    def __init__(self, progress: Callable[..., None] | None, members: int, epochs: int) -> None:
+        self.progress, self.epochs = progress, epochs
+        self.total = members * epochs
+        self.lock = threading.Lock()
+
+    def epoch(self, name: str, entry: dict[str, Any]) -> None:
+        """One epoch of member ``name`` finished."""
+        if self.progress is not None:
+            with self.lock:
+                self.progress(1, self.total, f"{name}, epoch {entry['epoch']}/{self.epochs}, NMI {entry['nmi']:.3f}")
+
+    def member_done(self, epochs_run: int) -> None:
+        """A member ended after ``epochs_run`` epochs: the bar skips the epochs it did not need."""
+        if self.progress is not None and epochs_run < self.epochs:
+            with self.lock:
+                self.progress(self.epochs - epochs_run, self.total, None)

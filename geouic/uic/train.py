@@ -29,6 +29,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,7 +135,8 @@ def default_steps(pool: PatchPool, cfg: UICConfig) -> int:
 
 
 def train_member(pool: PatchPool, initial: np.ndarray, cfg: UICConfig, *, seed: int, arch: dict[str, int],
-                 device: torch.device, stop: threading.Event | None = None) -> MemberResult:
+                 device: torch.device, stop: threading.Event | None = None, name: str = "member",
+                 on_epoch: Callable[[dict[str, Any]], None] | None = None) -> MemberResult:
     """Train one UIC network on the pool; see the module docstring for the loop.
 
     Parameters
@@ -152,6 +154,11 @@ def train_member(pool: PatchPool, initial: np.ndarray, cfg: UICConfig, *, seed: 
     stop : threading.Event, optional
         Checked before every optimisation step and every pool region of a forward pass; once
         set, training ends at once.
+    name : str, default="member"
+        How the log lines name this run (e.g. ``"member 1/2"``), so lines of members trained
+        side by side can be told apart.
+    on_epoch : callable, optional
+        Called with each epoch's history entry (``epoch``, ``nmi``, ``agreement``, ...).
 
     Returns
     -------
@@ -165,7 +172,7 @@ def train_member(pool: PatchPool, initial: np.ndarray, cfg: UICConfig, *, seed: 
         ``stop`` was set.
     """
     t0 = time.perf_counter()
-    run = _Member(pool, cfg, seed, arch, device, stop)
+    run = _Member(pool, cfg, seed, arch, device, stop, name)
     labels = np.asarray(initial, dtype=np.int64)
     prev = labels[run.monitor]
     for epoch in range(cfg.epochs):
@@ -173,10 +180,13 @@ def train_member(pool: PatchPool, initial: np.ndarray, cfg: UICConfig, *, seed: 
         loss = run.train_epoch(labels)
         cur = predict_pool(run.teacher, pool, device, stop=stop).argmax(1)
         agreement = float(np.mean(cur[run.monitor] == labels[run.monitor]))
-        run.log_epoch(epoch, prev, cur, loss, agreement, repaired)
+        entry = run.log_epoch(epoch, prev, cur, loss, agreement, repaired)
+        if on_epoch is not None:
+            on_epoch(entry)
         prev = cur[run.monitor]
         if agreement >= cfg.agreement:
-            logger.info("distillation done after %d epochs (agreement with its labels %.3f)", epoch + 1, agreement)
+            logger.info("%s: distillation done after %d epochs (agreement with its labels %.3f)", name, epoch + 1,
+                        agreement)
             break
     net, final_labels = run.finish()
     return MemberResult(net, final_labels, run.history, time.perf_counter() - t0)
@@ -186,7 +196,8 @@ class _Member:
     """The state of one training run: network, its moving average, optimiser, random streams."""
 
     def __init__(self, pool: PatchPool, cfg: UICConfig, seed: int, arch: dict[str, int],
-                 device: torch.device, stop: threading.Event | None):
+                 device: torch.device, stop: threading.Event | None, name: str = "member"):
+        self.name = name
         self.pool, self.k, self.cfg, self.seed, self.device = pool, int(cfg.n_classes), cfg, int(seed), device
         self.stop = stop
         self.gen = torch.Generator().manual_seed(int(seed))
@@ -231,8 +242,9 @@ class _Member:
                  "nmi": label_nmi(prev, now), "agreement": agreement, "hist_change": change,
                  "repaired": repaired, "sizes": np.round(hist, 4).tolist()}
         self.history.append(entry)
-        logger.info("epoch %d: loss %.3f, NMI with previous epoch %.4f, agreement with its labels %.3f, "
-                    "class sizes %s%s", epoch + 1, loss, entry["nmi"], agreement, " ".join(f"{h:.3f}" for h in hist),
+        logger.info("%s, epoch %d/%d: loss %.3f, NMI with previous epoch %.4f, agreement with its labels %.3f, "
+                    "class sizes %s%s", self.name, epoch + 1, self.cfg.epochs, loss, entry["nmi"], agreement,
+                    " ".join(f"{h:.3f}" for h in hist),
                     f", repaired classes {repaired}" if repaired else "")
         return entry
 

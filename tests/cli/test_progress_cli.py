@@ -92,3 +92,17 @@ def test_assign_bar_counts_both_passes(tmp_path, bars):
         n = len(src.windows(mem_limit_mb=1, bytes_per_pixel=BYTES_PER_PIXEL["class_map"]))
     assert n > 1
     assert bar.length == 2 * n and sum(k for k, _ in bar.updates) == 2 * n
+
+
+def test_classify_shows_a_training_bar_then_a_classifying_bar(tmp_path, bars):
+    """Default engine (UIC): one step per member epoch with member, epoch and NMI in the label, then windows."""
+    from tests.conftest import make_scene
+
+    scene = write_raster(tmp_path / "s.tif", make_scene(quadrant_labels(48)), nodata=0)
+    result = CliRunner().invoke(main, ["classify", str(scene), "-k", "4", "--epochs", "2", "--patch-size", "16",
+                                       "--batch-size", "8", "-o", str(tmp_path / "c.tif")])
+    assert result.exit_code == 0, result.output
+    training, classifying = bars
+    assert training.label.startswith("Training (member ") and "epoch " in training.label and "NMI " in training.label
+    assert sum(n for n, _ in training.updates) == training.length == 2 * 2  # 2 members x 2 epochs
+    assert classifying.label == "Classifying" and sum(n for n, _ in classifying.updates) == classifying.length

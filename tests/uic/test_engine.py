@@ -216,7 +216,7 @@ def test_interrupt_stops_the_other_members_without_waiting(blobs, monkeypatch):
     seen: list[bool] = []
     started = threading.Event()
 
-    def fake_member(pool, initial, cfg, *, seed, arch, device, stop):
+    def fake_member(pool, initial, cfg, *, seed, arch, device, stop, **log):
         if not started.is_set():
             started.set()
             time.sleep(0.05)
@@ -249,3 +249,16 @@ def test_model_files_from_before_the_folded_configuration_still_load(fitted, blo
     loaded = cast(UICEngine, engine_from_state(old, arrays))
     assert np.array_equal(_predict(loaded, blobs[0]), _predict(fitted, blobs[0]))
     assert loaded.config.crop == 4 and loaded.config.epochs == 12
+
+
+def test_fit_reports_every_member_epoch(blobs):
+    from geouic.raster import open_raster
+
+    calls = []
+    with open_raster(blobs[0]) as src:
+        make_engine("uic", n_classes=4, seed=0, **{**FAST, "members": 2, "epochs": 3}).fit(
+            [src], progress=lambda advance, total, note: calls.append((advance, total, note)))
+    assert {total for _, total, _ in calls} == {6} and sum(a for a, _, _ in calls) == 6
+    notes = [n for _, _, n in calls if n]
+    assert any(n.startswith("member 1/2, epoch 1/3, NMI ") for n in notes)
+    assert any(n.startswith("member 2/2, epoch 1/3, NMI ") for n in notes)
