@@ -177,10 +177,12 @@ class RasterSource:
     def empty_bands(self) -> list[int]:
         """Indexes (1-based, in the file) of selected bands without a valid value (all NaN, nodata or masked).
 
-        Reads the whole scene band by band, block by block: meant for explaining an error.
+        Reads the scene window by window (the shared window pass, stopping once every band has
+        shown a valid value): meant for explaining an error.
         """
         seen = np.zeros(self.count, bool)
-        for _, window in self._ds.block_windows(self.indexes[0]):
+        for pair in self.windows():
+            window = pair.core
             raw = self._ds.read(self.indexes, window=window)
             ok = self._ds.read_masks(self.indexes, window=window) > 0
             if np.issubdtype(raw.dtype, np.floating):
