@@ -58,7 +58,8 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise ParameterError("device='cuda' was asked for but torch sees no CUDA device; use --device cpu or auto.")
+        raise ParameterError("device='cuda' was asked for but torch sees no CUDA device; use device cpu or auto.",
+                             params=("device",))
     return torch.device(device)
 
 
@@ -222,19 +223,20 @@ class UICEngine(Engine):
         for s in sources[1:]:
             if s.count != len(names):
                 raise ParameterError(f"{s.path} has {s.count} bands but {sources[0].path} has {len(names)}; "
-                                     "every training scene needs the same bands (use --bands).")
+                                     "every training scene needs the same bands (select them with bands).",
+                                     params=("bands",))
         seed = 0 if cfg.seed is None else int(cfg.seed)
         t0 = time.perf_counter()
         X = sample_pixels(sources, cfg.sample_size, seed=seed)
         if len(X) < k:
             raise ParameterError(f"{sources[0].path}: only {len(X)} valid pixels for {k} classes; "
-                                 "lower --classes or check the nodata value.")
+                                 "lower n_classes or check the nodata value.", params=("n_classes",))
         distinct = count_distinct(X)
         if distinct < k:
             where = sources[0].path if len(sources) == 1 else f"{len(sources)} scenes ({sources[0].path}, ...)"
             raise ParameterError(f"{where}: the {len(X)} sampled valid pixels hold only {distinct} distinct "
                                  f"values, fewer than the {k} classes asked for; "
-                                 f"lower --classes to {distinct} or less.")
+                                 f"lower n_classes to {distinct} or less.", params=("n_classes",))
         self.projection_ = Projection(cfg.normalize, cfg.pca_components).fit(X)
         pool = PatchPool.from_sources(sources, self.projection_, pool_pixels=cfg.pool_pixels, seed=seed)
         initial = initial_labels(pool, k, seed, covariance=cfg.covariance, n_init=int(cfg.init_n),

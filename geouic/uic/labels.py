@@ -135,7 +135,7 @@ def fit_mixture(X: np.ndarray, k: int, seeds: np.ndarray, *, covariance: str = "
             break
     if best is None:
         raise ParameterError(f"no Gaussian mixture of {k} components could be fitted to {len(X)} pixels "
-                             f"({count_distinct(X)} distinct values); lower --classes.")
+                             f"({count_distinct(X)} distinct values); lower n_classes.", params=("n_classes",))
     return best
 
 

@@ -90,7 +90,7 @@ def test_fewer_distinct_values_than_classes_is_one_clear_error(tmp_path):
     with open_raster(path) as src, pytest.raises(ParameterError) as info:
         make_engine("uic", n_classes=5, seed=0, **FAST).fit([src])
     msg = str(info.value)
-    assert "three_values.tif" in msg and "only 3 distinct values" in msg and "lower --classes to 3" in msg
+    assert "three_values.tif" in msg and "only 3 distinct values" in msg and "lower n_classes to 3" in msg
 
 
 def test_fewer_distinct_values_than_classes_exits_2(tmp_path):
