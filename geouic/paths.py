@@ -21,7 +21,7 @@ from typing import TypeAlias
 
 from geouic.errors import OutputError
 
-__all__ = ["PathSpec", "check_distinct", "resolve", "thematic_files"]
+__all__ = ["PathSpec", "check_distinct", "check_map_output", "resolve", "thematic_files"]
 
 #: One path, several paths (a main file and the sidecars written with it), or None.
 PathSpec: TypeAlias = "str | os.PathLike | Iterable[str | os.PathLike] | None"
@@ -119,3 +119,22 @@ def check_distinct(outputs: Mapping[str, PathSpec], inputs: Mapping[str, PathSpe
                         "would delete it, even with overwrite=True: choose another folder.",
                         params=(role, in_role, "overwrite"),
                     )
+
+
+def check_map_output(output: str | os.PathLike, inputs: Mapping[str, PathSpec], *, overwrite: bool) -> None:
+    """Check a thematic map output before any work: never an input, sidecars following ``overwrite``.
+
+    The map and its sidecars (``.aux.xml``, ``.qml``) are refused when they would replace one
+    of ``inputs``, and when they exist and ``overwrite`` is False.
+
+    Raises
+    ------
+    OutputError
+        See :func:`check_distinct` and :func:`geouic.output.check_output`.
+    """
+    from geouic.output import check_output
+
+    files = thematic_files(output)
+    check_distinct({"output": files}, inputs)  # whatever overwrite says
+    for path in files:
+        check_output(path, overwrite=overwrite)

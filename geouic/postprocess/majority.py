@@ -146,15 +146,13 @@ def majority_filter(map_path: str | os.PathLike, output: str | os.PathLike, *, s
     -------
     MajorityResult
     """
-    from geouic.output import ThematicProfile, ThematicWriter, check_output
-    from geouic.paths import check_distinct, thematic_files
+    from geouic.output import ThematicProfile, ThematicWriter
+    from geouic.paths import check_map_output
 
     t0 = time.perf_counter()
     kernel = _kernel(size, neighbors)
     majority_array(np.zeros((1, 1), np.uint16), size=size, neighbors=neighbors, threshold=threshold)  # validate
-    check_distinct({"output": thematic_files(output)}, {"map_path": map_path})  # whatever overwrite says
-    for path in thematic_files(output):
-        check_output(path, overwrite=overwrite)
+    check_map_output(output, {"map_path": map_path}, overwrite=overwrite)
     halo = kernel.shape[0] // 2
     name = f"{neighbors} neighbours" if neighbors else f"{size}x{size} window"
     with open_class_map(map_path, warn_crs=False) as source:

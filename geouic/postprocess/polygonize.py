@@ -36,6 +36,7 @@ import numpy as np
 
 from geouic.classmap import class_names, open_class_map
 from geouic.errors import OutputError, ParameterError
+from geouic.paths import check_distinct
 from geouic.postprocess import _io
 from geouic.postprocess.patches import check_connectivity
 from geouic.windows import ProgressCallback, RunProgress
@@ -250,8 +251,6 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
                              params=("simplify",))
     output = Path(output)
     driver = _driver(output)
-    from geouic.paths import check_distinct
-
     check_distinct({"output": output}, {"map_path": map_path})  # an input is never replaced, whatever overwrite says
     with open_class_map(map_path, warn_crs=False) as source:
         row_area, pixel_area = _io.pixel_area_rows(source)

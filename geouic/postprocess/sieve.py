@@ -248,15 +248,13 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
     -------
     SieveResult
     """
-    from geouic.output import ThematicProfile, ThematicWriter, check_output
-    from geouic.paths import check_distinct, thematic_files
+    from geouic.output import ThematicProfile, ThematicWriter
+    from geouic.paths import check_map_output
 
     t0 = time.perf_counter()
     value, unit = parse_mmu(mmu)
     connectivity = check_connectivity(connectivity)
-    check_distinct({"output": thematic_files(output)}, {"map_path": map_path})  # whatever overwrite says
-    for path in thematic_files(output):
-        check_output(path, overwrite=overwrite)
+    check_map_output(output, {"map_path": map_path}, overwrite=overwrite)
     with open_class_map(map_path, warn_crs=False) as source:
         row_area, pixel_area = _io.pixel_area_rows(source)
         if unit == "ha":
