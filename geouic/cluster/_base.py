@@ -9,18 +9,24 @@ number of pixels, and float32 input stays float32 inside the product.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from geouic.errors import ModelError, NotFittedError, ParameterError
+from geouic.errors import GeouicError, ModelError, NotFittedError, ParameterError
 
 __all__ = [
     "CHUNK_ROWS",
     "CentroidPredictMixin",
+    "DataTypeError",
+    "EstimatorNotFittedError",
     "check_choice",
     "check_data",
+    "check_fitted",
     "check_float",
     "check_int",
     "check_seed",
@@ -83,27 +89,65 @@ def check_seed(random_state: object) -> np.random.RandomState:
     )
 
 
-def check_data(X: object, *, who: str, n_features: int | None = None) -> np.ndarray:
-    """Return ``X`` as a finite 2-D float32/float64 array (other dtypes become float64)."""
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-        raise ParameterError(
-            f"{who}: X has shape {X.shape}; expected a non-empty (n_samples, n_features) array."
-        )
-    if X.dtype not in (np.float32, np.float64):
-        if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
-            raise ParameterError(f"{who}: X has dtype {X.dtype}; expected numbers.")
-        X = X.astype(np.float64)
-    if n_features is not None and X.shape[1] != n_features:
-        raise ModelError(
-            f"{who}: X has {X.shape[1]} features but the model was fitted on {n_features}; "
-            "pass the same bands, in the same order, as in fit."
-        )
-    if not np.isfinite(X).all():
-        raise ParameterError(
-            f"{who}: X contains NaN or infinite values; mask nodata pixels before clustering."
-        )
-    return X
+class EstimatorNotFittedError(NotFittedError, SklearnNotFittedError):
+    """An estimator used before ``fit``: geouic's :class:`~geouic.errors.NotFittedError` and scikit-learn's.
+
+    Deriving from both lets ``except geouic.errors.NotFittedError`` and scikit-learn's own
+    checks (``check_is_fitted``, ``check_estimators_unfitted``) catch it.
+    """
+
+
+class DataTypeError(ParameterError, TypeError):
+    """Input data of a type that cannot become numbers (a ``ParameterError`` and a ``TypeError``)."""
+
+
+def check_fitted(estimator: Any, attributes: str | Sequence[str] | None = None) -> None:
+    """Raise :class:`EstimatorNotFittedError` unless ``estimator`` was fitted (or loaded)."""
+    try:
+        check_is_fitted(estimator, attributes)
+    except SklearnNotFittedError:
+        name = type(estimator).__name__
+        raise EstimatorNotFittedError(f"This {name} is not fitted yet; call fit() before using it.") from None
+
+
+def check_data(X: object, *, who: str, estimator: Any = None, reset: bool = True,
+               n_features: int | None = None) -> np.ndarray:
+    """Return ``X`` as a finite 2-D float32/float64 array (other numbers become float64).
+
+    Validation is scikit-learn's (:func:`sklearn.utils.validation.validate_data`, so sparse,
+    complex, empty, 1-D and non-numeric input fail with the messages its estimator checks
+    expect, and ``n_features_in_`` is set on ``fit`` (``reset=True``) and checked on predict);
+    errors are re-raised as :class:`~geouic.errors.ParameterError` (a ``ValueError``) naming
+    ``who``. ``n_features`` checks the width against a model loaded from a file, which carries
+    no ``n_features_in_``.
+    """
+    try:
+        if estimator is not None:
+            arr = validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
+        else:
+            arr = check_array(X, dtype=[np.float64, np.float32])
+    except (TypeError, ValueError) as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "NaN" in text or "infinity" in text:
+            text = "X contains NaN or infinite values; mask nodata pixels before clustering or classifying."
+        elif text.startswith("Expected 2D array"):
+            text = (f"Expected 2D array, got X of shape {getattr(X, 'shape', '?')}. Reshape your data to (n_samples, "
+                    "n_features) pixels (geouic.raster.to_samples turns a (bands, rows, cols) block into them).")
+        error: type[GeouicError] = ParameterError
+        if isinstance(exc, TypeError):
+            error = DataTypeError
+        elif "features" in text and "expecting" in text:
+            error = ModelError
+            text = text.rstrip(".") + _SAME_BANDS
+        raise error(f"{who}: {text}") from None
+    if n_features is not None and arr.shape[1] != n_features:
+        name = type(estimator).__name__ if estimator is not None else "the model"
+        raise ModelError(f"{who}: X has {arr.shape[1]} features, but {name} is expecting {n_features} "
+                         f"features as input{_SAME_BANDS}")
+    return arr
+
+
+_SAME_BANDS = "; pass the same bands, in the same order, as in fit."
 
 
 # ------------------------------------------------------------------------------ distance kernels
@@ -183,16 +227,14 @@ def kmeans_plusplus(X: np.ndarray, k: int, rng: np.random.RandomState) -> np.nda
 class CentroidPredictMixin:
     """``predict`` by nearest centre for estimators whose only state is ``cluster_centers_``."""
 
+    cluster_centers_: np.ndarray
+
     def __sklearn_is_fitted__(self) -> bool:
         return getattr(self, "cluster_centers_", None) is not None
 
     def _fitted_centers(self) -> np.ndarray:
-        centers = getattr(self, "cluster_centers_", None)
-        if centers is None:
-            raise NotFittedError(
-                f"This {type(self).__name__} is not fitted yet; call fit(X) before predict."
-            )
-        return np.asarray(centers, dtype=np.float64)
+        check_fitted(self, "cluster_centers_")
+        return np.asarray(self.cluster_centers_, dtype=np.float64)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Label each sample with its nearest cluster centre.
@@ -208,5 +250,6 @@ class CentroidPredictMixin:
             Cluster indices ``0 .. n_clusters_ - 1``.
         """
         centers = self._fitted_centers()
-        X = check_data(X, who=f"{type(self).__name__}.predict", n_features=centers.shape[1])
+        X = check_data(X, who=f"{type(self).__name__}.predict", estimator=self, reset=False,
+                       n_features=centers.shape[1])
         return nearest_center(X, centers)

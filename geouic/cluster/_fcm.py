@@ -145,13 +145,13 @@ class FuzzyCMeans(CentroidPredictMixin, ClusterMixin, BaseEstimator):
         FuzzyCMeans
             The fitted estimator.
         """
-        k = check_int("n_clusters", self.n_clusters, low=2)
+        k = check_int("n_clusters", self.n_clusters, low=1)
         m = check_float("m", self.m, low=1.0, low_open=True)
         max_iter = check_int("max_iter", self.max_iter, low=1)
         tol = check_float("tol", self.tol, low=0.0)
         n_init = check_int("n_init", self.n_init, low=1)
         rng = check_seed(self.random_state)
-        X = check_data(X, who="FuzzyCMeans.fit")
+        X = check_data(X, who="FuzzyCMeans.fit", estimator=self)
         if X.shape[0] < k:
             raise ParameterError(
                 f"FuzzyCMeans.fit: {X.shape[0]} samples are fewer than n_clusters={k}; "
@@ -187,7 +187,8 @@ class FuzzyCMeans(CentroidPredictMixin, ClusterMixin, BaseEstimator):
             Memberships in [0, 1]; each row sums to 1.
         """
         centers = self._fitted_centers()
-        X = check_data(X, who="FuzzyCMeans.predict_proba", n_features=centers.shape[1])
+        X = check_data(X, who="FuzzyCMeans.predict_proba", estimator=self, reset=False,
+                       n_features=centers.shape[1])
         m = float(self.m)
         out = np.empty((X.shape[0], centers.shape[0]), dtype=np.float32)
         for rows in iter_chunks(X.shape[0]):

@@ -241,7 +241,7 @@ class ISODATA(CentroidPredictMixin, ClusterMixin, BaseEstimator):
         """
         s = self._settings()
         rng = check_seed(self.random_state)
-        X = check_data(X, who="ISODATA.fit")
+        X = check_data(X, who="ISODATA.fit", estimator=self)
         sample = X if s.sample_interval == 1 else np.ascontiguousarray(X[:: s.sample_interval])
         _check_sample(sample, s)
         centers = _initial_centers(sample, s, rng)
@@ -261,12 +261,12 @@ class ISODATA(CentroidPredictMixin, ClusterMixin, BaseEstimator):
 
     # ------------------------------------------------------------------------------ steps
     def _settings(self) -> _Settings:
-        n = check_int("n_clusters", self.n_clusters, low=2)
-        lo = max(2, n // 2) if self.min_clusters is None else self.min_clusters
+        n = check_int("n_clusters", self.n_clusters, low=1)
+        lo = min(n, max(2, n // 2)) if self.min_clusters is None else self.min_clusters
         hi = n if self.max_clusters is None else self.max_clusters
         return _Settings(
             n_clusters=n,
-            min_clusters=check_int("min_clusters", lo, low=2, high=n),
+            min_clusters=check_int("min_clusters", lo, low=1, high=n),
             max_clusters=check_int("max_clusters", hi, low=n),
             max_iter=check_int("max_iter", self.max_iter, low=1),
             convergence=check_float("convergence", self.convergence, low=0.0, high=1.0),
@@ -307,6 +307,10 @@ def _check_sample(X: np.ndarray, s: _Settings) -> None:
             f"are fewer than n_clusters={s.n_clusters}; pass more pixels or lower n_clusters.",
             params=("sample_interval", "n_clusters"),
         )
+    if X.shape[0] < 2:
+        raise ParameterError(f"ISODATA.fit: {X.shape[0]} sample (sample_interval={s.sample_interval}) is too "
+                             "few to cluster; pass more pixels or lower sample_interval.",
+                             params=("sample_interval",))
     if not np.any(X.max(axis=0) > X.min(axis=0)):
         raise ParameterError("ISODATA.fit: all sample rows are identical; nothing to cluster.")
 

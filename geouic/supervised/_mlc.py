@@ -22,7 +22,11 @@ from scipy import linalg
 from scipy.stats import chi2
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from geouic.errors import ModelError, NotFittedError, ParameterError, ReferenceDataError
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+from geouic.cluster._base import DataTypeError, check_data, check_fitted
+from geouic.errors import ParameterError, ReferenceDataError
 
 __all__ = ["MaximumLikelihood"]
 
@@ -59,8 +63,9 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (k,), int64
-        Sorted class codes (all >= 1; 0 means rejected/unclassified).
+    classes_ : ndarray of shape (k,)
+        Sorted class labels as given to ``fit`` (int64 for integer codes); :meth:`predict`
+        returns these, and 0 for pixels rejected by ``reject``.
     means_ : ndarray of shape (k, n_features)
     covariances_ : ndarray of shape (k, n_features, n_features)
         Regularised covariances used for classification.
@@ -79,7 +84,7 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
     -----
     A model file stores ``get_params()`` and the arrays named in ``_state_attrs``; an estimator
     rebuilt with ``cls(**params)`` plus ``setattr`` for each of them predicts identically.
-    Rows of ``X`` with NaN or infinity get class 0 from :meth:`predict` and NaN probabilities.
+    Rows of ``X`` with NaN or infinity are refused (mask nodata pixels first), as by the clusterers.
     """
 
     _state_attrs: tuple[str, ...] = ("classes_", "means_", "priors_", "inv_chol_", "log_det_")
@@ -106,7 +111,9 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Training pixels; must be finite.
         y : array-like of shape (n_samples,)
-            Integer class codes >= 1 (any values, not necessarily consecutive).
+            Class labels of any kind (integer codes, 0 included, or strings), stored sorted in
+            ``classes_`` as scikit-learn's ``LabelEncoder`` does; with ``reject`` they must be
+            integer codes other than 0, the code of rejected pixels.
 
         Returns
         -------
@@ -117,12 +124,13 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
         ParameterError
             A parameter is out of range, or ``X``/``y`` have the wrong shape or values.
         ReferenceDataError
-            Fewer than 2 classes, a class with fewer than 2 pixels, or a code < 1.
+            Fewer than 2 classes, a class with fewer than 2 pixels, or (with ``reject``) a
+            label that is 0 or not an integer.
         """
         self._validate_params()
-        X, y = _check_training_data(X, y)
+        X, y = _check_training_data(self, X, y)
         classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-        _check_classes(classes, counts)
+        _check_classes(classes, counts, self.reject)
         n_features = X.shape[1]
         means = np.stack([X[inverse == j].mean(axis=0) for j in range(len(classes))])
         raw = np.stack([_covariance(X[inverse == j]) for j in range(len(classes))])
@@ -130,7 +138,7 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
         shrinkage = self._shrinkage(counts, n_features)
         covs = (1 - shrinkage)[:, None, None] * raw + shrinkage[:, None, None] * pooled
         covs = np.stack([_ridge(c, pooled, self.reg) for c in covs])
-        self.classes_ = classes.astype(np.int64)
+        self.classes_ = classes.astype(np.int64) if np.issubdtype(classes.dtype, np.integer) else classes
         self.means_ = means
         self.covariances_ = covs
         self.priors_ = self._resolve_priors(classes, counts)
@@ -205,15 +213,19 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples, k), float64
+            With two classes, scikit-learn's binary convention: shape (n_samples,), the
+            discriminant of ``classes_[1]`` minus that of ``classes_[0]`` (the log posterior odds).
         """
         X = self._check_X(X)
         out = np.empty((len(X), len(self.classes_)))
         for rows, d2 in self._iter_mahalanobis(X):
             out[rows] = self._discriminant(d2)
+        if len(self.classes_) == 2:
+            return out[:, 1] - out[:, 0]
         return out
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Class code of each pixel; 0 where rejected or where the row is not finite.
+        """Class label of each pixel; 0 where rejected (``reject``).
 
         Parameters
         ----------
@@ -225,16 +237,14 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
         """
         X = self._check_X(X)
         threshold = self._reject_threshold()
-        out = np.zeros(len(X), dtype=self.classes_.dtype)
+        out = np.empty(len(X), dtype=self.classes_.dtype)
         for rows, d2 in self._iter_mahalanobis(X):
             g = self._discriminant(d2)
             best = np.argmax(g, axis=1)
             labels = self.classes_[best]
             d2_best = np.take_along_axis(d2, best[:, None], axis=1)[:, 0]
-            bad = ~np.isfinite(d2_best)
             if threshold is not None:
-                bad |= d2_best > threshold
-            labels[bad] = 0
+                labels[d2_best > threshold] = 0
             out[rows] = labels
         return out
 
@@ -248,7 +258,7 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples, k), float32
-            Rows sum to 1; NaN for rows of ``X`` that are not finite.
+            Rows sum to 1.
         """
         X = self._check_X(X)
         out = np.empty((len(X), len(self.classes_)), dtype=np.float32)
@@ -269,21 +279,9 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
         return float(chi2.ppf(self.reject, df=self.means_.shape[1]))
 
     def _check_X(self, X: np.ndarray) -> np.ndarray:
-        missing = [a for a in self._state_attrs if not hasattr(self, a)]
-        if missing:
-            raise NotFittedError(
-                f"This MaximumLikelihood instance is not fitted (no {', '.join(missing)}); "
-                "call fit(X, y) first."
-            )
-        X = np.asarray(X)
-        _check_2d(X)
-        n_features = self.means_.shape[1]
-        if X.shape[1] != n_features:
-            raise ModelError(
-                f"X has {X.shape[1]} features but the model was fitted on {n_features}; "
-                "pass the same bands as in training."
-            )
-        return X
+        check_fitted(self, list(self._state_attrs))
+        return check_data(X, who="MaximumLikelihood", estimator=self, reset=False,
+                          n_features=self.means_.shape[1])
 
     def _iter_mahalanobis(self, X: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
         """Yield ``(rows, d2)`` per chunk, ``d2`` of shape (chunk, k) in float64."""
@@ -332,50 +330,40 @@ def _is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_2d(X: np.ndarray) -> None:
-    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
-        raise ParameterError(
-            f"X must be a numeric 2-D array (n_samples, n_features); got shape {X.shape}."
-        )
+def _check_training_data(estimator: MaximumLikelihood, X: np.ndarray, y: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` as finite float64 and ``y`` as a 1-D label array of classification targets."""
+    try:
+        X, y = validate_data(estimator, X, y, dtype=np.float64)
+        check_classification_targets(y)
+    except (TypeError, ValueError) as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "NaN" in text or "infinity" in text:
+            text = "X contains NaN or infinite values; drop nodata pixels before fit."
+        raise (DataTypeError if isinstance(exc, TypeError) else ParameterError)(
+            f"MaximumLikelihood.fit: {text}") from None
+    if np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)):
+        y = y.astype(np.int64)  # codes read as floats (1.0, 2.0) are codes
+    return X, y
 
 
-def _check_training_data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X)
-    y = np.asarray(y)
-    _check_2d(X)
-    if y.ndim != 1 or len(y) != len(X):
-        raise ParameterError(
-            f"y must be 1-D with one code per row of X ({len(X)}); got shape {y.shape}."
-        )
-    X = X.astype(np.float64)
-    bad = ~np.isfinite(X).all(axis=1)
-    if bad.any():
-        raise ParameterError(
-            f"X has {int(bad.sum())} rows with NaN or infinity; drop nodata pixels before fit."
-        )
-    if np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-        y = y.astype(np.int64)
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ParameterError(f"y must hold integer class codes; got dtype {y.dtype}.")
-    return X, y.astype(np.int64)
-
-
-def _check_classes(classes: np.ndarray, counts: np.ndarray) -> None:
-    if classes[0] < 1:
-        raise ReferenceDataError(
-            f"class code {classes[0]} is not allowed: codes must be >= 1 "
-            "(0 means unclassified/rejected)."
-        )
+def _check_classes(classes: np.ndarray, counts: np.ndarray, reject: float | None) -> None:
     if len(classes) < 2:
         raise ReferenceDataError(
-            f"maximum likelihood needs at least 2 classes; the training data hold {len(classes)} "
+            f"maximum likelihood needs at least 2 classes; the training data hold {len(classes)} class "
             f"({classes.tolist()})."
         )
     small = classes[counts < 2]
     if len(small):
         raise ReferenceDataError(
-            f"class {small.tolist()} has fewer than 2 training pixels; a covariance needs at "
+            f"class {small.tolist()} has fewer than 2 training pixels (1 sample); a covariance needs at "
             "least 2: add training data or drop the class."
+        )
+    if reject is not None and (not np.issubdtype(classes.dtype, np.integer) or 0 in classes):
+        raise ReferenceDataError(
+            f"reject={reject} marks rejected pixels with code 0, so the class labels must be integer codes "
+            f"other than 0 (got {classes.tolist()[:10]}); recode the labels or leave reject=None.",
+            params=("reject",),
         )
 
 

@@ -119,7 +119,7 @@ def test_not_fitted_and_bad_input(fitted):
         ({"m": 1.0}, "m=1.0 is invalid: must be a number > 1.0."),
         ({"m": 0.5}, "m=0.5 is invalid"),
         ({"m": float("inf")}, "m=inf is invalid"),
-        ({"n_clusters": 1}, "n_clusters=1 is invalid: must be an integer >= 2."),
+        ({"n_clusters": 0}, "n_clusters=0 is invalid: must be an integer >= 1."),
         ({"max_iter": 0}, "max_iter=0 is invalid"),
         ({"tol": -1e-3}, "tol=-0.001 is invalid: must be a number >= 0.0."),
         ({"n_init": 0}, "n_init=0 is invalid"),

@@ -131,15 +131,19 @@ def test_bad_training_data(data):
         MaximumLikelihood().fit(np.vstack([X, X[:1]]), np.append(y, 7))
     with pytest.raises(ReferenceDataError, match="at least 2 classes"):
         MaximumLikelihood().fit(X[y == 2], y[y == 2])
-    with pytest.raises(ReferenceDataError, match="code 0"):
-        MaximumLikelihood().fit(X, np.where(y == 2, 0, y))
+    with pytest.raises(ReferenceDataError, match="reject=0.9 marks rejected pixels with code 0"):
+        MaximumLikelihood(reject=0.9).fit(X, np.where(y == 2, 0, y))
+    with pytest.raises(ReferenceDataError, match="integer codes other than 0"):
+        MaximumLikelihood(reject=0.9).fit(X, np.array(["a", "b", "c"])[np.searchsorted(CODES, y)])
     with pytest.raises(ParameterError, match="NaN"):
         MaximumLikelihood().fit(np.where(np.arange(len(X))[:, None] == 5, np.nan, X), y)
-    with pytest.raises(ParameterError, match="y must"):
+    with pytest.raises(ParameterError, match="inconsistent numbers of samples"):
         MaximumLikelihood().fit(X, y[:-1])
+    with pytest.raises(ParameterError, match="Unknown label type"):
+        MaximumLikelihood().fit(X, y + 0.5)
     with pytest.raises(NotFittedError, match="fit"):
         MaximumLikelihood().predict(X)
-    with pytest.raises(ModelError, match="3 features .* fitted on 4"):
+    with pytest.raises(ModelError, match="3 features, but MaximumLikelihood is expecting 4"):
         MaximumLikelihood().fit(X, y).predict(X[:, :3])
 
 
@@ -170,13 +174,37 @@ def test_float32_path_and_chunks_match_float64(data, monkeypatch):
                                model.decision_function(X_test), rtol=1e-12)
 
 
-def test_non_finite_rows_are_unclassified(data):
+def test_non_finite_rows_are_refused(data):
     X, y = data
     model = MaximumLikelihood().fit(X, y)
     X_test = X[:4].copy()
     X_test[1, 2] = np.nan
-    X_test[3, 0] = np.inf
-    pred = model.predict(X_test)
-    assert pred[1] == 0 and pred[3] == 0 and pred[0] == y[0] and pred[2] == y[2]
-    proba = model.predict_proba(X_test)
-    assert np.isnan(proba[1]).all() and np.isfinite(proba[0]).all()
+    for method in (model.predict, model.predict_proba, model.decision_function):
+        with pytest.raises(ParameterError, match="NaN or infinite values; mask nodata pixels"):
+            method(X_test)
+
+
+def test_any_label_values_as_label_encoder(data):
+    """Labels 0 and strings work as scikit-learn's LabelEncoder takes them: sorted in classes_."""
+    X, y = data
+    coded = MaximumLikelihood().fit(X, y)
+    index = np.searchsorted(CODES, y)
+    for labels in (index, np.array(["water", "crop", "urban"])[index], y * 10 - 20):
+        model = MaximumLikelihood().fit(X, labels)
+        np.testing.assert_array_equal(model.classes_, np.unique(labels))
+        expected = dict(zip(y, labels))
+        np.testing.assert_array_equal(model.predict(X), [expected[v] for v in coded.predict(X)])
+        code_of = {v: k for k, v in expected.items()}
+        columns = [coded.classes_.tolist().index(code_of[label]) for label in model.classes_]
+        np.testing.assert_allclose(model.predict_proba(X), coded.predict_proba(X)[:, columns], rtol=1e-5)
+
+
+def test_binary_decision_function_is_the_log_odds(data):
+    X, y = data
+    keep = y < CODES[-1]
+    model = MaximumLikelihood().fit(X[keep], y[keep])
+    d = model.decision_function(X)
+    assert d.shape == (len(X),)
+    np.testing.assert_array_equal(model.classes_[(d > 0).astype(int)], model.predict(X))
+
+
