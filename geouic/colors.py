@@ -43,12 +43,24 @@ _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
 
 
 def parse_color(value: str | tuple | list) -> Color:
-    """Parse ``"#rrggbb"``, ``"rrggbb"``, ``"r,g,b"`` or a 3-sequence of 0-255 ints.
+    """Parse a colour: hex, ``"r,g,b"``, a 3-sequence of 0-255 ints, or a name matplotlib knows.
+
+    Accepted: ``"#rrggbb"``, ``"rrggbb"``, ``"r,g,b"``, ``(r, g, b)``, and any colour matplotlib
+    names (``"red"``, ``"forestgreen"``, ``"tab:blue"``, ``"xkcd:sky blue"``, ``"#abc"``).
+
+    The hex and ``r,g,b`` forms are read here; anything else goes to matplotlib's own parser
+    (:func:`matplotlib.colors.to_rgb`), imported only then, so schema files may use every name
+    matplotlib knows and ``import geouic`` stays without matplotlib.
 
     Raises
     ------
     ParameterError
         The value is not a colour.
+
+    Examples
+    --------
+    >>> parse_color("forestgreen"), parse_color("#ff0000"), parse_color("0, 128, 255")
+    ((34, 139, 34), (255, 0, 0), (0, 128, 255))
     """
     if isinstance(value, (tuple, list)):
         parts = list(value)
@@ -58,14 +70,29 @@ def parse_color(value: str | tuple | list) -> Color:
         if m:
             h = m.group(1)
             return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
-        parts = [p.strip() for p in text.split(",")] if "," in text else []
+        if "," not in text:
+            return _named(value, text)
+        parts = [p.strip() for p in text.split(",")]
     try:
         rgb = tuple(int(p) for p in parts[:3])
     except (TypeError, ValueError):
         rgb = ()
     if len(parts) not in (3, 4) or len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
-        raise ParameterError(f"{value!r} is not a colour: use '#rrggbb' or 'r,g,b' with 0-255 values.")
+        raise ParameterError(f"{value!r} is not a colour: use '#rrggbb', 'r,g,b' with 0-255 values, or a colour "
+                             "name such as 'red' or 'forestgreen'.")
     return rgb[0], rgb[1], rgb[2]
+
+
+def _named(value: object, text: str) -> Color:
+    """A colour name (or short hex) through matplotlib's parser."""
+    from matplotlib.colors import to_rgb
+
+    try:
+        r, g, b = to_rgb(text)
+    except ValueError:
+        raise ParameterError(f"{value!r} is not a colour: use '#rrggbb', 'r,g,b' with 0-255 values, or a colour "
+                             "name matplotlib knows, such as 'red' or 'forestgreen'.") from None
+    return round(r * 255), round(g * 255), round(b * 255)
 
 
 def to_hex(rgb: Color) -> str:

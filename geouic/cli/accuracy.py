@@ -36,22 +36,16 @@ def cli(map_path, reference, field, area_adjusted, clusters, output, no_figures,
     geouic accuracy landcover.tif --reference validation_points.gpkg --field ref --area-adjusted -o report/
     geouic accuracy classes.tif --reference reference.tif --clusters -o report/
     """
-    from geouic.accuracy import assess
-    from geouic.errors import ParameterError
+    from geouic.api import accuracy
     from geouic.output import check_output
     from geouic.paths import check_distinct
-    from geouic.report import write_report
 
-    if area_adjusted and clusters:
-        raise ParameterError("--area-adjusted and --clusters exclude each other: area estimates need a map "
-                             "legend that matches the reference classes.")
     check_distinct({"output": output}, {"map_path": map_path, "reference": reference}, folders=["output"])
     check_output(output, overwrite=overwrite, folder=True)
     status(f"Assessing {map_path} against {reference}...")
-    result = assess(map_path, reference, field=field, area_adjusted=area_adjusted, clusters=clusters,
-                    mem_limit_mb=mem_limit)
-    write_report(result, output, overwrite=overwrite, figures=not no_figures)
-    click.echo(_summary(result, output))
+    report = accuracy(map_path, reference=reference, field=field, area_adjusted=area_adjusted, clusters=clusters,
+                      output=output, figures=not no_figures, overwrite=overwrite, mem_limit_mb=mem_limit)
+    click.echo(_summary(report, output))
 
 
 def _summary(result, output) -> str:

@@ -50,7 +50,8 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
     geouic assign-schema other.tif --mapping lc.mapping.yaml -o other_lc.tif
     geouic assign-schema out/*_classes.tif --mapping lc.mapping.yaml -o out/{stem}_lc.tif
     """
-    from geouic.assign import assign_schema, sidecar_paths
+    from geouic.api import assign_schema
+    from geouic.assign import sidecar_paths
     from geouic.batch import output_paths
     from geouic.output import check_output
     from geouic.paths import check_distinct, thematic_files
@@ -78,7 +79,7 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
     for one, out in zip(maps, outputs):
         status(f"Assigning the classes of {one} to {target}...")
         with echo_warnings(), progress_callback("Assigning") as update:
-            result = assign_schema(one, out, reference=reference, mapping=mapping, schema=schema,
+            result = assign_schema(one, output=out, reference=reference, mapping=mapping, schema=schema,
                                    field=field, method=method.lower(), min_purity=min_purity,
                                    unassigned_class=unassigned_class, mem_limit_mb=mem_limit,
                                    overwrite=overwrite, progress=update,

@@ -43,25 +43,25 @@ def cli(scene: str, output: str, engine_args: EngineArgs, bands: list[str] | Non
     geouic classify scene.tif --method mlc --training polygons.gpkg --field class --reject 0.99 -o lc.tif
     geouic classify scene.tif --method mlc --training classes.tif -o hybrid.tif
     """
-    from geouic.output import ThematicProfile, check_output
+    from geouic.api import classify
+    from geouic.output import check_output
     from geouic.paths import check_distinct, thematic_files
-    from geouic.pipeline import classify_raster
-    from geouic.raster import open_raster
 
     check_distinct({"output": thematic_files(output), **extras, "save_model": save_model},
                    {"scene": scene, "training": engine_args.training})
     for path in [*map(str, thematic_files(output)), *extras.values(), *([save_model] if save_model else [])]:
         check_output(path, overwrite=overwrite)
-    profile = ThematicProfile(cog=cog).with_options(creation_options)
     engine = engine_args.make()
-    with open_raster(scene, bands=bands, nodata=nodata) as source:
-        training = engine_args.open_training(source)
+
+    def opened(source: Any, engine: Any) -> None:
         status(f"Fitting {engine.method} on {source.path} ({source.width}x{source.height}, {source.count} bands)...")
-        with progress_phases("Training", "Classifying") as (fit_update, update):
-            result = classify_raster(source, engine, output, training=training, extras=extras,
-                                     mem_limit_mb=mem_limit, overwrite=overwrite, profile=profile,
-                                     workers=workers, progress=update, fit_progress=fit_update)
-        echo_summary(result, engine, [source.path], save_model=save_model, overwrite=overwrite)
+
+    with progress_phases("Training", "Classifying") as (fit_update, update):
+        result = classify(scene, engine=engine, output=output, bands=bands, nodata=nodata,
+                          training=engine_args.training, field=engine_args.field, **extras, mem_limit_mb=mem_limit,
+                          overwrite=overwrite, cog=cog, creation_options=creation_options, workers=workers,
+                          progress=update, fit_progress=fit_update, on_open=opened)
+    echo_summary(result, engine, [scene], save_model=save_model, overwrite=overwrite)
 
 
 def echo_summary(result: Any, engine: Any, scenes: Sequence[object], *, save_model: str | None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from geouic.cli.options import (
@@ -31,19 +33,17 @@ def cli(scenes: tuple[str, ...], engine_args: EngineArgs, bands: list[str] | Non
     geouic train a.tif b.tif c.tif --classes 16 --save-model region.geouic
     geouic predict region.geouic d.tif -o d_classes.tif
     """
-    import contextlib
     import time
 
-    from geouic.model import save_model as _save
+    from geouic.api import train
     from geouic.output import check_output
     from geouic.paths import check_distinct
-    from geouic.raster import open_raster
 
     check_distinct({"save_model": save_model}, {"scenes": scenes, "training": engine_args.training})
     check_output(save_model, overwrite=overwrite)
     engine = engine_args.make()
-    with contextlib.ExitStack() as stack:
-        sources = [stack.enter_context(open_raster(s, bands=bands, nodata=nodata)) for s in scenes]
+
+    def opened(sources: Any, engine: Any) -> None:
         first = sources[0]
         for src in sources[1:]:
             if src.count != first.count:
@@ -51,14 +51,13 @@ def cli(scenes: tuple[str, ...], engine_args: EngineArgs, bands: list[str] | Non
                     f"{src.path} has {src.count} bands ({', '.join(src.band_names)}) but {first.path} has "
                     f"{first.count} ({', '.join(first.band_names)}); every scene needs the same bands (--bands)."
                 )
-        training = engine_args.open_training(first)
         pixels = sum(s.width * s.height for s in sources)
-        status(f"Training {engine.method} on {len(sources)} scene(s), {pixels:,} pixels, {first.count} bands...")
-        t0 = time.perf_counter()
-        with progress_callback("Training") as update:
-            engine.fit(sources, training=training, progress=update)
-        seconds = time.perf_counter() - t0
-        path = _save(engine, save_model, overwrite=overwrite,
-                     extra={"trained_on": [str(s.path) for s in sources]})
-    click.echo(f"{engine.method}: {engine.n_classes_} classes from {len(sources)} scene(s), "
-               f"fit {seconds:.1f} s -> {path}")
+        status(f"Training {engine.method} on {len(sources)} scene(s), {pixels:,} pixels, {sources[0].count} bands...")
+
+    t0 = time.perf_counter()
+    with progress_callback("Training") as update:
+        train(list(scenes), engine=engine, bands=bands, nodata=nodata, training=engine_args.training,
+              field=engine_args.field, save_model=save_model, overwrite=overwrite, progress=update, on_open=opened)
+    seconds = time.perf_counter() - t0
+    click.echo(f"{engine.method}: {engine.n_classes_} classes from {len(scenes)} scene(s), "
+               f"fit {seconds:.1f} s -> {save_model}")

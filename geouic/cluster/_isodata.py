@@ -266,7 +266,7 @@ class ISODATA(CentroidPredictMixin, ClusterMixin, BaseEstimator):
         hi = n if self.max_clusters is None else self.max_clusters
         return _Settings(
             n_clusters=n,
-            min_clusters=check_int("min_clusters", lo, low=1, high=n),
+            min_clusters=check_int("min_clusters", lo, low=min(2, n), high=n),
             max_clusters=check_int("max_clusters", hi, low=n),
             max_iter=check_int("max_iter", self.max_iter, low=1),
             convergence=check_float("convergence", self.convergence, low=0.0, high=1.0),

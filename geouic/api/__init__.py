@@ -1,0 +1,38 @@
+"""The Python and notebook API: one entry point per job, paths, arrays and DataArrays in and out.
+
+>>> import geouic
+>>> geouic.classify                                                         # doctest: +ELLIPSIS
+<function classify at 0x...>
+
+``geouic.classify("scene.tif", n_classes=12, output="classes.tif")`` writes a file and returns a
+:class:`MapResult`; ``geouic.classify(da, n_classes=12)`` takes a rioxarray DataArray
+``(band, y, x)`` and returns a DataArray ``(y, x)`` with its coordinates, CRS, nodata and legend;
+a numpy array gives a numpy array. Every function runs the library pass the CLI runs. The
+top-level :mod:`geouic` exposes these names lazily (``import geouic`` stays fast).
+"""
+
+from geouic.api._functions import (
+    DEFAULT_N_CLASSES, accuracy, assign_schema, classify, load_model, majority, make, polygonize, predict, sieve,
+    train,
+)
+from geouic.api._inputs import ArraySource
+from geouic.api._results import AccuracyReport, MapResult
+from geouic.api._uic import RasterClassifier
+
+__all__ = [
+    "AccuracyReport",
+    "ArraySource",
+    "DEFAULT_N_CLASSES",
+    "MapResult",
+    "RasterClassifier",
+    "accuracy",
+    "assign_schema",
+    "classify",
+    "load_model",
+    "majority",
+    "make",
+    "polygonize",
+    "predict",
+    "sieve",
+    "train",
+]

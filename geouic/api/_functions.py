@@ -1,0 +1,584 @@
+"""The functions of the Python API: classify, train, predict, assign_schema, accuracy, post-processing.
+
+Each takes a path, an open rasterio dataset, a numpy array (with ``transform``/``crs``) or an
+xarray DataArray and returns the kind it was given: a file input writes ``output`` and returns
+a result object (:class:`~geouic.api.MapResult`, :class:`~geouic.api.AccuracyReport`); an array
+returns an array and a DataArray a DataArray (y, x) with its coordinates, CRS, nodata (0) and
+legend. Underneath they call the library passes the CLI calls (:mod:`geouic.pipeline`,
+:mod:`geouic.assign`, :mod:`geouic.accuracy`, :mod:`geouic.postprocess`), through the one input
+adapter of :mod:`geouic.api._inputs`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from geouic.api._inputs import (
+    InputKind, as_scene, class_map_file, input_kind, read_map, temporary_folder,
+)
+from geouic.api._results import AccuracyReport, MapResult
+from geouic.engine import Engine, make_engine
+from geouic.errors import ParameterError
+from geouic.methods import DEFAULT_SAMPLE_SIZE, REGISTRY, get_method
+from geouic.raster import RasterSource
+from geouic.windows import DEFAULT_MEM_LIMIT_MB, ProgressCallback
+
+__all__ = ["DEFAULT_N_CLASSES", "accuracy", "assign_schema", "classify", "load_model", "majority", "make",
+           "polygonize", "predict", "sieve", "train"]
+
+#: Classes of the clustering methods when ``n_classes`` is not given (as ``geouic classify``).
+DEFAULT_N_CLASSES = 12
+
+_EXTRAS = ("confidence", "entropy", "memberships")
+
+
+def make(method: str = "uic", *, n_classes: int | None = None, seed: int | None = 0,
+         sample_size: int = DEFAULT_SAMPLE_SIZE, normalize: str = "zscore", **params: Any) -> Engine:
+    """An unfitted engine by method name (:func:`geouic.engine.make_engine` with the CLI's defaults).
+
+    Parameters
+    ----------
+    method : {"uic", "kmeans", "isodata", "fcm", "mlc"}, default="uic"
+    n_classes : int, optional
+        Default 12 for the methods that take it; ``mlc`` takes its classes from the training data.
+    seed : int, default=0
+    sample_size : int, default=100_000
+    normalize : {"zscore", "robust", "none"}, default="zscore"
+    **params
+        The method's own parameters (see :data:`geouic.methods.REGISTRY`).
+
+    Returns
+    -------
+    Engine
+
+    Examples
+    --------
+    >>> make("kmeans", n_classes=3).method
+    'kmeans'
+    """
+    if n_classes is None and get_method(method).takes("n_classes"):
+        n_classes = DEFAULT_N_CLASSES
+    return make_engine(method, n_classes=n_classes, seed=seed, sample_size=sample_size, normalize=normalize,
+                       **params)
+
+
+@contextlib.contextmanager
+def _target(kind: InputKind, output: str | os.PathLike | None, name: str) -> Iterator[Path]:
+    """Where a map is written: ``output``, or a temporary file for an in-memory input without one."""
+    if output is not None:
+        yield Path(output)
+    elif kind.in_memory:
+        with temporary_folder() as folder:
+            yield folder / name
+    else:
+        raise ParameterError("output is required for a file input (e.g. output='classes.tif'); "
+                             "a numpy array or a DataArray input may leave it out to get the result back in memory.",
+                             params=("output",))
+
+
+def _open_training(engine: Engine, training: Any, field: str | None, source: RasterSource,
+                   stack: contextlib.ExitStack) -> Any:
+    """Reference data of a supervised engine on the scene's grid (None for the others)."""
+    supervised = "/".join(n for n, spec in REGISTRY.items() if spec.supervised)
+    if not engine.supervised:
+        if training is not None or field is not None:
+            raise ParameterError(f"training and field apply to method {supervised}, not {engine.method}.",
+                                 params=("training", "field", "method"))
+        return None
+    if training is None:
+        raise ParameterError(f"method {engine.method} needs training (polygons, points or a class raster).",
+                             params=("method", "training"))
+    from geouic.reference import Grid, open_reference
+
+    path = stack.enter_context(class_map_file(training))
+    return open_reference(path, Grid.from_dataset(source.dataset), field=field)
+
+
+def _map_result(kind: InputKind, path: Path, step: str, details: dict[str, Any], *, model: Any = None,
+                extras: Mapping[str, Path] | None = None, attrs: Mapping[str, Any] | None = None) -> Any:
+    if kind.in_memory:
+        return read_map(path, kind, attrs=attrs)
+    return MapResult(path, step, model=model, extras=dict(extras or {}), details=details)
+
+
+def classify(scene: Any, *, n_classes: int | None = None, method: str = "uic",
+             output: str | os.PathLike | None = None, engine: Engine | None = None,
+             bands: Sequence[int | str] | None = None, nodata: float | None = None, transform: Any = None,
+             crs: Any = None, training: Any = None, field: str | None = None, seed: int | None = 0,
+             sample_size: int = DEFAULT_SAMPLE_SIZE, normalize: str = "zscore",
+             confidence: str | os.PathLike | None = None, entropy: str | os.PathLike | None = None,
+             memberships: str | os.PathLike | None = None, save_model: str | os.PathLike | None = None,
+             mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, workers: int | None = None, overwrite: bool = False,
+             cog: bool = False, creation_options: Any = None, progress: ProgressCallback | None = None,
+             fit_progress: Callable[..., None] | None = None,
+             on_open: Callable[[RasterSource, Engine], None] | None = None, **params: Any) -> Any:
+    """Fit an engine on a scene and classify it (``geouic classify``).
+
+    Parameters
+    ----------
+    scene : path, rasterio dataset, ndarray (bands, rows, cols) or DataArray (band, y, x)
+        A dask-backed DataArray is computed window by window.
+    n_classes : int, optional
+        Classes K (default 12; ``mlc`` takes its classes from ``training``).
+    method : {"uic", "kmeans", "isodata", "fcm", "mlc"}, default="uic"
+    output : str or path-like, optional
+        The class map GeoTIFF; required for a file input, optional (kept when given) otherwise.
+    engine : Engine, optional
+        An unfitted engine to use instead of ``method``, ``n_classes`` and ``params``.
+    bands : sequence of int or str, optional
+        1-based band indexes or band names.
+    nodata : float, optional
+        Value of empty pixels, besides the file's or DataArray's own.
+    transform, crs : optional
+        Georeferencing of a numpy array.
+    training : path or class raster, optional
+        Training polygons, points or a label raster (``mlc``).
+    field : str, optional
+        Class field of vector training data.
+    seed : int, default=0
+    sample_size : int, default=100_000
+    normalize : {"zscore", "robust", "none"}, default="zscore"
+    confidence, entropy, memberships : str or path-like, optional
+        Extra rasters to write.
+    save_model : str or path-like, optional
+        Also save the fitted model (a ``.geouic`` file).
+    mem_limit_mb : float, default=64
+    workers : int, optional
+    overwrite : bool, default=False
+    cog : bool, default=False
+    creation_options : mapping or sequence of "KEY=VALUE", optional
+    progress, fit_progress : callable, optional
+        ``progress(advance, total)`` per window; ``fit_progress(advance, total, note)`` while fitting.
+    on_open : callable, optional
+        ``on_open(source, engine)`` once the scene is open, before fitting.
+    **params
+        The method's own parameters (``max_iter``, ``min_class_size``, ``m``, ``reject``, ``epochs`` ...).
+
+    Returns
+    -------
+    MapResult, ndarray (rows, cols) or DataArray (y, x)
+        Same kind as ``scene``: 0 = nodata, classes 1..K numbered from dark to bright.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> scene = np.stack([np.repeat([[10.0, 10, 90, 90]], 4, axis=0)] * 2)
+    >>> classify(scene, n_classes=2, method="kmeans").tolist()[0]
+    [1, 1, 2, 2]
+    """
+    from geouic.output import ThematicProfile
+    from geouic.pipeline import classify_raster
+
+    kind = input_kind(scene)
+    engine = engine if engine is not None else make(method, n_classes=n_classes, seed=seed, sample_size=sample_size,
+                                                    normalize=normalize, **params)
+    given = {"confidence": confidence, "entropy": entropy, "memberships": memberships}
+    extras = {k: Path(v) for k, v in given.items() if v is not None}
+    profile = ThematicProfile(cog=cog).with_options(creation_options)
+    with _target(kind, output, "classes.tif") as path, contextlib.ExitStack() as stack:
+        source = stack.enter_context(as_scene(scene, bands=bands, nodata=nodata, transform=transform, crs=crs))
+        if on_open is not None:
+            on_open(source, engine)
+        reference = _open_training(engine, training, field, source, stack)
+        result = classify_raster(source, engine, path, training=reference, extras=extras, mem_limit_mb=mem_limit_mb,
+                                 overwrite=overwrite, profile=profile, workers=workers, progress=progress,
+                                 fit_progress=fit_progress)
+        if save_model is not None:
+            from geouic.model import save_model as _save
+
+            _save(engine, save_model, overwrite=overwrite, extra={"trained_on": [str(source.path)]})
+        details = {"n_classes": result.n_classes, "counts": result.counts.tolist(),
+                   "fit_seconds": round(result.fit_seconds, 3), "predict_seconds": round(result.predict_seconds, 3),
+                   "summary": result.summary()}
+        return _map_result(kind, result.path, "classify", details, model=engine, extras=result.extras,
+                           attrs={"method": engine.method, "n_classes": result.n_classes})
+
+
+def train(scenes: Any, *, n_classes: int | None = None, method: str = "uic", engine: Engine | None = None,
+          bands: Sequence[int | str] | None = None, nodata: float | None = None, transform: Any = None,
+          crs: Any = None, training: Any = None, field: str | None = None, seed: int | None = 0,
+          sample_size: int = DEFAULT_SAMPLE_SIZE, normalize: str = "zscore",
+          save_model: str | os.PathLike | None = None, overwrite: bool = False,
+          progress: Callable[..., None] | None = None,
+          on_open: Callable[[Sequence[RasterSource], Engine], None] | None = None, **params: Any) -> Engine:
+    """Fit one engine on one or several scenes with the same bands (``geouic train``).
+
+    Parameters
+    ----------
+    scenes : scene or list of scenes
+        Paths, rasterio datasets, arrays or DataArrays, mixed as needed.
+    n_classes, method, engine, bands, nodata, transform, crs, training, field, seed, sample_size, normalize
+        As in :func:`classify` (``training`` lies on the first scene's grid).
+    save_model : str or path-like, optional
+        Write the fitted model there (apply it with :func:`predict` or ``geouic predict``).
+    overwrite : bool, default=False
+    progress : callable, optional
+        ``progress(advance, total, note)`` while fitting.
+    on_open : callable, optional
+        ``on_open(sources, engine)`` once every scene is open, before their bands are compared.
+    **params
+        The method's own parameters.
+
+    Returns
+    -------
+    Engine
+        The fitted engine (``engine.n_classes_``, ``engine.band_names_``; predict with :func:`predict`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.stack([np.repeat([[10.0, 10, 90, 90]], 4, axis=0)] * 2)
+    >>> train([a, a[:, :, ::-1]], n_classes=2, method="kmeans").n_classes_
+    2
+    """
+    items = list(scenes) if isinstance(scenes, (list, tuple)) else [scenes]
+    if not items:
+        raise ParameterError("scenes is empty; give at least one scene.", params=("scenes",))
+    if save_model is not None:
+        from geouic.output import check_output
+
+        check_output(save_model, overwrite=overwrite)
+    engine = engine if engine is not None else make(method, n_classes=n_classes, seed=seed, sample_size=sample_size,
+                                                    normalize=normalize, **params)
+    with contextlib.ExitStack() as stack:
+        sources = [stack.enter_context(as_scene(s, bands=bands, nodata=nodata, transform=transform, crs=crs))
+                   for s in items]
+        first = sources[0]
+        if on_open is not None:
+            on_open(sources, engine)
+        for src in sources[1:]:
+            if src.count != first.count:
+                raise ParameterError(
+                    f"{src.path} has {src.count} bands ({', '.join(src.band_names)}) but {first.path} has "
+                    f"{first.count} ({', '.join(first.band_names)}); every scene needs the same bands.")
+        reference = _open_training(engine, training, field, first, stack)
+        engine.fit(sources, training=reference, progress=progress)
+        if save_model is not None:
+            from geouic.model import save_model as _save
+
+            _save(engine, save_model, overwrite=overwrite, extra={"trained_on": [str(s.path) for s in sources]})
+    return engine
+
+
+def predict(model: Engine | str | os.PathLike, scene: Any, *, output: str | os.PathLike | None = None,
+            bands: Sequence[int | str] | None = None, nodata: float | None = None, transform: Any = None,
+            crs: Any = None, confidence: str | os.PathLike | None = None, entropy: str | os.PathLike | None = None,
+            memberships: str | os.PathLike | None = None, device: str | None = None,
+            mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, workers: int | None = None, overwrite: bool = False,
+            cog: bool = False, creation_options: Any = None, progress: ProgressCallback | None = None) -> Any:
+    """Apply a fitted model to a scene (``geouic predict``): the same classes as where it was trained.
+
+    Parameters
+    ----------
+    model : Engine or path
+        A fitted engine (from :func:`train`, :func:`classify`'s ``MapResult.model``) or a ``.geouic`` file.
+    scene : path, rasterio dataset, ndarray or DataArray
+        With the bands the model was trained on.
+    output, bands, nodata, transform, crs, confidence, entropy, memberships
+        As in :func:`classify`.
+    device : {"auto", "cpu", "cuda"}, optional
+        Torch device of a UIC model.
+    mem_limit_mb, workers, overwrite, cog, creation_options, progress
+        As in :func:`classify`.
+
+    Returns
+    -------
+    MapResult, ndarray or DataArray
+        Same kind as ``scene``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.stack([np.repeat([[10.0, 10, 90, 90]], 4, axis=0)] * 2)
+    >>> predict(train(a, n_classes=2, method="kmeans"), a[:, :, ::-1]).tolist()[0]
+    [2, 2, 1, 1]
+    """
+    from geouic.output import ThematicProfile
+    from geouic.pipeline import apply_engine
+
+    engine = load_model(model) if isinstance(model, (str, os.PathLike)) else model
+    if device is not None and hasattr(engine, "set_device"):
+        engine.set_device(device)
+    kind = input_kind(scene)
+    given = {"confidence": confidence, "entropy": entropy, "memberships": memberships}
+    extras = {k: Path(v) for k, v in given.items() if v is not None}
+    profile = ThematicProfile(cog=cog).with_options(creation_options)
+    with _target(kind, output, "classes.tif") as path, \
+            as_scene(scene, bands=bands, nodata=nodata, transform=transform, crs=crs) as source:
+        result = apply_engine(source, engine, path, extras=extras, mem_limit_mb=mem_limit_mb, overwrite=overwrite,
+                              profile=profile, workers=workers, progress=progress)
+        details = {"n_classes": result.n_classes, "counts": result.counts.tolist(),
+                   "predict_seconds": round(result.predict_seconds, 3), "summary": result.summary()}
+        return _map_result(kind, result.path, "predict", details, model=engine, extras=result.extras,
+                           attrs={"method": engine.method, "n_classes": result.n_classes})
+
+
+def load_model(path: str | os.PathLike) -> Engine:
+    """Load a ``.geouic`` model file (:func:`geouic.model.load_model`).
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    Engine
+
+    Examples
+    --------
+    >>> load_model("missing.geouic")
+    Traceback (most recent call last):
+    ...
+    geouic.errors.ModelError: missing.geouic: no such model file; check the path.
+    """
+    from geouic.model import load_model as _load
+
+    return _load(path)
+
+
+def assign_schema(class_map: Any, *, reference: Any = None, mapping: str | os.PathLike | None = None,
+                  schema: Any = None, field: str | None = None, method: str = "majority", min_purity: float = 0.0,
+                  unassigned_class: str | int | None = None, output: str | os.PathLike | None = None,
+                  transform: Any = None, crs: Any = None, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB,
+                  overwrite: bool = False, progress: ProgressCallback | None = None,
+                  creation_options: Any = None) -> Any:
+    """Name spectral classes with the classes of a schema (``geouic assign-schema``).
+
+    Parameters
+    ----------
+    class_map : path, rasterio dataset, ndarray (rows, cols) or DataArray (y, x)
+        Integer classes, 0 = nodata (e.g. from :func:`classify`).
+    reference : path or label raster, optional
+        Reference polygons/points (any OGR vector) or a label raster (a path, an array or a DataArray).
+    mapping : str or path-like, optional
+        A mapping file (``.mapping.yaml``) instead of ``reference``.
+    schema : str, path-like or LandCoverSchema, optional
+        Schema file or preset (``nlcd``, ``worldcover``, ``corine1``).
+    field : str, optional
+        Class field of a vector reference.
+    method : {"majority", "hungarian"}, default="majority"
+    min_purity : float, default=0.0
+    unassigned_class : str or int, optional
+    output : str or path-like, optional
+        The land-cover map (its mapping table and file go beside it); required for a file input.
+    transform, crs : optional
+        Georeferencing of a numpy array.
+    mem_limit_mb, overwrite, progress, creation_options
+        As in :func:`classify`.
+
+    Returns
+    -------
+    MapResult, ndarray or DataArray
+        Same kind as ``class_map``; a DataArray carries ``mapping`` (spectral class -> code) in its attrs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> classes = np.array([[1, 1, 2, 2]] * 4)
+    >>> assign_schema(classes, reference=np.array([[5, 5, 7, 7]] * 4)).tolist()[0]
+    [5, 5, 7, 7]
+    """
+    from geouic.assign import assign_schema as _assign
+
+    kind = input_kind(class_map)
+    with _target(kind, output, "landcover.tif") as path, contextlib.ExitStack() as stack:
+        map_path = stack.enter_context(class_map_file(class_map, transform=transform, crs=crs))
+        ref = stack.enter_context(class_map_file(reference)) if reference is not None else None
+        result = _assign(map_path, path, reference=ref, mapping=mapping, schema=schema, field=field, method=method,
+                         min_purity=min_purity, unassigned_class=unassigned_class, mem_limit_mb=mem_limit_mb,
+                         overwrite=overwrite, progress=progress, creation_options=creation_options)
+        details = {"schema": result.schema.name, "mapping": dict(result.mapping), "rows": result.rows,
+                   "seconds": round(result.seconds, 3), "summary": result.summary()}
+        sidecars = {Path(f).suffixes[-2].lstrip(".") + Path(f).suffix: Path(f) for f in result.files}
+        return _map_result(kind, result.path, "assign_schema", details, extras=sidecars,
+                           attrs={"schema": result.schema.name, "mapping": dict(result.mapping)})
+
+
+def accuracy(class_map: Any, *, reference: Any, field: str | None = None, area_adjusted: bool = False,
+             clusters: bool = False, output: str | os.PathLike | None = None, figures: bool = True,
+             transform: Any = None, crs: Any = None, overwrite: bool = False,
+             mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, progress: ProgressCallback | None = None) -> AccuracyReport:
+    """Assess a map against reference data (``geouic accuracy``).
+
+    Parameters
+    ----------
+    class_map : path, rasterio dataset, ndarray or DataArray
+        The map (0 = unclassified).
+    reference : path or label raster
+        Points or polygons (any OGR vector, with ``field``) or a label raster (path, array or DataArray).
+    field : str, optional
+    area_adjusted : bool, default=False
+        Olofsson et al. (2014) area-adjusted estimates (needs a stratified random sample).
+    clusters : bool, default=False
+        The map holds clusters without a legend: NMI, ARI, Hungarian-matched accuracy.
+    output : str or path-like, optional
+        A report folder to write (report.json, confusion.csv, report.html, report.md, figures).
+    figures : bool, default=True
+        PNG figures in the report folder.
+    transform, crs : optional
+        Georeferencing of a numpy array.
+    overwrite : bool, default=False
+    mem_limit_mb, progress
+        As in :func:`classify`.
+
+    Returns
+    -------
+    AccuracyReport
+        ``overall_accuracy``, ``kappa``, ``to_dataframe()`` (per class), ``to_dict()``, an HTML view.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> report = accuracy(np.array([[1, 1, 2, 2]] * 4), reference=np.array([[1, 1, 2, 1]] * 4))
+    >>> round(report.overall_accuracy, 2)
+    0.75
+    """
+    from geouic.accuracy import assess
+
+    if area_adjusted and clusters:
+        raise ParameterError("area_adjusted and clusters exclude each other: area estimates need a map legend "
+                             "that matches the reference classes.", params=("area_adjusted", "clusters"))
+    if output is not None:
+        from geouic.output import check_output
+
+        check_output(output, overwrite=overwrite, folder=True)
+    with contextlib.ExitStack() as stack:
+        map_path = stack.enter_context(class_map_file(class_map, transform=transform, crs=crs))
+        ref = stack.enter_context(class_map_file(reference))
+        result = assess(map_path, ref, field=field, area_adjusted=area_adjusted, clusters=clusters,
+                        mem_limit_mb=mem_limit_mb, progress=progress)
+        folder = None
+        if output is not None:
+            from geouic.report import write_report
+
+            folder = Path(write_report(result, output, overwrite=overwrite, figures=figures) or output)
+    return AccuracyReport(result, folder)
+
+
+def sieve(class_map: Any, *, mmu: str | float, connectivity: int = 4, output: str | os.PathLike | None = None,
+          transform: Any = None, crs: Any = None, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB,
+          overwrite: bool = False, progress: ProgressCallback | None = None) -> Any:
+    """Dissolve patches smaller than a minimum mapping unit (``geouic sieve``).
+
+    Parameters
+    ----------
+    class_map : path, rasterio dataset, ndarray or DataArray
+    mmu : str or float
+        ``"20px"`` or ``"0.5ha"``.
+    connectivity : {4, 8}, default=4
+    output : str or path-like, optional
+        Required for a file input.
+    transform, crs, mem_limit_mb, overwrite, progress
+        As in :func:`classify`.
+
+    Returns
+    -------
+    MapResult, ndarray or DataArray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.ones((5, 5), np.uint8); m[2, 2] = 2
+    >>> int(sieve(m, mmu="2px").max())
+    1
+    """
+    from geouic.postprocess import sieve as _sieve
+
+    return _post(_sieve, "sieve", class_map, output, transform, crs, mmu=mmu, connectivity=connectivity,
+                 mem_limit_mb=mem_limit_mb, overwrite=overwrite, progress=progress)
+
+
+def majority(class_map: Any, *, size: int | None = None, neighbors: int | None = None, threshold: str = "majority",
+             output: str | os.PathLike | None = None, transform: Any = None, crs: Any = None,
+             mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, overwrite: bool = False,
+             progress: ProgressCallback | None = None) -> Any:
+    """Majority filter (``geouic majority``).
+
+    Parameters
+    ----------
+    class_map : path, rasterio dataset, ndarray or DataArray
+    size : int, optional
+        Odd square window including the pixel (default 3).
+    neighbors : {4, 8}, optional
+        The pixel's neighbours instead of a window.
+    threshold : {"majority", "half"}, default="majority"
+    output : str or path-like, optional
+        Required for a file input.
+    transform, crs, mem_limit_mb, overwrite, progress
+        As in :func:`classify`.
+
+    Returns
+    -------
+    MapResult, ndarray or DataArray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.ones((5, 5), np.uint8); m[2, 2] = 2
+    >>> int(majority(m, size=3)[2, 2])
+    1
+    """
+    from geouic.postprocess import majority_filter
+
+    return _post(majority_filter, "majority", class_map, output, transform, crs, size=size, neighbors=neighbors,
+                 threshold=threshold, mem_limit_mb=mem_limit_mb, overwrite=overwrite, progress=progress)
+
+
+def _post(func: Callable[..., Any], step: str, class_map: Any, output: str | os.PathLike | None, transform: Any,
+          crs: Any, **kwargs: Any) -> Any:
+    kind = input_kind(class_map)
+    with _target(kind, output, f"{step}.tif") as path, \
+            class_map_file(class_map, transform=transform, crs=crs) as map_path:
+        result = func(map_path, path, **kwargs)
+        details = {k: v for k, v in dataclasses.asdict(result).items() if k != "path"}
+        return _map_result(kind, Path(result.path), step, details, attrs={"step": step})
+
+
+def polygonize(class_map: Any, *, output: str | os.PathLike | None = None, dissolve: bool = False,
+               simplify: float | None = None, connectivity: int = 4, transform: Any = None, crs: Any = None,
+               overwrite: bool = False, progress: ProgressCallback | None = None) -> Any:
+    """Polygons of the patches (or of whole classes) of a class map (``geouic polygonize``).
+
+    Parameters
+    ----------
+    class_map : path, rasterio dataset, ndarray or DataArray
+    output : str or path-like, optional
+        Vector file (``.gpkg``, ``.shp``, ``.geojson``, ``.fgb``). Without it the polygons come back
+        as a GeoDataFrame.
+    dissolve : bool, default=False
+        One (multi)polygon per class.
+    simplify : float, optional
+        Coverage simplification tolerance in map units.
+    connectivity : {4, 8}, default=4
+    transform, crs, overwrite, progress
+        As in :func:`classify`.
+
+    Returns
+    -------
+    PolygonizeResult or geopandas.GeoDataFrame
+        The result of the written file, or the features (``code``, ``name``, ``area_ha``, ``pixels``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sorted(polygonize(np.array([[1, 1, 2, 2]] * 4, np.uint8))["code"].tolist())
+    [1, 2]
+    """
+    from geouic.postprocess import polygonize as _polygonize
+
+    with contextlib.ExitStack() as stack:
+        map_path = stack.enter_context(class_map_file(class_map, transform=transform, crs=crs))
+        if output is not None:
+            return _polygonize(map_path, output, dissolve=dissolve, simplify=simplify, connectivity=connectivity,
+                               overwrite=overwrite, progress=progress)
+        import geopandas as gpd
+
+        folder = stack.enter_context(temporary_folder())
+        result = _polygonize(map_path, folder / "polygons.gpkg", dissolve=dissolve, simplify=simplify,
+                             connectivity=connectivity, progress=progress)
+        return gpd.read_file(result.path)
