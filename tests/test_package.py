@@ -23,4 +23,7 @@ def test_warnings_are_not_printed_without_logging_configured():
 
 
 def test_top_level_api():
-    assert set(geouic.__all__) == {"GeouicError", "__version__"}
+    # the Python API of issue 14, loaded on first use (tests/test_api.py checks it stays lazy)
+    assert set(geouic.__all__) == {"GeouicError", "__version__", "classify", "train", "predict", "assign_schema",
+                                   "accuracy", "load_model", "sieve", "majority", "polygonize", "MapResult",
+                                   "AccuracyReport", "RasterClassifier"}

@@ -17,7 +17,10 @@ from geouic.api._functions import (
 )
 from geouic.api._inputs import ArraySource
 from geouic.api._results import AccuracyReport, MapResult
-from geouic.api._uic import RasterClassifier
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from geouic.api._uic import RasterClassifier
 
 __all__ = [
     "AccuracyReport",
@@ -36,3 +39,13 @@ __all__ = [
     "sieve",
     "train",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # RasterClassifier derives from scikit-learn's BaseEstimator: importing sklearn costs about 2 s,
+    # which classify on a file does not need.
+    if name == "RasterClassifier":
+        from geouic.api._uic import RasterClassifier
+
+        return RasterClassifier
+    raise AttributeError(f"module 'geouic.api' has no attribute {name!r}")

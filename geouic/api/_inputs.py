@@ -337,7 +337,7 @@ def class_map_file(obj: Any, *, transform: Affine | None = None, crs: Any = None
             top = max(top, int(source.read(pair.core)[0].max(initial=0)))
         default = Legend.default(top, names)
         legend = Legend(names=default.names, colors={**default.colors, **colors})
-        path = folder / "class_map.tif"
+        path = folder / "in_memory_class_map.tif"
         writer = ThematicWriter(path, crs=source.crs, transform=source.transform, width=source.width,
                                 height=source.height, legend=legend, n_classes=top)
         try:
