@@ -81,6 +81,18 @@ def _target(kind: InputKind, output: str | os.PathLike | None, name: str) -> Ite
                              params=("output",))
 
 
+def _engine(engine: Engine | None, method: str, n_classes: int | None, seed: int | None, sample_size: int,
+            normalize: str, params: Mapping[str, Any]) -> Engine:
+    """``engine`` itself, or a new one from the method's settings (never both: nothing is silently dropped)."""
+    if engine is None:
+        return make(method, n_classes=n_classes, seed=seed, sample_size=sample_size, normalize=normalize, **params)
+    if n_classes is not None or params:
+        given = ", ".join(["n_classes"] * (n_classes is not None) + sorted(params))
+        raise ParameterError(f"engine= is already configured; {given} cannot change it: give them to make() or "
+                             "leave engine out.", params=("engine",))
+    return engine
+
+
 def _open_training(engine: Engine, training: Any, field: str | None, source: RasterSource,
                    stack: contextlib.ExitStack) -> Any:
     """Reference data of a supervised engine on the scene's grid (None for the others)."""
@@ -175,8 +187,7 @@ def classify(scene: Any, *, n_classes: int | None = None, method: str = "uic",
     from geouic.pipeline import classify_raster
 
     kind = input_kind(scene)
-    engine = engine if engine is not None else make(method, n_classes=n_classes, seed=seed, sample_size=sample_size,
-                                                    normalize=normalize, **params)
+    engine = _engine(engine, method, n_classes, seed, sample_size, normalize, params)
     given = {"confidence": confidence, "entropy": entropy, "memberships": memberships}
     extras = {k: Path(v) for k, v in given.items() if v is not None}
     profile = ThematicProfile(cog=cog).with_options(creation_options)
@@ -243,8 +254,7 @@ def train(scenes: Any, *, n_classes: int | None = None, method: str = "uic", eng
         from geouic.output import check_output
 
         check_output(save_model, overwrite=overwrite)
-    engine = engine if engine is not None else make(method, n_classes=n_classes, seed=seed, sample_size=sample_size,
-                                                    normalize=normalize, **params)
+    engine = _engine(engine, method, n_classes, seed, sample_size, normalize, params)
     with contextlib.ExitStack() as stack:
         sources = [stack.enter_context(as_scene(s, bands=bands, nodata=nodata, transform=transform, crs=crs))
                    for s in items]

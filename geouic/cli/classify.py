@@ -58,7 +58,8 @@ def cli(scene: str, output: str, engine_args: EngineArgs, bands: list[str] | Non
 
     with progress_phases("Training", "Classifying") as (fit_update, update):
         result = classify(scene, engine=engine, output=output, bands=bands, nodata=nodata,
-                          training=engine_args.training, field=engine_args.field, **extras, mem_limit_mb=mem_limit,
+                          training=engine_args.training, field=engine_args.field, confidence=extras.get("confidence"),
+                          entropy=extras.get("entropy"), memberships=extras.get("memberships"), mem_limit_mb=mem_limit,
                           overwrite=overwrite, cog=cog, creation_options=creation_options, workers=workers,
                           progress=update, fit_progress=fit_update, on_open=opened)
     echo_summary(result, engine, [scene], save_model=save_model, overwrite=overwrite)
