@@ -40,7 +40,7 @@ def sh(*args, cwd):
 
 def test_every_example_script_is_tested():
     scripts = {p.name for p in (ROOT / "examples").iterdir() if p.suffix in (".sh", ".py", ".yaml")}
-    tested = {"quickstart.sh", "batch_folder.sh", "jobs.yaml", "pyqgis_batch.py",
+    tested = {"quickstart.sh", "batch_folder.sh", "jobs.yaml", "pyqgis_batch.py", "notebook.py",  # tests/test_api_notebook.py
               "sample_schema.yaml", "amazon_schema.yaml"}  # schemas: used by the scripts and tests/test_schema.py
     assert scripts <= tested, f"untested examples: {scripts - tested}"
 
