@@ -13,13 +13,18 @@ assess``) and the function :func:`geouic.api.accuracy`: importing a submodule se
 attribute of that name, so the module is made callable as the function rather than shadowing it.
 """
 
+from __future__ import annotations
+
 import importlib
 import logging
 import sys
 import types
-from typing import TYPE_CHECKING, Any
 
 from geouic.errors import GeouicError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a few ms of every start)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _CallableModule(types.ModuleType):
