@@ -185,7 +185,8 @@ def test_assign_schema_and_accuracy_on_dataarrays_match_the_files(tmp_path):
     table = report.to_dataframe()
     assert {"users_accuracy", "producers_accuracy", "f1", "area_ha", "area_ha_ci95"} <= set(table.columns)
     assert json.loads(json.dumps(report.to_dict()))["n_samples"] == 300
-    assert "overall_accuracy=" in repr(report) and "<table" in report._repr_html_()
+    assert "overall_accuracy=" in repr(report)
+    assert report._repr_html_().startswith("<iframe srcdoc=") and "&lt;table" in report._repr_html_()
     assert report.confusion_dataframe().to_numpy().sum() == 300
 
 

@@ -24,7 +24,7 @@ def test_notebook_example_runs_and_writes_map_and_report(tmp_path):
     assert (tmp_path / "landcover.png").stat().st_size > 10_000
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["overall_accuracy"] > 0.8 and "area_adjusted" in report
-    assert "<table" in (tmp_path / "report_view.html").read_text()
+    assert "<iframe srcdoc=" in (tmp_path / "report_view.html").read_text()
 
 
 def test_notebook_has_cells():

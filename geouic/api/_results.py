@@ -168,9 +168,12 @@ class AccuracyReport:
         return pd.DataFrame(a.counts, index=pd.Index(labels, name="map"), columns=pd.Index(labels, name="reference"))
 
     def _repr_html_(self) -> str:
+        """The report's page (:func:`geouic.report.render_html`) in an iframe: its styles stay out of the notebook."""
         from geouic.report import render_html
 
-        return render_html(self.assessment)
+        page = render_html(self.assessment)
+        return (f'<iframe srcdoc="{html.escape(page, quote=True)}" style="width:100%;height:640px;border:0" '
+                'title="accuracy report"></iframe>')
 
 
 def _jsonable(value: Any) -> Any:
