@@ -11,16 +11,14 @@ a numpy array gives a numpy array. Every function runs the library pass the CLI 
 top-level :mod:`geouic` exposes these names lazily (``import geouic`` stays fast).
 """
 
-from geouic.api._functions import (
-    DEFAULT_N_CLASSES, accuracy, assign_schema, classify, load_model, majority, make, polygonize, predict, sieve,
-    train,
-)
+from geouic.api._maps import accuracy, assign_schema, majority, polygonize, sieve
+from geouic.api._scenes import DEFAULT_N_CLASSES, classify, load_model, make, predict, train
 from geouic.api._inputs import ArraySource
 from geouic.api._results import AccuracyReport, MapResult
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from geouic.api._uic import RasterClassifier
+    from geouic.api._estimator import RasterClassifier
 
 __all__ = [
     "AccuracyReport",
@@ -45,7 +43,7 @@ def __getattr__(name: str) -> object:
     # RasterClassifier derives from scikit-learn's BaseEstimator: importing sklearn costs about 2 s,
     # which classify on a file does not need.
     if name == "RasterClassifier":
-        from geouic.api._uic import RasterClassifier
+        from geouic.api._estimator import RasterClassifier
 
         return RasterClassifier
     raise AttributeError(f"module 'geouic.api' has no attribute {name!r}")

@@ -15,7 +15,7 @@ from typing import Any
 
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from geouic.api._functions import DEFAULT_N_CLASSES, make, predict, train
+from geouic.api._scenes import DEFAULT_N_CLASSES, make, predict, train
 from geouic.engine import Engine
 from geouic.errors import NotFittedError
 
