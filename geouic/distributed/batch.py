@@ -139,7 +139,7 @@ class _Recorder:
             if "steps" in fields:
                 done = [r for r in fields["steps"] if r.get("status") == "ok" and not r.get("resumed")]
                 try:
-                    self._client.datasets[self._key] = {"name": name, "steps": done}
+                    self._client.publish_dataset(override=True, **{self._key: {"name": name, "steps": done}})
                 except Exception:  # the scheduler is busy or gone: a rerun then runs everything again
                     pass
 
@@ -236,7 +236,7 @@ def schedule_on_dask(jobs: list[Job], ctx: _Context, client: Any, progress: Call
     stop = Event(f"geouic-{run_id}-stop", client=client)
     results: dict[str, JobResult] = {}
     waiting = list(jobs)
-    running: dict[str, Job | None] = {}
+    running: dict[str, Job] = {}
     workdir = ctx.jobs_file.workdir
 
     def finished(res: JobResult) -> None:
@@ -262,17 +262,15 @@ def schedule_on_dask(jobs: list[Job], ctx: _Context, client: Any, progress: Call
             if not running:  # nothing left, or only jobs that wait on jobs that can no longer succeed
                 break
             future = next(pending)
-            job = running.pop(future.key)
-            if job is not None:
-                _collect(future, job, ctx, finished)
+            _collect(future, running.pop(future.key), ctx, finished)
     except KeyboardInterrupt:
         ctx.children.stop.set()
         stop.set()
         deadline = time.monotonic() + 15
         for future in list(pending.futures):
-            job = running.pop(future.key, None)
-            if job is None:
+            if future.key not in running:
                 continue
+            job = running.pop(future.key)
             try:
                 future.result(timeout=max(0.1, deadline - time.monotonic()))
                 _collect(future, job, ctx, finished)

@@ -198,7 +198,8 @@ def connect(address: str | None = None, *, mem_limit_mb: float | None = None, ti
         n = where.n_workers or usable_cores(limit=1024)
         memory: Any = "auto" if mem_limit_mb is None else int((float(mem_limit_mb) + WORKER_BASE_MB) * 2**20)
         local = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, memory_limit=memory,
-                                         host="127.0.0.1", dashboard_address=None,
+                                         host="127.0.0.1", dashboard_address=":0",  # any free port
+                                         scheduler_kwargs={"dashboard": False},  # its HTTP server stays
                                          silence_logs=logging.WARNING if silence_logs else False)
         try:
             client = distributed.Client(local, set_as_default=False)
