@@ -299,7 +299,8 @@ def run_batch(jobs_file: JobsFile, *, jobs: int = 1, mem_limit: float | None = N
         The run manifest (default: the file's ``manifest:``, else ``<jobs file stem>.manifest.json``
         beside the jobs file).
     command : list of str, optional
-        How to start geouic (default :func:`geouic_command`).
+        How to start geouic (default :func:`geouic_command`; with ``client``, found on each
+        worker).
     progress : callable, optional
         Called with each :class:`JobResult` as its job ends.
     client : dask.distributed.Client, optional
@@ -348,7 +349,8 @@ def run_batch(jobs_file: JobsFile, *, jobs: int = 1, mem_limit: float | None = N
     else:
         from geouic.distributed.batch import schedule_on_dask
 
-        results = schedule_on_dask(jobs_file.jobs, ctx, client, progress, mem_limit=mem_limit, retries=retries)
+        results = schedule_on_dask(jobs_file.jobs, ctx, client, progress, mem_limit=mem_limit, retries=retries,
+                                   command=command)
     interrupted = ctx.children.stop.is_set()
     ordered = [results.get(j.name) or JobResult(j.name, "pending") for j in jobs_file.jobs]
     result = BatchResult(ordered, path, interrupted)

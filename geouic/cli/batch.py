@@ -52,6 +52,11 @@ def cli(jobs_file, n_jobs, mem_limit, resume, manifest, dry_run, overwrite, dask
 
     from geouic.batch import load_jobs, run_batch
 
+    if dask_address and n_jobs != 1:
+        from geouic.cli.options import CliError
+
+        raise CliError(f"--jobs {n_jobs} sets how many jobs run at once on this machine; with --dask the "
+                       "cluster's worker threads decide that: drop --jobs, or start more workers.")
     jobs = load_jobs(jobs_file)
     if dry_run:
         _print_commands(jobs)

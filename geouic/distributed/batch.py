@@ -173,7 +173,8 @@ def _watch_stop(event: Any, children: _Children, done: threading.Event) -> None:
 
 def run_job_task(job: Job, workdir: str, jobs_path: str, previous: dict[str, Any] | None,
                  files: dict[str, bytes], where: dict[tuple[str, int], str], known: dict[str, dict[str, Any]],
-                 mem_limit: float | None, overwrite: bool, run_id: str) -> dict[str, Any]:
+                 mem_limit: float | None, overwrite: bool, run_id: str,
+                 command: list[str] | None = None) -> dict[str, Any]:
     """Run one job on a Dask worker, as :func:`geouic.batch.run_batch` runs it locally.
 
     Returns
@@ -197,12 +198,14 @@ def run_job_task(job: Job, workdir: str, jobs_path: str, previous: dict[str, Any
     folder = Path(tempfile.mkdtemp(prefix="geouic-batch-", dir=str(get_worker().local_directory)))
     children = _Children(die_with_parent=True)
     done = threading.Event()
-    watcher = threading.Thread(target=_watch_stop, args=(Event(f"geouic-{run_id}-stop"), children, done),
-                               daemon=True)
+    stop = Event(f"geouic-{run_id}-stop")
+    if stop.is_set():  # the client was interrupted before this job reached a worker: start nothing
+        children.stop.set()
+    watcher = threading.Thread(target=_watch_stop, args=(stop, children, done), daemon=True)
     try:
         rewrite = _stage(files, where, folder)
         recorder = _Recorder(client, key)
-        ctx = _Context(JobsFile(Path(jobs_path), Path(workdir), []), geouic_command(), recorder,  # type: ignore[arg-type]
+        ctx = _Context(JobsFile(Path(jobs_path), Path(workdir), []), command or geouic_command(), recorder,  # type: ignore[arg-type]
                        {job.name: earlier} if earlier.get("steps") else {}, children, extras, overwrite,
                        rewrite, known)
         watcher.start()
@@ -224,9 +227,11 @@ def _merge_steps(job: Job, old: list[dict[str, Any]], lost: list[dict[str, Any]]
 
 
 def schedule_on_dask(jobs: list[Job], ctx: _Context, client: Any, progress: Callable[[JobResult], None] | None,
-                     *, mem_limit: float | None, retries: int) -> dict[str, JobResult]:
+                     *, mem_limit: float | None, retries: int,
+                     command: list[str] | None = None) -> dict[str, JobResult]:
     """Submit each job whose needs succeeded as one task; record results as tasks finish.
 
+    ``command`` starts geouic on the workers (default: :func:`geouic_command` there).
     Ctrl-C sets a Dask Event that every running job watches (its step gets SIGINT, as locally),
     waits up to 15 s for them, cancels the queued tasks and marks them pending.
     """
@@ -250,7 +255,8 @@ def schedule_on_dask(jobs: list[Job], ctx: _Context, client: Any, progress: Call
         ctx.manifest.update_job(job.name, status="submitted", submitted=now())
         future = client.submit(run_job_task, portable, str(workdir), str(ctx.jobs_file.path),
                                ctx.previous.get(job.name), files, where, known, mem_limit, ctx.overwrite, run_id,
-                               retries=retries, pure=False, key=f"geouic-job-{job.name}-{uuid.uuid4().hex[:8]}")
+                               command, retries=retries, pure=False,
+                               key=f"geouic-job-{job.name}-{uuid.uuid4().hex[:8]}")
         running[future.key] = job
         return future
 
@@ -265,25 +271,40 @@ def schedule_on_dask(jobs: list[Job], ctx: _Context, client: Any, progress: Call
             _collect(future, running.pop(future.key), ctx, finished)
     except KeyboardInterrupt:
         ctx.children.stop.set()
-        stop.set()
-        deadline = time.monotonic() + 15
-        for future in list(pending.futures):
-            if future.key not in running:
-                continue
-            job = running.pop(future.key)
-            try:
-                future.result(timeout=max(0.1, deadline - time.monotonic()))
-                _collect(future, job, ctx, finished)
-            except BaseException:
-                future.cancel()
-                res = JobResult(job.name, "interrupted", error="interrupted")
-                ctx.manifest.update_job(job.name, status="interrupted", error="interrupted")
-                finished(res)
+        _interrupt(client, stop, running, ctx, finished)
         for job in waiting:
             ctx.manifest.update_job(job.name, status="pending", error="not started: the run was interrupted")
     finally:
         _forget(client, run_id)
     return results
+
+
+def _interrupt(client: Any, stop: Any, running: dict[str, Job], ctx: _Context,
+               finished: Callable[[JobResult], None]) -> None:
+    """Ctrl-C: queued jobs are cancelled (``pending``); running ones are told to stop and waited for."""
+    from dask.distributed import Future
+
+    stop.set()
+    try:
+        started = {key for keys in client.processing().values() for key in keys}
+    except Exception:  # the scheduler is gone: treat every job as started
+        started = set(running)
+    deadline = time.monotonic() + 15
+    for key, job in list(running.items()):
+        future: Any = Future(key, client)
+        if key not in started and not future.done():
+            future.cancel()
+            ctx.manifest.update_job(job.name, status="pending", error="not started: the run was interrupted")
+            finished(JobResult(job.name, "pending", error="not started: the run was interrupted"))
+            continue
+        try:
+            future.result(timeout=max(0.1, deadline - time.monotonic()))
+            _collect(future, job, ctx, finished)
+        except BaseException:
+            future.cancel()
+            ctx.manifest.update_job(job.name, status="interrupted", error="interrupted")
+            finished(JobResult(job.name, "interrupted", error="interrupted"))
+    running.clear()
 
 
 def _forget(client: Any, run_id: str) -> None:
@@ -308,6 +329,12 @@ def _collect(future: Any, job: Job, ctx: _Context, finished: Callable[[JobResult
         return
     future.release()
     res: JobResult = out["result"]
-    ctx.manifest.update_job(job.name, **out["fields"], worker=out["worker"], host=out["host"])
+    fields = out["fields"]
+    steps = fields.get("steps") or []
+    if res.status == "interrupted" and all(r.get("status") == "not run" or r.get("resumed") for r in steps):
+        # it reached a worker after Ctrl-C and ran nothing: not started, as locally
+        res = dataclasses.replace(res, status="pending", error="not started: the run was interrupted")
+        fields = {**fields, "status": "pending", "error": res.error}
+    ctx.manifest.update_job(job.name, **fields, worker=out["worker"], host=out["host"])
     finished(res)
 

@@ -102,6 +102,11 @@ def _local_directory() -> str | None:
         return None
 
 
+def _as_workers_see_it(path: str) -> str:
+    """A local file as an absolute path (workers start elsewhere); URLs and /vsi paths as given."""
+    return os.path.abspath(path) if os.path.exists(path) else path
+
+
 def predict_group(digest: str, model: bytes, device: str | None, path: str, bands: list[int | str] | None,
                   nodata: float | None, pairs: list[WindowPair], outputs: frozenset[str],
                   dtype: str) -> list[dict[str, np.ndarray]]:
@@ -259,7 +264,7 @@ def apply_engine_dask(client: Any, source: RasterSource, engine: Engine, output:
                                         profile=profile, **grid)
         shared = client.scatter(model_bytes, broadcast=True, hash=False)
         dtype = map_dtype(n_classes)
-        scene = str(source.path)
+        scene = _as_workers_see_it(str(source.path))
 
         def submit(g: int) -> Any:
             pairs = [windows.pairs[i] for i in groups[g]]

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import textwrap
+import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -110,4 +115,59 @@ def test_cli_bad_address(tmp_path, address):
     result = CliRunner().invoke(main, ["batch", str(root / "jobs.yaml"), "--dask", address])
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1].startswith(f"Error: --dask {address} is not a Dask scheduler")
+    assert not (root / "out").exists()
+
+
+FAKE = Path(__file__).resolve().parents[1] / "batch" / "fake_geouic.py"
+CTRL_C = """
+import sys
+from geouic.batch import load_jobs, run_batch
+from geouic.distributed import connect
+with connect(sys.argv[1]) as cluster:
+    command = ["env", "FAKE_SLEEP=60", sys.executable, sys.argv[3]]
+    result = run_batch(load_jobs(sys.argv[2]), client=cluster.client, command=command)
+print(result.counts(), flush=True)
+sys.exit(result.exit_code)
+"""
+
+
+def test_ctrl_c_reaches_the_steps_on_the_workers(cluster, tmp_path):
+    """SIGINT to the client: the running steps on the workers get SIGINT (the stand-in geouic exits
+    130 at once instead of sleeping 60 s), the jobs are recorded interrupted, exit code 130."""
+    root = workdir(tmp_path)
+    (root / "jobs.yaml").write_text(textwrap.dedent("""
+        jobs:
+          - foreach: [scenes/a.tif, scenes/b.tif, scenes/c.tif]
+            steps: [{classify: {scene: "{path}", classes: 4, output: "out/{stem}.tif"}}]
+    """))
+    client = cluster.client
+    proc = subprocess.Popen([sys.executable, "-c", CTRL_C, cluster.address, str(root / "jobs.yaml"), str(FAKE)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while sum(len(k) for k in client.processing().values()) < 2:
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.2)
+        time.sleep(2)  # the steps have started on both workers
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        waited = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert waited < 30  # the 60 s steps were stopped
+    data, jobs = manifest(root)
+    assert data["status"] == "interrupted"
+    states = sorted(j["status"] for j in jobs.values())
+    assert states == ["interrupted", "interrupted", "pending"], states
+    assert not (root / "out").exists() or not list((root / "out").iterdir())
+
+
+def test_cli_jobs_with_dask_is_refused(tmp_path):
+    root = workdir(tmp_path)
+    result = CliRunner().invoke(main, ["batch", str(root / "jobs.yaml"), "--dask", "local:2", "--jobs", "3"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1].startswith("Error: --jobs 3 sets how many jobs run at once")
     assert not (root / "out").exists()

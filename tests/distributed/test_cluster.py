@@ -108,3 +108,17 @@ def test_bad_address_cli(data, tmp_path, address, fragment):
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: ") and fragment in lines[0], result.output
     assert not out.exists()
+
+
+def test_no_dask_import_until_connect():
+    """`import geouic.distributed`, `geouic --help` and `geouic predict --help` do not import Dask."""
+    import subprocess
+    import sys
+
+    code = ("import sys, geouic.distributed, geouic.distributed.batch\n"
+            "from click.testing import CliRunner\nfrom geouic.cli import main\n"
+            "for args in (['--help'], ['predict', '--help'], ['batch', '--help']):\n"
+            "    assert CliRunner().invoke(main, args).exit_code == 0\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
