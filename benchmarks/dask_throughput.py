@@ -2,8 +2,9 @@
 
 Two workloads, each run against a real ``dask scheduler`` and N ``dask worker`` processes
 (``--nthreads 1 --no-nanny``) started here on 127.0.0.1, with the client (the ``geouic``
-command) measured as its own process (wall time, CPU time and peak RSS through ``wait4``; the
-workers' peak RSS through ``wait4`` when they are stopped):
+command) measured as its own process (wall time and CPU time through ``wait4``, peak RSS and the
+workers' peak RSS through GNU time, so each figure is that process's own, children included for a
+local batch's ``--jobs``):
 
 * ``batch``: ``geouic batch jobs.yaml --dask ADDRESS`` over ``--scenes`` synthetic scenes of
   ``--scene-size`` pixels (one job per scene: ``predict`` with one k-means model), beside the
@@ -62,10 +63,15 @@ class TcpCluster:
                 raise SystemExit("the scheduler did not start; see " + str(folder / "cluster.log"))
             time.sleep(0.2)
         self.address = json.loads(file.read_text())["address"]
-        self.workers = [subprocess.Popen([*DASK, "worker", self.address, "--nthreads", "1", "--no-nanny",
+        # Each worker under /usr/bin/time: its peak RSS is its own (a process forked from this
+        # Python and exec'd keeps this process's high-water mark in wait4's ru_maxrss).
+        self.rss_files = [folder / f"w{i}.rss" for i in range(n)]
+        self.workers = [subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", str(self.rss_files[i]),
+                                          *DASK, "worker", self.address, "--nthreads", "1", "--no-nanny",
                                           "--no-dashboard", "--memory-limit", memory_limit,
                                           "--local-directory", str(folder / f"w{i}")],
-                                         stdout=self.log, stderr=subprocess.STDOUT) for i in range(n)]
+                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+                        for i in range(n)]
         self._wait_for(n)
 
     def _wait_for(self, n: int) -> None:
@@ -76,14 +82,19 @@ class TcpCluster:
 
     def stop(self) -> list[float]:
         """Stop everything; the workers' peak RSS in MB."""
-        peaks = []
         for w in self.workers:
-            w.send_signal(signal.SIGINT)
+            os.killpg(w.pid, signal.SIGINT)  # the worker (GNU time ignores SIGINT while it waits)
         for w in self.workers:
             try:
-                _, _, usage = os.wait4(w.pid, 0)
-                peaks.append(usage.ru_maxrss / 1024)
-            except ChildProcessError:
+                w.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(w.pid, signal.SIGKILL)
+                w.wait()
+        peaks = []
+        for f in self.rss_files:
+            try:
+                peaks.append(int(f.read_text().split()[-1]) / 1024)
+            except (OSError, ValueError, IndexError):
                 pass
         self.scheduler.send_signal(signal.SIGINT)
         try:
@@ -104,6 +115,17 @@ def pixels_sha256(path: Path) -> str:
         for row in range(0, ds.height, 1024):
             h.update(ds.read(1, window=Window(0, row, ds.width, min(1024, ds.height - row))).tobytes())
     return h.hexdigest()
+
+
+def run_timed(cmd: list[str]) -> dict[str, Any]:
+    """:func:`run_measured` of ``cmd`` under ``/usr/bin/time``, whose figure of peak RSS is the command's own."""
+    rss = WORK / "client.rss"
+    res = run_measured(["/usr/bin/time", "-f", "%M", "-o", str(rss), *cmd])
+    try:
+        res["max_rss_mb"] = int(rss.read_text().split()[-1]) / 1024
+    except (OSError, ValueError, IndexError):
+        res["max_rss_mb"] = float("nan")
+    return res
 
 
 def check(result: dict[str, Any], what: str) -> dict[str, Any]:
@@ -151,12 +173,12 @@ def part_batch(args: argparse.Namespace) -> list[dict[str, Any]]:
     pixels = args.scenes * args.scene_size ** 2
     rows = []
     for n in args.workers:
-        res = check(run_measured([*GEOUIC, "batch", str(folder / "jobs.yaml"), "--jobs", str(n), "--overwrite",
+        res = check(run_timed([*GEOUIC, "batch", str(folder / "jobs.yaml"), "--jobs", str(n), "--overwrite",
                                   "-q"]), "local batch")
         rows.append(row(f"local --jobs {n}", n, res, pixels))
         cluster = TcpCluster(n, folder / f"cluster{n}")
         try:
-            res = check(run_measured([*GEOUIC, "batch", str(folder / "jobs.yaml"), "--dask", cluster.address,
+            res = check(run_timed([*GEOUIC, "batch", str(folder / "jobs.yaml"), "--dask", cluster.address,
                                       "--overwrite", "-q"]), "dask batch")
         finally:
             peaks = cluster.stop()
@@ -183,7 +205,7 @@ def part_big(args: argparse.Namespace) -> list[dict[str, Any]]:
     with rasterio.open(big) as ds:
         pixels = ds.width * ds.height
     local_map = folder / "local.tif"
-    res = check(run_measured([*GEOUIC, "predict", str(model), str(big), "-o", str(local_map), "--workers", "2",
+    res = check(run_timed([*GEOUIC, "predict", str(model), str(big), "-o", str(local_map), "--workers", "2",
                               "--mem-limit", str(args.mem_limit), "--overwrite", "-q"]), "local predict")
     rows = [row("local --workers 2", 2, res, pixels)]
     reference = pixels_sha256(local_map)
@@ -191,13 +213,14 @@ def part_big(args: argparse.Namespace) -> list[dict[str, Any]]:
         cluster = TcpCluster(n, folder / f"cluster{n}")
         out = folder / f"dask{n}.tif"
         try:
-            res = check(run_measured([*GEOUIC, "predict", str(model), str(big), "-o", str(out), "--workers", "2",
+            res = check(run_timed([*GEOUIC, "predict", str(model), str(big), "-o", str(out), "--workers", "2",
                                       "--mem-limit", str(args.mem_limit), "--dask", cluster.address,
                                       "--overwrite", "-q"]), "dask predict")
         finally:
             peaks = cluster.stop()
         rows.append(row(f"--dask ({n} workers)", n, res, pixels, peaks, pixels_sha256(out) == reference))
-        out.unlink()
+        for leftover in (out, out.with_suffix(".qml"), out.with_name(out.name + ".aux.xml")):
+            leftover.unlink(missing_ok=True)
     return rows
 
 
