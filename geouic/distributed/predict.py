@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from geouic.distributed.cluster import ClusterError
 from geouic.engine import Engine
 from geouic.errors import ParameterError
 from geouic.output import FloatWriter, Legend, ThematicProfile, ThematicWriter, check_output, map_dtype
@@ -163,8 +164,13 @@ def _results(client: Any, submit: Any, n_groups: int, in_flight: int) -> Iterato
     following = len(futures)
     pending = as_completed(futures, loop=client.loop, with_results=True)
     try:
-        for future, blocks in pending:
+        received = 0
+        for future, blocks in _named_cluster_errors(pending):
+            if isinstance(blocks, BaseException) or future.status != "finished":  # a cancelled task
+                raise ClusterError(f"the Dask cluster did not finish the prediction (task {future.key} was "
+                                   f"{future.status}); no output was kept: run the command again.")
             group = index.pop(future.key)
+            received += 1
             future.release()
             if following < n_groups:
                 nxt = submit(following)
@@ -173,10 +179,42 @@ def _results(client: Any, submit: Any, n_groups: int, in_flight: int) -> Iterato
                 following += 1
             yield group, blocks
             del blocks
+        if received < n_groups:  # as_completed drops cancelled futures: never leave a map with holes
+            raise ClusterError(f"the Dask cluster did not finish the prediction ({n_groups - received} of "
+                               f"{n_groups} tasks were cancelled); no output was kept: run the command again.")
     finally:
         remaining = list(getattr(pending, "futures", ()))
         if remaining:
             client.cancel(remaining)
+
+
+def _named_cluster_errors(results: Iterator[Any]) -> Iterator[Any]:
+    """``results``, with the cluster's own failures raised as one :class:`ClusterError`.
+
+    Those are a task cancelled or killed on too many workers, or the scheduler gone; errors the
+    task itself raised pass as they are.
+    """
+    import concurrent.futures
+
+    from geouic.errors import GeouicError
+
+    iterator = iter(results)
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        except GeouicError:
+            raise
+        except (concurrent.futures.CancelledError, Exception) as exc:
+            if not (isinstance(exc, concurrent.futures.CancelledError)
+                    or type(exc).__module__.split(".")[0] in ("distributed", "dask", "tornado")):
+                raise
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise ClusterError(f"the Dask cluster did not finish the prediction ({type(exc).__name__}: {first}); "
+                               "no output was kept: check that the scheduler and workers are running (and their "
+                               "memory limits), then run the command again.") from None
+        yield item
 
 
 @in_gdal_env

@@ -127,3 +127,50 @@ def test_cli_local_cluster_several_scenes(tmp_path):
     assert res.exit_code == 0, res.output
     for stem in "ab":
         assert pixels_sha256(tmp_path / f"{stem}_dask.tif") == pixels_sha256(tmp_path / f"{stem}_local.tif")
+
+
+
+def test_cluster_failures_are_one_error():
+    """Cancelled or lost tasks become one ClusterError; an error the task raised passes unchanged."""
+    import concurrent.futures
+    import types
+
+    from distributed.scheduler import KilledWorker
+
+    from geouic.distributed import ClusterError
+    from geouic.distributed.predict import _named_cluster_errors
+
+    def failing(exc):
+        yield 1
+        raise exc
+
+    for exc in (concurrent.futures.CancelledError("x"), KilledWorker("geouic-predict-3", types.SimpleNamespace(address="tcp://w:1"), 3)):
+        seen = []
+        with pytest.raises(ClusterError, match=r"the Dask cluster did not finish the prediction \((Cancelled|Killed)"):
+            seen.extend(_named_cluster_errors(failing(exc)))
+        assert seen == [1]
+    with pytest.raises(RasterInputError):
+        list(_named_cluster_errors(failing(RasterInputError("scene.tif: no such file"))))
+    with pytest.raises(ZeroDivisionError):  # a bug in a task stays a bug (a traceback), not a cluster error
+        list(_named_cluster_errors(failing(ZeroDivisionError())))
+
+
+def test_a_cancelled_task_leaves_no_hole(cluster):
+    """A task cancelled on the cluster is an error, never a map with a group missing."""
+    import time
+
+    from geouic.distributed import ClusterError
+    from geouic.distributed.predict import _results
+
+    client = cluster.client
+
+    def submit(g):
+        future = client.submit(time.sleep, 2 if g == 1 else 0, pure=False)
+        if g == 1:
+            client.cancel([future])
+        return future
+
+    got = []
+    with pytest.raises(ClusterError, match="did not finish the prediction"):
+        got.extend(g for g, _ in _results(client, submit, 3, 3))
+    assert 1 not in got
