@@ -17,7 +17,8 @@ from geouic.cli.options import handle_errors, progress_callback, status, verbosi
               help="Jobs run at once (each in its own process).")
 @click.option("--mem-limit", type=click.FloatRange(min=1), default=None, metavar="MB",
               help="Total working-memory budget: each of the N jobs run at once gets MB/N as its --mem-limit "
-                   "(unless a step sets its own). [default: each command's default]")
+                   "(unless a step sets its own); with --dask, each worker's budget, shared by its threads. "
+                   "[default: each command's default]")
 @click.option("--resume", is_flag=True,
               help="Skip steps the manifest records as done whose inputs and outputs are unchanged; run the rest.")
 @click.option("--manifest", type=click.Path(dir_okay=False), default=None,
@@ -37,9 +38,9 @@ def cli(jobs_file, n_jobs, mem_limit, resume, manifest, dry_run, overwrite, dask
     records each job's inputs (sha256), commands, times, outputs and errors; `--resume` runs
     only what is not done yet. See examples/jobs.yaml.
 
-    With --dask each job is one task on a Dask cluster (--jobs is then the cluster's threads,
-    --mem-limit each worker's budget); the manifest records the worker of each job. See
-    docs/distributed.md.
+    With --dask each job is one task on a Dask cluster: the cluster's worker threads decide how
+    many run at once (no --jobs), --mem-limit is each worker's budget, and the manifest records
+    the worker of each job. See docs/distributed.md.
 
     \b
     geouic batch jobs.yaml
