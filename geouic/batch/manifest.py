@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +73,27 @@ def _unchanged(old: dict[str, Any], workdir: Path, *, rehash: bool) -> bool:
     return rehash and current["size"] == old["size"] and sha256_file(workdir / old["path"]) == old.get("sha256")
 
 
-def step_is_done(old_step: dict[str, Any] | None, argv: list[str], workdir: Path) -> bool:
-    """True when a step recorded in an earlier manifest need not run again."""
+def step_is_done(old_step: dict[str, Any] | None, argv: list[str], workdir: Path, *,
+                 known: Mapping[str, dict[str, Any]] | None = None) -> bool:
+    """True when a step recorded in an earlier manifest need not run again.
+
+    ``known`` holds records of inputs read elsewhere (a model file the client sent a Dask
+    worker as bytes): those compare by size and sha256 with the earlier record.
+    """
     if not old_step or old_step.get("status") != "ok" or old_step.get("argv") != argv:
         return False
     outputs = old_step.get("outputs") or []
     if not outputs or not all(o.get("exists") and _unchanged(o, workdir, rehash=False) for o in outputs):
         return False
-    return all(_unchanged(i, workdir, rehash=True) for i in old_step.get("inputs") or [])
+    known = known or {}
+    for i in old_step.get("inputs") or []:
+        here = known.get(i.get("path"))
+        if here is not None:
+            if (here.get("size"), here.get("sha256")) != (i.get("size"), i.get("sha256")):
+                return False
+        elif not _unchanged(i, workdir, rehash=True):
+            return False
+    return True
 
 
 class Manifest:

@@ -103,19 +103,28 @@ def share_out(mem_limit: float | None, jobs: int) -> float | None:
 
 
 class _Children:
-    """The live child processes, so that Ctrl-C can reach all of them."""
+    """The live child processes, so that Ctrl-C can reach all of them.
 
-    def __init__(self) -> None:
+    With ``die_with_parent`` (a Dask worker's jobs) a child gets SIGTERM when the thread that
+    started it dies, on Linux: a worker killed mid-job leaves no step running unseen (SIGTERM
+    makes geouic remove its temporary files), and the job's rerun elsewhere is the only writer.
+    """
+
+    def __init__(self, die_with_parent: bool = False) -> None:
         self._lock = threading.Lock()
         self._procs: set[subprocess.Popen] = set()
         self.stop = threading.Event()
+        self.die_with_parent = die_with_parent
 
     def start(self, argv: list[str], cwd: Path) -> subprocess.Popen:
         with self._lock:
             if self.stop.is_set():
                 raise KeyboardInterrupt
+            extra: dict[str, Any] = {}
+            if self.die_with_parent and sys.platform.startswith("linux"):
+                extra["preexec_fn"] = _parent_death_signal
             proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                    start_new_session=True)
+                                    start_new_session=True, **extra)
             self._procs.add(proc)
             return proc
 
@@ -131,6 +140,12 @@ class _Children:
                     os.killpg(proc.pid, sig)
                 except (ProcessLookupError, PermissionError, AttributeError):
                     proc.send_signal(sig)
+
+
+def _parent_death_signal() -> None:  # pragma: no cover - runs in the child between fork and exec
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _error_line(stderr: str, returncode: int) -> str:
@@ -150,6 +165,10 @@ class _Context:
     children: _Children
     extras: dict[str, str]
     overwrite: bool
+    #: (step id, argv index) -> the word run instead (a Dask worker's copy of a model or schema file).
+    rewrite: dict[tuple[str, int], str] = field(default_factory=dict)
+    #: input path -> its record made where the file was read (files sent to a Dask worker as bytes).
+    known_inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _step_argv(step: Step, ctx: _Context, old: dict[str, Any] | None) -> list[str]:
@@ -189,12 +208,14 @@ def _run_step(step: Step, argv: list[str], ctx: _Context) -> dict[str, Any]:
     record: dict[str, Any] = {
         "step": step.id, "command": step.command, "line": step.line, "argv": step.argv,
         "command_line": ["geouic", step.command, *argv], "parameters": step.options,
-        "inputs": [file_record(p, workdir) for p in dict.fromkeys(step.inputs)], "start": now(),
+        "inputs": [ctx.known_inputs.get(p) or file_record(p, workdir) for p in dict.fromkeys(step.inputs)],
+        "start": now(),
     }
     for out in step.outputs:  # as Snakemake does: the folders of outputs are made, the outputs not
         (workdir / out).parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    proc = ctx.children.start([*ctx.command, step.command, *argv], workdir)
+    words = [ctx.rewrite.get((step.id, i), w) for i, w in enumerate(argv)]
+    proc = ctx.children.start([*ctx.command, step.command, *words], workdir)
     try:
         stdout, stderr = proc.communicate()
     finally:
@@ -208,7 +229,11 @@ def _run_step(step: Step, argv: list[str], ctx: _Context) -> dict[str, Any]:
     elif ctx.children.stop.is_set() or rc in (130, -signal.SIGINT):
         record.update(status="interrupted", error="interrupted")
     else:
-        record.update(status="failed", error=_error_line(stderr, rc))
+        error = _error_line(stderr, rc)
+        for (sid, i), local in ctx.rewrite.items():  # messages name the file as the jobs file does
+            if sid == step.id:
+                error = error.replace(local, argv[i])
+        record.update(status="failed", error=error)
     return record
 
 
@@ -220,7 +245,8 @@ def _run_job(job: Job, ctx: _Context) -> JobResult:
     ctx.manifest.update_job(job.name, status="running", start=start)
     for i, step in enumerate(job.steps):
         old = old_steps[i] if i < len(old_steps) and old_steps[i].get("step") == step.id else None
-        if old is not None and ctx.previous and step_is_done(old, step.argv, ctx.jobs_file.workdir):
+        if old is not None and ctx.previous and step_is_done(old, step.argv, ctx.jobs_file.workdir,
+                                                             known=ctx.known_inputs):
             records.append({**old, "resumed": True})
             continue
         if ctx.children.stop.is_set():
@@ -252,7 +278,8 @@ def _run_job(job: Job, ctx: _Context) -> JobResult:
 
 def run_batch(jobs_file: JobsFile, *, jobs: int = 1, mem_limit: float | None = None, resume: bool = False,
               overwrite: bool = False, manifest: str | os.PathLike | None = None, command: list[str] | None = None,
-              progress: Callable[[JobResult], None] | None = None) -> BatchResult:
+              progress: Callable[[JobResult], None] | None = None, client: Any = None,
+              retries: int = 2) -> BatchResult:
     """Run every job of a validated jobs file.
 
     Parameters
@@ -272,9 +299,17 @@ def run_batch(jobs_file: JobsFile, *, jobs: int = 1, mem_limit: float | None = N
         The run manifest (default: the file's ``manifest:``, else ``<jobs file stem>.manifest.json``
         beside the jobs file).
     command : list of str, optional
-        How to start geouic (default :func:`geouic_command`).
+        How to start geouic (default :func:`geouic_command`; with ``client``, found on each
+        worker).
     progress : callable, optional
         Called with each :class:`JobResult` as its job ends.
+    client : dask.distributed.Client, optional
+        Run each job as one task on this Dask cluster (see :mod:`geouic.distributed.batch`)
+        instead of ``jobs`` at once here; ``mem_limit`` is then each worker's budget, shared by
+        its threads, and the manifest records the worker of each job.
+    retries : int, default 2
+        With ``client``: times a job task that raised is tried again (a lost worker's jobs are
+        re-run by the scheduler in any case).
 
     Returns
     -------
@@ -287,10 +322,10 @@ def run_batch(jobs_file: JobsFile, *, jobs: int = 1, mem_limit: float | None = N
     path = Path(manifest) if manifest else (
         jobs_file.manifest or jobs_file.path.with_name(f"{jobs_file.path.stem}.manifest.json"))
     extras: dict[str, str] = {}
-    share = share_out(mem_limit, jobs)
+    share = share_out(mem_limit, jobs) if client is None else None  # on Dask: shared out on each worker
     if share is not None:
         extras["mem-limit"] = f"{share:g}"
-    if jobs > 1:
+    if jobs > 1 and client is None:
         from geouic._threads import usable_cores
 
         extras["workers"] = str(max(1, usable_cores(limit=1024) // jobs))
@@ -302,16 +337,43 @@ def run_batch(jobs_file: JobsFile, *, jobs: int = 1, mem_limit: float | None = N
               "jobs_file_sha256": sha256_file(jobs_file.path), "workdir": str(jobs_file.workdir),
               "options": {"jobs": jobs, "mem_limit": mem_limit, "resume": resume, "overwrite": overwrite},
               "python": sys.version.split()[0]}
+    if client is not None:
+        header["dask"] = {"scheduler": client.scheduler.address, "workers": len(client.nthreads()),
+                          "threads": sum(client.nthreads().values()), "retries": retries}
     book = Manifest(path, header, [j.name for j in jobs_file.jobs])
     for job in jobs_file.jobs:
         book.data["jobs"][job.name].update(line=job.line, needs=job.needs)
     ctx = _Context(jobs_file, command or geouic_command(), book, previous, _Children(), extras, overwrite)
-    results = _schedule(jobs_file.jobs, ctx, jobs, progress)
+    if client is None:
+        results = _schedule(jobs_file.jobs, ctx, jobs, progress)
+    else:
+        from geouic.distributed.batch import schedule_on_dask
+
+        results = schedule_on_dask(jobs_file.jobs, ctx, client, progress, mem_limit=mem_limit, retries=retries,
+                                   command=command)
     interrupted = ctx.children.stop.is_set()
     ordered = [results.get(j.name) or JobResult(j.name, "pending") for j in jobs_file.jobs]
     result = BatchResult(ordered, path, interrupted)
     book.finish("interrupted" if interrupted else ("ok" if result.ok else "failed"))
     return result
+
+
+def ready_jobs(waiting: list[Job], results: dict[str, JobResult], ctx: _Context,
+               finished: Callable[[JobResult], None], room: int) -> list[Job]:
+    """Take from ``waiting`` up to ``room`` jobs whose needs succeeded; block those whose needs did not."""
+    ready: list[Job] = []
+    for job in list(waiting):
+        states = [results[d].status if d in results else None for d in job.needs]
+        if any(s not in (None, "ok", "skipped") for s in states):
+            waiting.remove(job)
+            bad = [d for d, s in zip(job.needs, states) if s not in (None, "ok", "skipped")]
+            res = JobResult(job.name, "blocked", error=f"needs {', '.join(bad)}, which did not succeed")
+            ctx.manifest.update_job(job.name, status="blocked", error=res.error)
+            finished(res)
+        elif None not in states and len(ready) < room:
+            waiting.remove(job)
+            ready.append(job)
+    return ready
 
 
 def _schedule(jobs: list[Job], ctx: _Context, n: int, progress) -> dict[str, JobResult]:
@@ -327,17 +389,8 @@ def _schedule(jobs: list[Job], ctx: _Context, n: int, progress) -> dict[str, Job
     with cf.ThreadPoolExecutor(max_workers=n, thread_name_prefix="geouic-batch") as pool:
         try:
             while waiting or running:
-                for job in list(waiting):
-                    states = [results[d].status if d in results else None for d in job.needs]
-                    if any(s not in (None, "ok", "skipped") for s in states):
-                        waiting.remove(job)
-                        bad = [d for d, s in zip(job.needs, states) if s not in (None, "ok", "skipped")]
-                        res = JobResult(job.name, "blocked", error=f"needs {', '.join(bad)}, which did not succeed")
-                        ctx.manifest.update_job(job.name, status="blocked", error=res.error)
-                        finished(res)
-                    elif None not in states and len(running) < n:
-                        waiting.remove(job)
-                        running[pool.submit(_run_job, job, ctx)] = job
+                for job in ready_jobs(waiting, results, ctx, finished, n - len(running)):
+                    running[pool.submit(_run_job, job, ctx)] = job
                 if not running:
                     continue
                 done, _ = cf.wait(running, timeout=0.5, return_when=cf.FIRST_COMPLETED)
