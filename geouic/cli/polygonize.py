@@ -7,6 +7,7 @@ import click
 from geouic.cli.options import (
     echo_warnings,
     handle_errors,
+    nodata_opt,
     overwrite_opt,
     progress_callback,
     status,
@@ -23,10 +24,11 @@ from geouic.cli.options import (
               help="Simplify borders by TOL map units (e.g. metres); neighbours keep a common border.")
 @click.option("--connectivity", type=click.Choice(["4", "8"]), default="4", show_default=True,
               help="Pixels touching by an edge (4) or also by a corner (8) form one patch.")
+@nodata_opt
 @overwrite_opt
 @verbosity
 @handle_errors
-def cli(class_map, output, dissolve, simplify, connectivity, overwrite):
+def cli(class_map, output, dissolve, simplify, connectivity, nodata, overwrite):
     """Write one feature per connected patch of CLASS_MAP, or one per class with --dissolve.
 
     Fields: code, name, area_ha, pixels (and patches with --dissolve).
@@ -47,5 +49,5 @@ def cli(class_map, output, dissolve, simplify, connectivity, overwrite):
     status(f"Polygonizing {class_map}...")
     with echo_warnings(), progress_callback("Polygonizing") as progress:
         result = polygonize(class_map, output, dissolve=dissolve, simplify=simplify, connectivity=int(connectivity),
-                            overwrite=overwrite, progress=progress)
+                            overwrite=overwrite, nodata=nodata, progress=progress)
     click.echo(result.summary())

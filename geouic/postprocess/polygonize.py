@@ -181,7 +181,7 @@ def _row_weighted_area(rings: list[np.ndarray], cum: np.ndarray | None) -> float
     return _ring_area(rings[0], cum) - sum(_ring_area(r, cum) for r in rings[1:])
 
 
-def _features(source: Any, connectivity: int, cum: np.ndarray | None, nodata: Any) -> Iterator[tuple]:
+def _features(source: Any, connectivity: int, cum: np.ndarray | None, nodata: set[float]) -> Iterator[tuple]:
     """(polygon in pixel coordinates, code, pixels, area in cum units or None, last row + 1) per patch.
 
     GDAL emits a polygon when the scanline pass leaves it behind, so the last element (the row
@@ -198,7 +198,7 @@ def _features(source: Any, connectivity: int, cum: np.ndarray | None, nodata: An
     # bool/uint8 mask. Other maps are traced whole and their 0 / nodata polygons dropped below.
     mask = band if source.dataset.dtypes[0] == "uint8" else None
     for geom, value in shapes(band, mask=mask, connectivity=connectivity):
-        if value <= 0 or (nodata is not None and value == nodata):
+        if value <= 0 or value in nodata:
             continue
         rings = []
         for ring in geom["coordinates"]:
@@ -214,7 +214,8 @@ def _features(source: Any, connectivity: int, cum: np.ndarray | None, nodata: An
 
 def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissolve: bool = False,
                simplify: float | None = None, connectivity: int = 4, batch_size: int = 20_000,
-               overwrite: bool = False, progress: ProgressCallback | None = None) -> PolygonizeResult:
+               overwrite: bool = False, nodata: float | None = None,
+               progress: ProgressCallback | None = None) -> PolygonizeResult:
     """Write the patches (or the classes) of a class map as polygons with code, name and area.
 
     Parameters
@@ -233,6 +234,9 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
     batch_size : int, default=20000
         Features converted and written at a time.
     overwrite : bool, default=False
+    nodata : float, optional
+        Declare the map's "no class" value when the file has no nodata tag: like 0 and the
+        file's own nodata, it gets no polygon.
     progress : callable, optional
         ``progress(advance, total)`` in map rows: after each batch of features, the rows the
         polygonizer has finished (GDAL's pass is one call over the band, not windows), out of
@@ -252,7 +256,7 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
     output = Path(output)
     driver = _driver(output)
     check_distinct({"output": output}, {"map_path": map_path})  # an input is never replaced, whatever overwrite says
-    with open_class_map(map_path, warn_crs=False) as source:
+    with open_class_map(map_path, warn_crs=False, nodata=nodata) as source:
         row_area, pixel_area = _io.pixel_area_rows(source)
         cum = None if row_area is None else np.r_[0.0, np.cumsum(row_area)]
         names = class_names(source.path)
@@ -268,7 +272,8 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
             sink = _Sink(tmp, driver, layer=output.stem, crs=source.crs.to_wkt() if source.crs else None,
                          geometry_type=gtype, metadata=tags, dissolved=dissolve)
             batch: list[tuple] = []
-            for feature in _features(source, connectivity, cum, source.dataset.nodata):
+            empty = {v for v in (source.dataset.nodata, source.nodata) if v is not None}
+            for feature in _features(source, connectivity, cum, empty):
                 batch.append(feature)
                 if len(batch) >= batch_size:
                     writer.add(batch, sink)

@@ -25,9 +25,9 @@ import logging
 import os
 import re
 import time
-
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -222,7 +222,8 @@ class SieveResult:
 
 def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | float,
           connectivity: int = 4, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, overviews: bool = True,
-          overwrite: bool = False, progress: ProgressCallback | None = None) -> SieveResult:
+          overwrite: bool = False, nodata: float | None = None, creation_options: Any = None,
+          progress: ProgressCallback | None = None) -> SieveResult:
     """Dissolve patches smaller than a minimum mapping unit into their longest-border neighbour.
 
     Parameters
@@ -240,6 +241,12 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
     overviews : bool, default=True
         Build internal overviews (mode resampling), as `geouic classify` does.
     overwrite : bool, default=False
+    nodata : float, optional
+        Declare the map's "no class" value when the file has no nodata tag (read as 0, like
+        the file's own nodata; written as 0).
+    creation_options : mapping or sequence of "KEY=VALUE", optional
+        GDAL creation options of the output GeoTIFF, checked against the driver's option list
+        (see :meth:`geouic.output.ThematicProfile.with_options`).
     progress : callable, optional
         ``progress(advance, total)`` after each strip of each pass: ``total`` is both passes'
         strips (two passes over the same :class:`~geouic.windows.WindowPass`).
@@ -254,8 +261,9 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
     t0 = time.perf_counter()
     value, unit = parse_mmu(mmu)
     connectivity = check_connectivity(connectivity)
+    profile = ThematicProfile(overviews=overviews).with_options(creation_options)
     check_map_output(output, {"map_path": map_path}, overwrite=overwrite)
-    with open_class_map(map_path, warn_crs=False) as source:
+    with open_class_map(map_path, warn_crs=False, nodata=nodata) as source:
         row_area, pixel_area = _io.pixel_area_rows(source)
         if unit == "ha":
             threshold = value if row_area is not None else value / pixel_area
@@ -281,7 +289,7 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
         changed = 0
         with ThematicWriter(output, crs=source.crs, transform=source.transform, width=source.width,
                             height=source.height, legend=legend, n_classes=max(legend.names),
-                            overwrite=overwrite, profile=ThematicProfile(overviews=overviews)) as writer:
+                            overwrite=overwrite, profile=profile) as writer:
 
             def relabel(pair: WindowPair) -> tuple[np.ndarray, np.ndarray]:
                 classes = _io.read_strip(source, pair.core)
