@@ -199,9 +199,13 @@ def _plan(groups: list[list[int]], pixels: dict[int, int], legend: Any, keep_cod
         name = legend.names[big] if len(g) == 1 or not generic else "class " + "+".join(map(str, g))
         kept.append((big, g, name, legend.colors[big]))
     kept.sort()
+    # Unassigned land (assign-schema's "unassigned" class) keeps its code whatever keep_codes says:
+    # every map and mapping file of a schema uses the same code for it (255 for uint8 schemas).
+    reserved = {big for big, *_ in kept if _is_unassigned(legend, big)}
+    free = (i for i in range(1, 2**16) if i not in reserved)
     lut, names, colors, rows = {}, {}, {}, []
-    for i, (big, g, name, colour) in enumerate(kept, 1):
-        new = big if keep_codes else i
+    for big, g, name, colour in kept:
+        new = big if keep_codes or big in reserved else next(free)
         names[new], colors[new] = name, colour
         for c in g:
             lut[c] = new
@@ -209,6 +213,12 @@ def _plan(groups: list[list[int]], pixels: dict[int, int], legend: Any, keep_cod
         rows.append({"old_code": c, "old_name": legend.names[c], "pixels": int(pixels.get(c, 0)),
                      "new_code": lut[c], "new_name": names[lut[c]]})
     return lut, Legend(names=names, colors=colors), rows
+
+
+def _is_unassigned(legend: Any, code: int) -> bool:
+    from geouic.schema import UNASSIGNED_NAME
+
+    return str(legend.names.get(code, "")).strip().lower() == UNASSIGNED_NAME
 
 
 def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
@@ -253,7 +263,10 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
     Notes
     -----
     A merged class keeps the code (with ``keep_codes``), colour and name of its largest member
-    (by pixels); when all its members have generic names it is named ``class 3+7``.
+    (by pixels); when all its members have generic names it is named ``class 3+7``. The
+    ``unassigned`` class of assign-schema keeps its code (255 for uint8 schemas), name and colour
+    whatever ``keep_codes`` says (the others are numbered 1..N around it); ``to`` never joins it
+    to another class (it is not a spectral class), only an explicit group does.
     """
     from geouic.output import atomic_path, check_output
 
@@ -279,8 +292,12 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
         pixels = {c: n for c, (n, _) in class_areas(map_path, mem_limit_mb=mem_limit_mb, progress=tracker).items()}
     if not pixels:
         raise RasterInputError(f"{map_path}: has no classified pixel; nothing to merge.")
-    plan = merge_groups(sorted(pixels), groups=groups, to=to, stats=st if to is not None else None)
-    lut_map, legend, rows = _plan(plan, pixels, read_legend(map_path, sorted(pixels)), keep_codes)
+    old_legend = read_legend(map_path, sorted(pixels))
+    # The dendrogram joins spectral classes; unassigned land is not one and stays apart.
+    apart = [c for c in sorted(pixels) if to is not None and _is_unassigned(old_legend, c)]
+    plan = merge_groups([c for c in sorted(pixels) if c not in apart], groups=groups, to=to,
+                        stats=st if to is not None else None) + [[c] for c in apart]
+    lut_map, legend, rows = _plan(plan, pixels, old_legend, keep_codes)
     lut = np.zeros(max(lut_map) + 1, dtype=np.uint16)
     for old, new in lut_map.items():
         lut[old] = new

@@ -43,7 +43,9 @@ def cli(class_map, merge_, to, scene, stats, bands, keep_codes, output, creation
     """Join classes of CLASS_MAP and write the merged map with colours, names, .qml and <stem>.merge.csv.
 
     A merged class keeps the colour and name of its largest member ("class 3+7" when the
-    names were generic); classes are renumbered 1..N unless --keep-codes is given.
+    names were generic); classes are renumbered 1..N unless --keep-codes is given. The
+    "unassigned" class of assign-schema keeps its code, name and colour either way, and --to
+    never joins it to another class.
 
     \b
     geouic merge classes.tif --merge 3,7 --merge 4,5 -o merged.tif
