@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,11 @@ import pytest
 import rasterio
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
+
+# Outside a terminal the CLI prints a progress line once a pass has run a second: the tests'
+# checks of exact output would depend on the machine's load. Tests of those lines set it back
+# (tests/cli/test_progress_lines.py).
+os.environ.setdefault("GEOUIC_PROGRESS_INTERVAL", "inf")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -6,7 +6,7 @@ import click
 
 from geouic.cli.options import (
     CliError, bands_opt, co_opt, echo_warnings, handle_errors, mem_limit_opt, output_opt, overwrite_opt, parse_bands,
-    status, verbosity,
+    progress_callback, status, verbosity,
 )
 
 
@@ -65,8 +65,8 @@ def cli(class_map, merge_, to, scene, stats, bands, keep_codes, output, creation
         check_output(path, overwrite=overwrite)
     groups = parse_groups(merge_)
     status(f"Merging classes of {class_map}...")
-    with echo_warnings():
+    with echo_warnings(), progress_callback("Merging") as update:
         result = merge_classes(class_map, output, groups=groups, to=to, scene=scene, stats=stats,
                                keep_codes=keep_codes, bands=parse_bands(bands), mem_limit_mb=mem_limit,
-                               overwrite=overwrite, creation_options=creation_options)
+                               overwrite=overwrite, creation_options=creation_options, progress=update)
     click.echo(result.summary())

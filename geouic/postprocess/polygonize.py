@@ -275,12 +275,14 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
             empty = {v for v in (source.dataset.nodata, source.nodata) if v is not None}
             for feature in _features(source, connectivity, cum, empty):
                 batch.append(feature)
-                if len(batch) >= batch_size:
-                    writer.add(batch, sink)
-                    reached = min(source.height, max(rows_done, max(f[4] for f in batch)))
+                # How far the scanline pass has got: the row below the patch GDAL has just finished.
+                if len(batch) >= batch_size or len(batch) % 1024 == 0:
+                    reached = min(source.height, max(rows_done, feature[4]))
                     if reached > rows_done:
                         tracker.advance(reached - rows_done)
                         rows_done = reached
+                if len(batch) >= batch_size:
+                    writer.add(batch, sink)
                     batch = []
             writer.add(batch, sink)
             writer.finish(sink)
