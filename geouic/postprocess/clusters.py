@@ -104,7 +104,8 @@ class ClusterSieve(PatchTable):
         for i, part in zip(range(len(self.offsets) - len(self._cls), len(self.offsets)), self._cls):
             self._segments[i] = np.zeros(len(part) + 1, np.uint16)
             self._undecided[i] = len(part)
-        self._cls.clear(), self._pixels.clear(), self._area.clear(), self._first.clear()
+        for parts in (self._cls, self._pixels, self._area, self._first):
+            parts.clear()
         return np.arange(start, start + len(cls), dtype=np.int64), cls, size, first
 
     def _step(self, *, final: bool) -> None:
