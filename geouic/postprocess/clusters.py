@@ -24,12 +24,21 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from geouic.postprocess.patches import PatchTable, group_sum
+from geouic.postprocess.patches import PatchTable, group_sum, sorted_counts
 
 __all__ = ["ClusterSieve"]
 
 _NO_PIXEL = np.iinfo(np.int64).max
 _Z64 = np.zeros(0, np.int64)
+
+
+def _node_index(keys: np.ndarray, carried: np.ndarray, start: int) -> np.ndarray:
+    """Index of ``keys`` among a step's nodes: the carried keys (sorted), then ``start, start + 1, ...``."""
+    out = keys - start + len(carried)
+    old = keys < start
+    if old.any():
+        out[old] = np.searchsorted(carried, keys[old])
+    return out
 
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
@@ -122,7 +131,8 @@ class ClusterSieve(PatchTable):
         ja = np.concatenate([j[0] for j in self._join]).astype(np.int64) if self._join else _Z64
         jb = np.concatenate([j[1] for j in self._join]).astype(np.int64) if self._join else _Z64
         self._join.clear()
-        n_p, lab = _components(n, np.searchsorted(node_key, ja), np.searchsorted(node_key, jb))
+        start = int(keys[0]) if len(keys) else int(node_key[-1]) + 1
+        n_p, lab = _components(n, _node_index(ja, self._c_key, start), _node_index(jb, self._c_key, start))
         p_cls = np.zeros(n_p, np.uint16)
         p_cls[lab] = node_cls
         p_size = np.bincount(lab, weights=np.concatenate([self._c_size, size]), minlength=n_p)
@@ -133,14 +143,14 @@ class ClusterSieve(PatchTable):
         p_open = np.zeros(n_p, bool)
         if not final and self._last is not None:
             last = self._last[0]
-            p_open[lab[np.searchsorted(node_key, last[last > 0])]] = True
+            p_open[lab[_node_index(last[last > 0].astype(np.int64), self._c_key, start)]] = True
         small = p_size < self.threshold
         # Borders (each involves a small part), as patch pairs; those between two anchors are dropped.
         eu = np.concatenate([self._e_u, *(e[0].astype(np.int64) for e in self._edges)])
         ev = np.concatenate([self._e_v, *(e[1].astype(np.int64) for e in self._edges)])
         ew = np.concatenate([self._e_w, *(e[2].astype(np.int64) for e in self._edges)])
         self._edges.clear()
-        pu, pv = lab[np.searchsorted(node_key, eu)], lab[np.searchsorted(node_key, ev)]
+        pu, pv = lab[_node_index(eu, self._c_key, start)], lab[_node_index(ev, self._c_key, start)]
         keep = small[pu] | small[pv]
         pu, pv, ew = pu[keep], pv[keep], ew[keep]
         # Clusters of small patches; one with an open patch waits.
@@ -153,9 +163,10 @@ class ClusterSieve(PatchTable):
         new_cls = p_cls.copy()
         if ready.any():
             e_ready = ready[pu] | ready[pv]
-            nodes = np.flatnonzero(ready)
-            nodes = np.union1d(nodes, np.concatenate([pu[e_ready], pv[e_ready]]))
-            su, sv = np.searchsorted(nodes, pu[e_ready]), np.searchsorted(nodes, pv[e_ready])
+            nodes = sorted_counts(np.concatenate([np.flatnonzero(ready), pu[e_ready], pv[e_ready]]))[0]
+            where = np.zeros(n_p, np.int64)
+            where[nodes] = np.arange(len(nodes))
+            su, sv = where[pu[e_ready]], where[pv[e_ready]]
             from geouic.postprocess.sieve import dissolve_small
 
             out, kept = dissolve_small(p_cls[nodes], p_size[nodes], p_first[nodes], su, sv,
@@ -215,7 +226,9 @@ class ClusterSieve(PatchTable):
             self._e_u = self._e_v = self._e_w = _Z64
         if self._last is not None:  # the next seam joins the open patches through their representatives
             keys, lcls, lsmall = self._last
-            rep = np.where(keys > 0, p_rep[lab[np.searchsorted(node_key, np.maximum(keys, node_key[0]))]], 0)
+            rep = np.zeros(len(keys), np.int64)
+            some = keys > 0
+            rep[some] = p_rep[lab[np.searchsorted(node_key, keys[some])]]
             self._last = (rep, lcls, lsmall)
         self.peak_carried = max(self.peak_carried, len(idx) + len(self._p_key) + len(self._e_u))
 
