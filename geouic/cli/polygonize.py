@@ -35,7 +35,8 @@ def cli(class_map, output, dissolve, simplify, connectivity, nodata, overwrite):
 
     area_ha is the raster area (on the ellipsoid for geographic CRSs), so class totals equal the
     map's; the CRS is kept; GeoPackages carry the provenance tags in their layer metadata.
-    The raster is read line by line; memory grows with the output (sieve speckled maps first).
+    The raster is read line by line and the polygons are written in batches, so memory does not
+    grow with the output, except with --dissolve or --simplify (they need every polygon at once).
 
     \b
     geouic polygonize landcover.tif -o landcover.gpkg

@@ -146,3 +146,27 @@ def test_uint16_map_with_codes_above_255(tmp_path):
     r = polygonize(src, tmp_path / "p.gpkg")
     df = gpd.read_file(tmp_path / "p.gpkg")
     assert sorted(zip(df.code, df.pixels)) == sorted((c, n) for c, n, _ in patch_sizes(m)) and r.features == len(df)
+
+
+def test_features_stream_in_batches_and_the_traced_file_goes(tmp_path, monkeypatch):
+    import sys
+
+    module = sys.modules["geouic.postprocess.polygonize"]  # the package attribute is the function
+    src = write_map(tmp_path / "map.tif", noisy_map(64, seed=2))
+    sizes = []
+    original = module._Sink._write
+    monkeypatch.setattr(module._Sink, "_write", lambda self, g, c: (sizes.append(len(g)), original(self, g, c)))
+    result = polygonize(src, tmp_path / "p.gpkg", batch_size=25)
+    assert result.features > 100 and max(sizes) <= 25 and sum(sizes) == result.features
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.qml", "map.tif", "map.tif.aux.xml", "p.gpkg"]
+
+
+def test_interrupt_while_tracing_leaves_nothing(tmp_path):
+    src = write_map(tmp_path / "map.tif", noisy_map(64, seed=2))
+
+    def stop(advance, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        polygonize(src, tmp_path / "p.gpkg", progress=stop)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.qml", "map.tif", "map.tif.aux.xml"]
