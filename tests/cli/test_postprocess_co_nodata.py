@@ -109,3 +109,12 @@ def test_nodata_outside_the_map_type(tmp_path, command):
     errors = [line for line in r.output.splitlines() if line.startswith("Error")]
     assert r.exit_code == 2 and len(errors) == 1 and "cannot occur in the uint8" in errors[0] and "--nodata 300" in errors[0], r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tif"]
+
+
+def test_sample_design_nodata_is_not_sampled(collar_map, tmp_path):
+    path, classes = collar_map
+    for name, extra in (("a.gpkg", ["--nodata", COLLAR]), ("b.gpkg", [])):
+        r = invoke("sample-design", path, "--n", 300, "--allocation", "equal", *extra, "-o", tmp_path / name)
+        assert r.exit_code == 0, r.output
+    assert set(pyogrio.read_dataframe(tmp_path / "a.gpkg")["stratum"]) == {1, 2}
+    assert set(pyogrio.read_dataframe(tmp_path / "b.gpkg")["stratum"]) == {1, 2, COLLAR}
