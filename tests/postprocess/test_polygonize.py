@@ -170,3 +170,16 @@ def test_interrupt_while_tracing_leaves_nothing(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         polygonize(src, tmp_path / "p.gpkg", progress=stop)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map.qml", "map.tif", "map.tif.aux.xml"]
+
+
+def test_batches_also_end_at_a_byte_budget(tmp_path, monkeypatch):
+    import sys
+
+    module = sys.modules["geouic.postprocess.polygonize"]
+    monkeypatch.setattr("geouic.postprocess._trace.BATCH_BYTES", 2000)  # a few ragged polygons per batch
+    src = write_map(tmp_path / "map.tif", noisy_map(64, seed=2))
+    sizes = []
+    original = module._Sink._write
+    monkeypatch.setattr(module._Sink, "_write", lambda self, g, c: (sizes.append(len(g)), original(self, g, c)))
+    result = polygonize(src, tmp_path / "p.gpkg", batch_size=10**6)
+    assert len(sizes) > 3 and sum(sizes) == result.features
