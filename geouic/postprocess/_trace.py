@@ -92,8 +92,16 @@ def _last_error(lib: Any) -> str:
     return msg.decode("utf-8", "replace") if msg else "unknown GDAL error"
 
 
+def _failed(output: Path, message: str) -> OutputError:
+    """The error of a failed write beside ``output``: "no space left" (naming it) when its disk is full."""
+    from geouic.output import raise_if_disk_full
+
+    raise_if_disk_full(output, OSError(message))  # before the partial file is removed
+    return OutputError(message)
+
+
 def trace_to_file(map_path: str, target: Path, *, connectivity: int, mask_is_band: bool,
-                  progress: Callable[[float], None] | None = None) -> None:
+                  progress: Callable[[float], None] | None = None, output: Path | None = None) -> None:
     """Trace band 1 of ``map_path`` into a GeoPackage layer at ``target`` (field ``code``).
 
     Parameters
@@ -108,10 +116,13 @@ def trace_to_file(map_path: str, target: Path, *, connectivity: int, mask_is_ban
     progress : callable, optional
         ``progress(fraction)`` as GDAL reports it (once per scanline); an exception in it stops
         GDAL and is raised here (Ctrl-C included).
+    output : Path, optional
+        The file the user asked for (named when the disk is full); default ``target``.
     """
     import rasterio
 
     lib = _gdal()
+    output = target if output is None else output
     raised: list[BaseException] = []
 
     def report(done: float, message: bytes | None, arg: Any) -> int:
@@ -134,7 +145,7 @@ def trace_to_file(map_path: str, target: Path, *, connectivity: int, mask_is_ban
         driver = lib.GDALGetDriverByName(b"GPKG")
         out = lib.GDALCreate(driver, os.fsencode(str(target)), 0, 0, 0, 0, None) if driver else None
         if not out:
-            raise OutputError(f"{target}: cannot create the temporary polygon file ({_last_error(lib)}).")
+            raise _failed(output, f"{target}: cannot create the temporary polygon file ({_last_error(lib)}).")
         stack.callback(lib.GDALClose, out)  # closing flushes the file (runs before src's close)
         layer_opts = _options(lib, {"SPATIAL_INDEX": "NO"})
         layer = lib.GDALDatasetCreateLayer(out, b"traced", None, _WKB_POLYGON, layer_opts)
@@ -143,7 +154,7 @@ def trace_to_file(map_path: str, target: Path, *, connectivity: int, mask_is_ban
         ok = layer and lib.OGR_L_CreateField(layer, field, 1) == 0
         lib.OGR_Fld_Destroy(field)
         if not ok:
-            raise OutputError(f"{target}: cannot create the temporary polygon layer ({_last_error(lib)}).")
+            raise _failed(output, f"{target}: cannot create the temporary polygon layer ({_last_error(lib)}).")
         opts = _options(lib, {"8CONNECTED": "8"} if connectivity == 8 else {})
         lib.GDALDatasetStartTransaction(out, 0)  # one SQLite transaction, not one per polygon
         err = lib.GDALPolygonize(band, mask, layer, 0, opts, callback, None)
@@ -151,7 +162,7 @@ def trace_to_file(map_path: str, target: Path, *, connectivity: int, mask_is_ban
         if raised:
             raise raised[0]
         if err != 0 or lib.GDALDatasetCommitTransaction(out) != 0:
-            raise OutputError(f"{map_path}: GDAL's polygonizer failed ({_last_error(lib)}).")
+            raise _failed(output, f"{map_path}: GDAL's polygonizer failed ({_last_error(lib)}).")
 
 
 #: A batch also ends once its geometries reach this many bytes of WKB: the polygons of a sieved

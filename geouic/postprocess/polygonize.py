@@ -104,7 +104,7 @@ def _to_map(geoms: np.ndarray, transform: Any) -> np.ndarray:
 @contextlib.contextmanager
 def _atomic_vector(output: Path, overwrite: bool) -> Iterator[Path]:
     """A temporary file of the same format beside ``output``, renamed (with sidecars) on success."""
-    from geouic.output import check_output
+    from geouic.output import check_output, raise_if_disk_full
 
     check_output(output, overwrite=overwrite)
     stem = f".{output.stem}.{uuid.uuid4().hex[:8]}.tmp"
@@ -116,6 +116,9 @@ def _atomic_vector(output: Path, overwrite: bool) -> Iterator[Path]:
             src = tmp.with_suffix(ext)
             if src.exists():
                 os.replace(src, output.with_suffix(ext) if ext != output.suffix else output)
+    except BaseException as exc:
+        raise_if_disk_full(output, exc)  # before the partial files are removed
+        raise
     finally:
         for p in output.parent.glob(stem + "*"):
             p.unlink()
@@ -277,7 +280,7 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
                     rows_done = reached
 
             trace_to_file(source.path, traced, connectivity=connectivity,
-                          mask_is_band=source.dataset.dtypes[0] == "uint8", progress=rows)
+                          mask_is_band=source.dataset.dtypes[0] == "uint8", progress=rows, output=output)
             rows(1.0)
             empty = {v for v in (source.dataset.nodata, source.nodata) if v is not None}
             read = 0

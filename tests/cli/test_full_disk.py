@@ -48,6 +48,9 @@ CASES = {
     "classify": ["classify", "{scene}", "--method", "kmeans", "-k", "4", "-o", "{full}/classes.tif"],
     "sample-design": ["sample-design", "{classes}", "--n", "5000", "-o", "{full}/points.gpkg"],
     "stats": ["stats", "{classes}", "{scene}", "-o", "{full}/stats"],
+    "sieve": ["sieve", "{classes}", "--mmu", "4px", "-o", "{full}/sieved.tif"],
+    "majority": ["majority", "{classes}", "-o", "{full}/smooth.tif"],
+    "polygonize": ["polygonize", "{classes}", "-o", "{full}/patches.gpkg"],
 }
 
 
