@@ -124,8 +124,11 @@ def trace_to_file(map_path: str, target: Path, *, connectivity: int, mask_is_ban
     lib = _gdal()
     output = target if output is None else output
     raised: list[BaseException] = []
+    signals: list[int] = []
 
     def report(done: float, message: bytes | None, arg: Any) -> int:
+        if signals:
+            return 0  # Ctrl-C / SIGTERM: GDAL stops, the signal is handled below
         try:
             if progress is not None:
                 progress(float(done))
@@ -135,7 +138,7 @@ def trace_to_file(map_path: str, target: Path, *, connectivity: int, mask_is_ban
         return 1
 
     callback = _PROGRESS(report)
-    with rasterio.Env(), contextlib.ExitStack() as stack:
+    with _signals_held(signals), rasterio.Env(), contextlib.ExitStack() as stack:
         src = lib.GDALOpenEx(os.fsencode(map_path), _OF_RASTER | _OF_VERBOSE_ERROR, None, None, None)
         if not src:
             raise RasterInputError(f"{map_path}: GDAL cannot open it to polygonize ({_last_error(lib)}).")
@@ -159,6 +162,8 @@ def trace_to_file(map_path: str, target: Path, *, connectivity: int, mask_is_ban
         lib.GDALDatasetStartTransaction(out, 0)  # one SQLite transaction, not one per polygon
         err = lib.GDALPolygonize(band, mask, layer, 0, opts, callback, None)
         lib.CSLDestroy(opts)
+        if signals:
+            return  # the signal's own handler runs when _signals_held ends
         if raised:
             raise raised[0]
         if err != 0 or lib.GDALDatasetCommitTransaction(out) != 0:
@@ -168,6 +173,36 @@ def trace_to_file(map_path: str, target: Path, *, connectivity: int, mask_is_ban
 #: A batch also ends once its geometries reach this many bytes of WKB: the polygons of a sieved
 #: map are few but ragged (10,604 polygons took 1.7 GB in one batch on a 16000 x 16000 map).
 BATCH_BYTES = 16 * 2**20
+
+
+@contextlib.contextmanager
+def _signals_held(caught: list[int]) -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM are only recorded; their own handlers run at its end.
+
+    A signal handler that raises (Ctrl-C's KeyboardInterrupt) would raise inside GDAL's progress
+    callback, where ctypes prints the exception and drops it, and GDAL would go on to the end;
+    the callback instead sees the recorded signal and stops GDAL.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # Signals the process ignores (SIGINT of a background job) stay ignored.
+    previous: dict[int, Any] = {int(s): signal.signal(s, lambda signum, frame: caught.append(signum))
+                                for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) != signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if caught:
+        handler = previous[caught[0]]
+        if callable(handler):
+            handler(caught[0], None)  # KeyboardInterrupt, or the CLI's Terminated
+        elif handler == signal.SIG_DFL:
+            signal.raise_signal(caught[0])
 
 
 def read_traced(path: Path, batch_size: int, *, batch_bytes: int | None = None

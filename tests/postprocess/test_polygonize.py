@@ -183,3 +183,24 @@ def test_batches_also_end_at_a_byte_budget(tmp_path, monkeypatch):
     monkeypatch.setattr(module._Sink, "_write", lambda self, g, c: (sizes.append(len(g)), original(self, g, c)))
     result = polygonize(src, tmp_path / "p.gpkg", batch_size=10**6)
     assert len(sizes) > 3 and sum(sizes) == result.features
+
+
+def test_ctrl_c_while_gdal_traces_stops_it_and_leaves_nothing(tmp_path):
+    """A signal arriving while GDAL runs is raised once GDAL has stopped (not lost in its callback)."""
+    import os
+    import signal
+
+    import threading
+
+    src = write_map(tmp_path / "map.tif", noisy_map(512, seed=2))
+    sent = []
+
+    def progress(advance, total):
+        if not sent:  # Ctrl-C a moment later, while the main thread is back in GDAL's C code
+            sent.append(threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)))
+            sent[0].start()
+
+    with pytest.raises(KeyboardInterrupt):
+        polygonize(src, tmp_path / "p.gpkg", progress=progress)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.qml", "map.tif", "map.tif.aux.xml"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
