@@ -227,7 +227,7 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
                   keep_codes: bool = False, bands: Sequence[int | str] | None = None,
                   mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, overwrite: bool = False,
                   progress: ProgressCallback | RunProgress | None = None,
-                  creation_options: Any = None) -> MergeResult:
+                  creation_options: Any = None, nodata: float | None = None) -> MergeResult:
     """Join classes of a class map and write the result with its legend and a mapping table.
 
     Parameters
@@ -255,6 +255,9 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
         ``progress(advance, total)`` per window, over both passes (class pixels, then the map).
     creation_options : mapping or sequence of "KEY=VALUE", optional
         GDAL creation options of the map, checked against the GTiff driver's.
+    nodata : float, optional
+        Declare the map's "no class" value when the file has no nodata tag (read as 0: not
+        merged, written as 0).
 
     Returns
     -------
@@ -285,11 +288,13 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
                                        params=("scene", "stats", "to")), stacklevel=2)
     st: ClassStatistics | None
     if to is not None and scene is not None:
-        st = class_statistics(map_path, scene, bands=bands, mem_limit_mb=mem_limit_mb, progress=tracker)
+        st = class_statistics(map_path, scene, bands=bands, mem_limit_mb=mem_limit_mb, progress=tracker,
+                              map_nodata=nodata)
         pixels = dict(zip(st.codes.tolist(), st.pixels.tolist()))
     else:
         st = ClassStatistics.from_json(stats) if isinstance(stats, (str, os.PathLike)) else stats
-        pixels = {c: n for c, (n, _) in class_areas(map_path, mem_limit_mb=mem_limit_mb, progress=tracker).items()}
+        pixels = {c: n for c, (n, _) in class_areas(map_path, mem_limit_mb=mem_limit_mb, progress=tracker,
+                                                    nodata=nodata).items()}
     if not pixels:
         raise RasterInputError(f"{map_path}: has no classified pixel; nothing to merge.")
     old_legend = read_legend(map_path, sorted(pixels))
@@ -302,7 +307,7 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
     for old, new in lut_map.items():
         lut[old] = new
     tags = provenance_tags("merge", map_path, source=map_path, merge=[g for g in plan if len(g) > 1], merge_to=to)
-    with open_class_map(map_path, warn_crs=False) as source, write_lut_map(
+    with open_class_map(map_path, warn_crs=False, nodata=nodata) as source, write_lut_map(
             source, output, lut, legend=legend, n_classes=max(legend.names), overwrite=overwrite,
             mem_limit_mb=mem_limit_mb, progress=tracker, profile=profile) as (writer, _):
         with atomic_path(table_path) as tmp:

@@ -118,3 +118,15 @@ def test_sample_design_nodata_is_not_sampled(collar_map, tmp_path):
         assert r.exit_code == 0, r.output
     assert set(pyogrio.read_dataframe(tmp_path / "a.gpkg")["stratum"]) == {1, 2}
     assert set(pyogrio.read_dataframe(tmp_path / "b.gpkg")["stratum"]) == {1, 2, COLLAR}
+
+
+def test_merge_nodata_is_not_a_class(collar_map, tmp_path):
+    path, classes = collar_map
+    r = invoke("merge", path, "--merge", "1,2", "--nodata", COLLAR, "-o", tmp_path / "a.tif")
+    assert r.exit_code == 0, r.output
+    out, _ = _read(tmp_path / "a.tif")
+    assert (out[classes == COLLAR] == 0).all() and (out[classes != COLLAR] == 1).all()
+    r = invoke("merge", path, "--merge", "1,2", "-o", tmp_path / "b.tif")
+    assert r.exit_code == 0, r.output
+    out, _ = _read(tmp_path / "b.tif")
+    assert (out[classes == COLLAR] == 2).all()  # without --nodata the collar is a class, renumbered 2
