@@ -130,3 +130,14 @@ def test_merge_nodata_is_not_a_class(collar_map, tmp_path):
     assert r.exit_code == 0, r.output
     out, _ = _read(tmp_path / "b.tif")
     assert (out[classes == COLLAR] == 2).all()  # without --nodata the collar is a class, renumbered 2
+
+
+def test_stats_nodata_is_not_counted(collar_map, tmp_path):
+    import json
+
+    path, classes = collar_map
+    for name, extra in (("a", ["--nodata", COLLAR]), ("b", [])):
+        r = invoke("stats", path, "--no-plots", *extra, "-o", tmp_path / name)
+        assert r.exit_code == 0, r.output
+    codes = {n: [c["code"] for c in json.loads((tmp_path / n / "stats.json").read_text())["classes"]] for n in "ab"}
+    assert codes == {"a": [1, 2], "b": [1, 2, COLLAR]}
