@@ -109,7 +109,8 @@ def area_counts(source: Any, windows: WindowPass, *,
 
 
 def class_areas(map_path: str | os.PathLike, *, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB,
-                progress: ProgressCallback | RunProgress | None = None) -> dict[int, tuple[int, float]]:
+                progress: ProgressCallback | RunProgress | None = None,
+                nodata: float | None = None) -> dict[int, tuple[int, float]]:
     """Pixels and area (ha) of every class of a class map, window by window.
 
     Parameters
@@ -119,13 +120,15 @@ def class_areas(map_path: str | os.PathLike, *, mem_limit_mb: float = DEFAULT_ME
     mem_limit_mb : float, default=64
     progress : callable, optional
         ``progress(advance, total)`` per window.
+    nodata : float, optional
+        A declared "no class" value for maps without a nodata tag (see ``open_class_map``).
 
     Returns
     -------
     dict of int to (int, float)
         ``{code: (pixels, area_ha)}`` for the classes present, sorted by code.
     """
-    with open_class_map(map_path) as source:
+    with open_class_map(map_path, nodata=nodata) as source:
         windows = source.windows(mem_limit_mb=mem_limit_mb, bytes_per_pixel=BYTES_PER_PIXEL["class_map"])
         acc = area_counts(source, windows, progress=progress)
     return {int(c): (int(acc.pixels[c]), float(acc.weights[c])) for c in acc.classes}

@@ -55,11 +55,15 @@ def check_class_map(source: Any, *, warn_crs: bool = True) -> None:
 
 
 @contextlib.contextmanager
-def open_class_map(path: str | os.PathLike, *, warn_crs: bool = True) -> Iterator[Any]:
-    """Open and check a class map; yields a :class:`~geouic.raster.RasterSource`."""
+def open_class_map(path: str | os.PathLike, *, warn_crs: bool = True, nodata: float | None = None) -> Iterator[Any]:
+    """Open and check a class map; yields a :class:`~geouic.raster.RasterSource`.
+
+    ``nodata`` declares a value of "no class" for a map without a nodata tag (``--nodata``):
+    :func:`read_classes` reads it as 0, as it does the file's own nodata value.
+    """
     from geouic.raster import open_raster
 
-    with open_raster(path) as source:
+    with open_raster(path, nodata=nodata) as source:
         check_class_map(source, warn_crs=warn_crs)
         yield source
 
@@ -88,15 +92,17 @@ def read_classes(source: Any, window: Any, *, compact: bool = False) -> np.ndarr
         A value above 65535 (not a class map).
     """
     values = source.dataset.read(1, window=window)
-    nodata = source.dataset.nodata
+    # The file's nodata and a declared one (``open_class_map(nodata=...)``: ``source.nodata``).
+    empty = {int(v) for v in (source.dataset.nodata, getattr(source, "nodata", None))
+             if v is not None and v == v and v != 0 and float(v).is_integer()}
     if compact and values.dtype in (np.uint8, np.uint16):
-        if nodata is not None and nodata == nodata and nodata != 0:
+        for nodata in empty:
             values[values == nodata] = 0
         return values
     values = values.astype(np.int64)
     values[values < 0] = 0
-    if nodata is not None and nodata == nodata and nodata != 0:
-        values[values == int(nodata)] = 0
+    for nodata in empty:
+        values[values == nodata] = 0
     if values.size and values.max() > MAX_CODE:
         raise RasterInputError(f"{source.path}: holds class {values.max()} > {MAX_CODE}; is it really a class map?")
     return values.astype(np.uint16) if compact else values

@@ -198,7 +198,8 @@ class ClassStatistics:
 
 def class_statistics(map_path: str | os.PathLike, scene: str | os.PathLike | None = None, *,
                      bands: Sequence[int | str] | None = None, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB,
-                     progress: ProgressCallback | RunProgress | None = None) -> ClassStatistics:
+                     progress: ProgressCallback | RunProgress | None = None,
+                     map_nodata: float | None = None) -> ClassStatistics:
     """Pixels, area and per-band mean and standard deviation of each class, window by window.
 
     Parameters
@@ -212,6 +213,8 @@ def class_statistics(map_path: str | os.PathLike, scene: str | os.PathLike | Non
     mem_limit_mb : float, default=64
     progress : callable, optional
         ``progress(advance, total)`` per window.
+    map_nodata : float, optional
+        A declared "no class" value of ``map_path`` when it has no nodata tag.
 
     Returns
     -------
@@ -225,7 +228,7 @@ def class_statistics(map_path: str | os.PathLike, scene: str | os.PathLike | Non
     from geouic.raster import open_raster
 
     with ExitStack() as stack:
-        cmap = stack.enter_context(open_class_map(map_path))
+        cmap = stack.enter_context(open_class_map(map_path, nodata=map_nodata))
         img = stack.enter_context(open_raster(scene, bands=bands)) if scene is not None else None
         if img is not None:
             _check_same_grid(cmap, img)

@@ -7,6 +7,14 @@ library cannot be found the names are passed to GDAL unchecked (GDAL then warns 
 ones). :func:`validate_creation_options` turns ``KEY=VALUE`` strings or a mapping into a dict of
 upper-case names, refusing unknown names and values outside an option's type or choices.
 
+The same ctypes route silences libtiff while geouic writes a GeoTIFF (:func:`quiet_libtiff`):
+GDAL routes libtiff's per-file errors to its own CPL handlers (so rasterio raises), but the
+errors of the file I/O callbacks (``_tiffWriteProc: No space left on device.``) go to
+libtiff's *global* handler, whose default prints to stderr. A CPL handler
+(``CPLPushErrorHandler``, ``rasterio.Env``) never sees them; only ``TIFFSetErrorHandler(NULL)``
+in the libtiff GDAL uses does. The write still fails (GDAL reports "Write failed"), and the
+CLI then prints its one line about the full disk.
+
 Examples
 --------
 >>> validate_creation_options(["compress=zstd", "ZSTD_LEVEL=9"])
@@ -20,13 +28,16 @@ import functools
 import glob
 import logging
 import os
+import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from geouic.errors import ParameterError
 
-__all__ = ["DriverOption", "driver_options", "parse_creation_options", "validate_creation_options"]
+__all__ = ["DriverOption", "driver_options", "parse_creation_options", "quiet_libtiff",
+           "validate_creation_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +86,7 @@ def _option_list_xml(driver: str) -> str | None:
     import rasterio
     import rasterio._env  # noqa: F401  (loads and registers the GDAL library)
 
-    libs = glob.glob(os.path.join(os.path.dirname(rasterio.__file__) + ".libs", "libgdal*.so*"))
-    libs += glob.glob(os.path.join(os.path.dirname(rasterio.__file__), ".dylibs", "libgdal*.dylib"))
-    for path in libs or ["libgdal.so"]:
+    for path in _bundled("libgdal*") or ["libgdal.so"]:
         try:
             lib = ctypes.CDLL(path)
             lib.GDALGetDriverByName.restype = ctypes.c_void_p
@@ -94,6 +103,63 @@ def _option_list_xml(driver: str) -> str | None:
             continue
     logger.info("cannot read GDAL's creation option list; --co values are passed unchecked")
     return None
+
+
+def _bundled(pattern: str) -> list[str]:
+    """Shared libraries named ``pattern`` in rasterio's wheel (``rasterio.libs`` / ``.dylibs``)."""
+    import rasterio
+
+    here = os.path.dirname(rasterio.__file__)
+    return (glob.glob(os.path.join(here + ".libs", pattern + ".so*"))
+            + glob.glob(os.path.join(here, ".dylibs", pattern + "*.dylib")))
+
+
+@functools.lru_cache(maxsize=1)
+def _libtiff() -> ctypes.CDLL | None:
+    """The libtiff GDAL writes with: rasterio's bundled copy, else the system's (already loaded)."""
+    import ctypes.util
+
+    import rasterio._env  # noqa: F401  (loads GDAL and its libtiff first)
+
+    system = [n for n in ("libtiff.so.6", "libtiff.so.5", ctypes.util.find_library("tiff")) if n]
+    for path in _bundled("libtiff*") + system:
+        try:
+            lib = ctypes.CDLL(path)
+            lib.TIFFSetErrorHandler.restype = ctypes.c_void_p
+            lib.TIFFSetErrorHandler.argtypes = [ctypes.c_void_p]
+        except (OSError, AttributeError):
+            continue
+        return lib
+    logger.debug("libtiff not found through ctypes; its own error lines are not silenced")
+    return None
+
+
+_quiet_lock = threading.Lock()
+_quiet_state: dict[str, int | None] = {"depth": 0, "saved": None}
+
+
+@contextmanager
+def quiet_libtiff() -> Iterator[None]:
+    """Within the block, libtiff's global error handler prints nothing (see the module notes).
+
+    Reentrant and thread-safe (a depth count: the handler is restored when the outermost block
+    ends). Errors still reach GDAL, so the failing call still raises.
+    """
+    lib = _libtiff()
+    if lib is None:
+        yield
+        return
+    with _quiet_lock:
+        if _quiet_state["depth"] == 0:
+            _quiet_state["saved"] = lib.TIFFSetErrorHandler(None)
+        _quiet_state["depth"] = int(_quiet_state["depth"] or 0) + 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_state["depth"] = int(_quiet_state["depth"] or 0) - 1
+            if _quiet_state["depth"] == 0:
+                lib.TIFFSetErrorHandler(_quiet_state["saved"])
 
 
 def parse_creation_options(items: Iterable[str]) -> dict[str, str]:

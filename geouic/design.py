@@ -256,7 +256,7 @@ class StratifiedSample:
 def stratified_sample(map_path: str | os.PathLike, *, n: int | None = None, allocation: str = "olofsson",
                       target_se: float | None = None, expected_ua: float | Mapping[int, float] = 0.8,
                       min_per_class: int = 50, seed: int = 0, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB,
-                      progress: ProgressCallback | None = None) -> StratifiedSample:
+                      nodata: float | None = None, progress: ProgressCallback | None = None) -> StratifiedSample:
     """Draw a stratified random sample of pixels of a class map.
 
     Parameters
@@ -276,6 +276,9 @@ def stratified_sample(map_path: str | os.PathLike, *, n: int | None = None, allo
         Random seed; the same seed, map and ``mem_limit_mb`` give the same points.
     mem_limit_mb : float, default=64
         Memory budget of one window.
+    nodata : float, optional
+        Declare the map's "no class" value when the file has no nodata tag: not sampled, like
+        0 and the file's own nodata.
     progress : callable, optional
         ``progress(advance, total)`` per window read (the counting pass, then the windows that
         hold sample points).
@@ -287,7 +290,7 @@ def stratified_sample(map_path: str | os.PathLike, *, n: int | None = None, allo
     if (n is None) == (target_se is None):
         raise ParameterError("give either n (the sample size) or target_se (to size it by Cochran's formula), "
                              "not both and not neither.", params=("n", "target_se"))
-    with open_class_map(map_path, warn_crs=False) as src:
+    with open_class_map(map_path, warn_crs=False, nodata=nodata) as src:
         windows = src.windows(mem_limit_mb=mem_limit_mb, bytes_per_pixel=BYTES_PER_PIXEL["design"])
         tracker = RunProgress(progress)
         per_window = [counts for _, counts in windows.map(lambda pair: _window_counts(src, pair.core),

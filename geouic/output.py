@@ -30,6 +30,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from geouic.colors import Color, distinct_colors, to_hex
+from geouic.creation import quiet_libtiff
 from geouic.errors import OutputError
 from geouic.raster import gdal_env
 
@@ -42,6 +43,7 @@ __all__ = [
     "atomic_path",
     "atomic_folder",
     "remove_stale_temps",
+    "raise_if_disk_full",
     "write_qml",
     "category_names_xml",
 ]
@@ -141,17 +143,46 @@ def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
+#: Free space below which a failed write is put down to a full disk. Not a few kB: a failed
+#: GeoPackage commit gives back its journal before the error reaches us (measured: 68 kB free).
+LOW_SPACE_BYTES = 1024 * 1024
+
+
+def raise_if_disk_full(path: str | os.PathLike, exc: BaseException) -> None:
+    """Raise :class:`OutputError` "no space left" when ``exc`` came while ``path``'s disk is full.
+
+    Called by the atomic writers *before* they remove their partial file: then the disk is still
+    as full as when the write failed. Libraries do not always say why a write failed (OGR's
+    GeoPackage driver: "Failed to commit transaction"); the free space does.
+    """
+    from geouic.errors import GeouicError
+
+    if isinstance(exc, (GeouicError, KeyboardInterrupt, MemoryError)) or not isinstance(exc, Exception):
+        return
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except (OSError, AttributeError):  # no statvfs (Windows) or the folder is gone
+        return
+    if st.f_bavail * st.f_frsize < LOW_SPACE_BYTES:
+        raise OutputError(f"no space left on the device to write {path}; free some space there or choose an "
+                          "output on another disk (no partial output was kept).") from exc
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds.
 
-    On an exception the temporary file is removed and ``path`` is left as it was.
+    On an exception the temporary file is removed and ``path`` is left as it was; a failure on
+    a full disk is raised as :class:`OutputError` (see :func:`raise_if_disk_full`).
     """
     path = Path(path)
     tmp = _tmp_name(path)
     try:
         yield tmp
         os.replace(tmp, path)
+    except BaseException as exc:
+        raise_if_disk_full(path, exc)
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -178,6 +209,9 @@ def atomic_folder(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
             shutil.rmtree(old, ignore_errors=True)
         elif old.exists():
             old.unlink()
+    except BaseException as exc:
+        raise_if_disk_full(path, exc)
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -293,9 +327,16 @@ class _AtomicRaster:
             transform = None  # a raster without georeferencing stays without it
         opts.update(crs=crs, transform=transform, nodata=nodata)
         self._extra_files: list[tuple[Path, Path]] = []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            self.ds = rasterio.open(self.tmp, "w", **opts)
+        # libtiff prints I/O errors (a full disk) on stderr itself; geouic reports them in one line.
+        self._quiet = contextlib.ExitStack()
+        self._quiet.enter_context(quiet_libtiff())
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                self.ds = rasterio.open(self.tmp, "w", **opts)
+        except BaseException:
+            self._quiet.close()
+            raise
 
     def write(self, window: Window, array: np.ndarray) -> None:
         """Write one window: ``(rows, cols)`` or ``(bands, rows, cols)``."""
@@ -343,6 +384,7 @@ class _AtomicRaster:
         except BaseException:
             self.abort()
             raise
+        self._quiet.close()
         return self.path
 
     def abort(self) -> None:
@@ -355,6 +397,7 @@ class _AtomicRaster:
                 p.unlink()
         with contextlib.suppress(FileNotFoundError):
             Path(str(self.tmp) + ".aux.xml").unlink()
+        self._quiet.close()
 
     def __enter__(self):
         return self

@@ -199,9 +199,13 @@ def _plan(groups: list[list[int]], pixels: dict[int, int], legend: Any, keep_cod
         name = legend.names[big] if len(g) == 1 or not generic else "class " + "+".join(map(str, g))
         kept.append((big, g, name, legend.colors[big]))
     kept.sort()
+    # Unassigned land (assign-schema's "unassigned" class) keeps its code whatever keep_codes says:
+    # every map and mapping file of a schema uses the same code for it (255 for uint8 schemas).
+    reserved = {big for big, *_ in kept if _is_unassigned(legend, big)}
+    free = (i for i in range(1, 2**16) if i not in reserved)
     lut, names, colors, rows = {}, {}, {}, []
-    for i, (big, g, name, colour) in enumerate(kept, 1):
-        new = big if keep_codes else i
+    for big, g, name, colour in kept:
+        new = big if keep_codes or big in reserved else next(free)
         names[new], colors[new] = name, colour
         for c in g:
             lut[c] = new
@@ -211,13 +215,19 @@ def _plan(groups: list[list[int]], pixels: dict[int, int], legend: Any, keep_cod
     return lut, Legend(names=names, colors=colors), rows
 
 
+def _is_unassigned(legend: Any, code: int) -> bool:
+    from geouic.schema import UNASSIGNED_NAME
+
+    return str(legend.names.get(code, "")).strip().lower() == UNASSIGNED_NAME
+
+
 def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
                   groups: Sequence[Sequence[int]] | None = None, to: int | None = None,
                   scene: str | os.PathLike | None = None, stats: str | os.PathLike | ClassStatistics | None = None,
                   keep_codes: bool = False, bands: Sequence[int | str] | None = None,
                   mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, overwrite: bool = False,
                   progress: ProgressCallback | RunProgress | None = None,
-                  creation_options: Any = None) -> MergeResult:
+                  creation_options: Any = None, nodata: float | None = None) -> MergeResult:
     """Join classes of a class map and write the result with its legend and a mapping table.
 
     Parameters
@@ -245,6 +255,9 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
         ``progress(advance, total)`` per window, over both passes (class pixels, then the map).
     creation_options : mapping or sequence of "KEY=VALUE", optional
         GDAL creation options of the map, checked against the GTiff driver's.
+    nodata : float, optional
+        Declare the map's "no class" value when the file has no nodata tag (read as 0: not
+        merged, written as 0).
 
     Returns
     -------
@@ -253,7 +266,10 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
     Notes
     -----
     A merged class keeps the code (with ``keep_codes``), colour and name of its largest member
-    (by pixels); when all its members have generic names it is named ``class 3+7``.
+    (by pixels); when all its members have generic names it is named ``class 3+7``. The
+    ``unassigned`` class of assign-schema keeps its code (255 for uint8 schemas), name and colour
+    whatever ``keep_codes`` says (the others are numbered 1..N around it); ``to`` never joins it
+    to another class (it is not a spectral class), only an explicit group does.
     """
     from geouic.output import atomic_path, check_output
 
@@ -272,20 +288,26 @@ def merge_classes(map_path: str | os.PathLike, output: str | os.PathLike, *,
                                        params=("scene", "stats", "to")), stacklevel=2)
     st: ClassStatistics | None
     if to is not None and scene is not None:
-        st = class_statistics(map_path, scene, bands=bands, mem_limit_mb=mem_limit_mb, progress=tracker)
+        st = class_statistics(map_path, scene, bands=bands, mem_limit_mb=mem_limit_mb, progress=tracker,
+                              map_nodata=nodata)
         pixels = dict(zip(st.codes.tolist(), st.pixels.tolist()))
     else:
         st = ClassStatistics.from_json(stats) if isinstance(stats, (str, os.PathLike)) else stats
-        pixels = {c: n for c, (n, _) in class_areas(map_path, mem_limit_mb=mem_limit_mb, progress=tracker).items()}
+        pixels = {c: n for c, (n, _) in class_areas(map_path, mem_limit_mb=mem_limit_mb, progress=tracker,
+                                                    nodata=nodata).items()}
     if not pixels:
         raise RasterInputError(f"{map_path}: has no classified pixel; nothing to merge.")
-    plan = merge_groups(sorted(pixels), groups=groups, to=to, stats=st if to is not None else None)
-    lut_map, legend, rows = _plan(plan, pixels, read_legend(map_path, sorted(pixels)), keep_codes)
+    old_legend = read_legend(map_path, sorted(pixels))
+    # The dendrogram joins spectral classes; unassigned land is not one and stays apart.
+    apart = [c for c in sorted(pixels) if to is not None and _is_unassigned(old_legend, c)]
+    plan = merge_groups([c for c in sorted(pixels) if c not in apart], groups=groups, to=to,
+                        stats=st if to is not None else None) + [[c] for c in apart]
+    lut_map, legend, rows = _plan(plan, pixels, old_legend, keep_codes)
     lut = np.zeros(max(lut_map) + 1, dtype=np.uint16)
     for old, new in lut_map.items():
         lut[old] = new
     tags = provenance_tags("merge", map_path, source=map_path, merge=[g for g in plan if len(g) > 1], merge_to=to)
-    with open_class_map(map_path, warn_crs=False) as source, write_lut_map(
+    with open_class_map(map_path, warn_crs=False, nodata=nodata) as source, write_lut_map(
             source, output, lut, legend=legend, n_classes=max(legend.names), overwrite=overwrite,
             mem_limit_mb=mem_limit_mb, progress=tracker, profile=profile) as (writer, _):
         with atomic_path(table_path) as tmp:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,18 @@ import pytest
 import rasterio
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
+
+# Outside a terminal the CLI prints a progress line once a pass has run a second: the tests'
+# checks of exact output would depend on the machine's load. Tests of those lines set it back
+# (tests/cli/test_progress_lines.py).
+os.environ.setdefault("GEOUIC_PROGRESS_INTERVAL", "inf")
+
+# A shell starts a background job (`pytest ... &`, a CI step without job control) with SIGINT
+# ignored, and an ignored signal stays ignored across exec: the geouic processes the signal tests
+# start would then never see Ctrl-C. Restore Python's handler here so children start with the
+# default disposition, as they do under a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

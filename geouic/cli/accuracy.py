@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
-    echo_warnings, handle_errors, mem_limit_opt, output_folder_opt, overwrite_opt, status, verbosity,
+    echo_warnings, handle_errors, mem_limit_opt, output_folder_opt, overwrite_opt, progress_callback, status, verbosity,
 )
 
 
@@ -43,8 +43,10 @@ def cli(map_path, reference, field, area_adjusted, clusters, output, no_figures,
     check_distinct({"output": output}, {"map_path": map_path, "reference": reference}, folders=["output"])
     check_output(output, overwrite=overwrite, folder=True)
     status(f"Assessing {map_path} against {reference}...")
-    report = accuracy(map_path, reference=reference, field=field, area_adjusted=area_adjusted, clusters=clusters,
-                      output=output, figures=not no_figures, overwrite=overwrite, mem_limit_mb=mem_limit)
+    with progress_callback("Assessing") as update:
+        report = accuracy(map_path, reference=reference, field=field, area_adjusted=area_adjusted,
+                          clusters=clusters, output=output, figures=not no_figures, overwrite=overwrite,
+                          mem_limit_mb=mem_limit, progress=update)
     click.echo(_summary(report, output))
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
+    co_opt,
     echo_warnings,
     handle_errors,
     mem_limit_opt,
+    nodata_opt,
     output_opt,
     overwrite_opt,
     progress_callback,
@@ -27,11 +29,14 @@ from geouic.cli.options import (
 @output_opt
 @click.option("--overviews/--no-overviews", default=True, show_default=True,
               help="Build internal overviews (mode resampling) for fast display.")
+@co_opt
+@nodata_opt
 @mem_limit_opt
 @overwrite_opt
 @verbosity
 @handle_errors
-def cli(class_map, size, neighbors, threshold, output, overviews, mem_limit, overwrite):
+def cli(class_map, size, neighbors, threshold, output, overviews, creation_options, nodata, mem_limit,
+        overwrite):
     """Replace each pixel of CLASS_MAP by the most frequent class around it.
 
     The class replaces the pixel when it has enough votes (--threshold); nodata pixels stay
@@ -55,5 +60,6 @@ def cli(class_map, size, neighbors, threshold, output, overviews, mem_limit, ove
     with echo_warnings(), progress_callback("Filtering") as progress:
         result = majority_filter(class_map, output, size=size, neighbors=int(neighbors) if neighbors else None,
                                  threshold=threshold, mem_limit_mb=mem_limit, overviews=overviews,
-                                 overwrite=overwrite, progress=progress)
+                                 overwrite=overwrite, nodata=nodata, creation_options=creation_options,
+                                 progress=progress)
     click.echo(result.summary())

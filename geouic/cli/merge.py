@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
-    CliError, bands_opt, co_opt, echo_warnings, handle_errors, mem_limit_opt, output_opt, overwrite_opt, parse_bands,
-    status, verbosity,
+    CliError, bands_opt, co_opt, echo_warnings, handle_errors, mem_limit_opt, nodata_opt, output_opt, overwrite_opt,
+    parse_bands, progress_callback, status, verbosity,
 )
 
 
@@ -35,15 +35,19 @@ def parse_groups(values: tuple[str, ...]) -> list[list[int]] | None:
               help="Keep each merged class's largest member's code (default: renumber 1..N).")
 @output_opt
 @co_opt
+@nodata_opt
 @mem_limit_opt
 @overwrite_opt
 @verbosity
 @handle_errors
-def cli(class_map, merge_, to, scene, stats, bands, keep_codes, output, creation_options, mem_limit, overwrite):
+def cli(class_map, merge_, to, scene, stats, bands, keep_codes, output, creation_options, nodata, mem_limit,
+        overwrite):
     """Join classes of CLASS_MAP and write the merged map with colours, names, .qml and <stem>.merge.csv.
 
     A merged class keeps the colour and name of its largest member ("class 3+7" when the
-    names were generic); classes are renumbered 1..N unless --keep-codes is given.
+    names were generic); classes are renumbered 1..N unless --keep-codes is given. The
+    "unassigned" class of assign-schema keeps its code, name and colour either way, and --to
+    never joins it to another class.
 
     \b
     geouic merge classes.tif --merge 3,7 --merge 4,5 -o merged.tif
@@ -63,8 +67,9 @@ def cli(class_map, merge_, to, scene, stats, bands, keep_codes, output, creation
         check_output(path, overwrite=overwrite)
     groups = parse_groups(merge_)
     status(f"Merging classes of {class_map}...")
-    with echo_warnings():
+    with echo_warnings(), progress_callback("Merging") as update:
         result = merge_classes(class_map, output, groups=groups, to=to, scene=scene, stats=stats,
                                keep_codes=keep_codes, bands=parse_bands(bands), mem_limit_mb=mem_limit,
-                               overwrite=overwrite, creation_options=creation_options)
+                               overwrite=overwrite, creation_options=creation_options, nodata=nodata,
+                               progress=update)
     click.echo(result.summary())

@@ -36,6 +36,8 @@ __all__ = [
     "EngineArgs",
     "EngineOption",
     "PARAM_FLAGS",
+    "PROGRESS_INTERVAL_S",
+    "ProgressLines",
     "bands_opt",
     "cog_opt",
     "echo_warnings",
@@ -309,12 +311,107 @@ def _show_progress() -> bool:
     return not is_quiet() and sys.stderr.isatty()
 
 
+def _show_lines() -> bool:
+    """Plain progress lines when stderr is not a terminal (a log, a pipe), without -q."""
+    return not is_quiet() and not sys.stderr.isatty()
+
+
+#: Seconds between two progress lines in a log (not a terminal); the environment variable
+#: ``GEOUIC_PROGRESS_INTERVAL`` sets another period (0: every update, ``inf``: none).
+PROGRESS_INTERVAL_S = 10.0
+#: A pass's first line comes once it has run this long (or the period, if shorter), so
+#: passes shorter than a second print nothing.
+PROGRESS_FIRST_S = 1.0
+
+
+def _progress_interval() -> float:
+    import os
+
+    try:
+        value = float(os.environ.get("GEOUIC_PROGRESS_INTERVAL", PROGRESS_INTERVAL_S))
+    except ValueError:
+        return PROGRESS_INTERVAL_S
+    return value if value >= 0 else PROGRESS_INTERVAL_S
+
+
+class ProgressLines:
+    """Progress as plain lines for logs: ``Sieving: 12/40 (30%)``, one per period at most.
+
+    One instance serves every phase of a command (:func:`progress_phases`); a phase that printed
+    a line ends with a line of its total and time when the next phase starts or the command
+    ends. Updates may come from several threads; lines never interleave.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        One label per phase.
+    interval : float
+        Seconds between two lines of a phase.
+    first : float
+        Seconds a phase runs before its first line (capped at ``interval``).
+    clock : callable, default=time.monotonic
+    echo : callable, default=click.echo to stderr
+    """
+
+    def __init__(self, labels: tuple[str, ...] | list[str], *, interval: float, first: float = PROGRESS_FIRST_S,
+                 clock: Callable[[], float] | None = None, echo: Callable[[str], None] | None = None) -> None:
+        import threading
+        import time
+
+        self.labels = list(labels)
+        self.interval, self.first = interval, min(first, interval)
+        self.clock = clock or time.monotonic
+        self.echo = echo or (lambda line: click.echo(line, err=True))
+        self._lock = threading.Lock()
+        self._phase: int | None = None
+        self._done = self._total = 0
+        self._note: str | None = None
+        self._start = self._last = 0.0
+        self._printed = False
+
+    def update_for(self, phase: int) -> Callable[..., None]:
+        """The ``update(advance, total, note=None)`` of one phase."""
+        def update(advance: int, total: int, note: str | None = None) -> None:
+            with self._lock:
+                now = self.clock()
+                if self._phase != phase:
+                    self._finish(now)
+                    self._phase, self._done, self._start, self._printed, self._note = phase, 0, now, False, None
+                self._done += int(advance)
+                self._total = max(int(total), self._done)
+                self._note = note or self._note
+                wait = self.interval if self._printed else self.first
+                if now - (self._last if self._printed else self._start) >= wait and self._done < self._total:
+                    self.echo(self._text())
+                    self._last, self._printed = now, True
+
+        return update
+
+    def _text(self, elapsed: float | None = None) -> str:
+        label = self.labels[self._phase or 0] + (f" ({self._note})" if self._note else "")
+        share = self._done / self._total if self._total else 1.0
+        tail = f", {elapsed:.1f} s" if elapsed is not None else ""
+        return f"{label}: {self._done}/{self._total} ({share:.0%}){tail}"
+
+    def _finish(self, now: float) -> None:
+        if self._phase is not None and self._printed:
+            self.echo(self._text(now - self._start))
+        self._printed = False
+
+    def close(self) -> None:
+        """End the last phase (its closing line, if it printed any)."""
+        with self._lock:
+            self._finish(self.clock())
+            self._phase = None
+
+
 def progress_callback(label: str) -> contextlib.AbstractContextManager[Callable[..., None]]:
     """A context manager yielding ``update(advance, total, note=None)`` for a library's ``progress=``.
 
     The library tells how many steps its call runs (``total``: windows, or training epochs);
-    the bar is sized from that, never by the CLI counting. A bar on a terminal, nothing
-    elsewhere; it appears at the first update, so work done before shows no empty bar.
+    the bar is sized from that, never by the CLI counting. A bar on a terminal, periodic lines
+    elsewhere (see :func:`progress_phases`); it appears at the first update, so work done
+    before shows no empty bar.
     ``note`` (training: member, epoch and NMI) is shown after the label.
     """
     return _single(progress_phases(label))
@@ -333,10 +430,20 @@ def progress_phases(*labels: str) -> Iterator[tuple[Callable[..., None], ...]]:
 
     Bars are shown one at a time: the first update of a phase closes the bar of the phase
     before it, so a command whose one library call trains and then predicts shows two
-    clean bars in turn.
+    clean bars in turn. When stderr is not a terminal (a log file, a pipe, a batch job), the
+    same updates print plain lines instead (:class:`ProgressLines`): the first once a phase has
+    run a second, then one every :data:`PROGRESS_INTERVAL_S` seconds, and a closing line.
     """
     if not _show_progress():
-        yield tuple((lambda advance, total, note=None: None) for _ in labels)
+        interval = _progress_interval()
+        if not _show_lines() or interval == float("inf"):
+            yield tuple((lambda advance, total, note=None: None) for _ in labels)
+            return
+        lines = ProgressLines(labels, interval=interval)
+        try:
+            yield tuple(lines.update_for(i) for i in range(len(labels)))
+        finally:
+            lines.close()
         return
     with contextlib.ExitStack() as outer:
         state: dict[str, Any] = {"phase": None, "stack": None, "bar": None}

@@ -7,6 +7,7 @@ import click
 from geouic.cli.options import (
     echo_warnings,
     handle_errors,
+    nodata_opt,
     overwrite_opt,
     progress_callback,
     status,
@@ -23,17 +24,19 @@ from geouic.cli.options import (
               help="Simplify borders by TOL map units (e.g. metres); neighbours keep a common border.")
 @click.option("--connectivity", type=click.Choice(["4", "8"]), default="4", show_default=True,
               help="Pixels touching by an edge (4) or also by a corner (8) form one patch.")
+@nodata_opt
 @overwrite_opt
 @verbosity
 @handle_errors
-def cli(class_map, output, dissolve, simplify, connectivity, overwrite):
+def cli(class_map, output, dissolve, simplify, connectivity, nodata, overwrite):
     """Write one feature per connected patch of CLASS_MAP, or one per class with --dissolve.
 
     Fields: code, name, area_ha, pixels (and patches with --dissolve).
 
     area_ha is the raster area (on the ellipsoid for geographic CRSs), so class totals equal the
     map's; the CRS is kept; GeoPackages carry the provenance tags in their layer metadata.
-    The raster is read line by line; memory grows with the output (sieve speckled maps first).
+    The raster is read line by line and the polygons are written in batches, so memory does not
+    grow with the output, except with --dissolve or --simplify (they need every polygon at once).
 
     \b
     geouic polygonize landcover.tif -o landcover.gpkg
@@ -47,5 +50,5 @@ def cli(class_map, output, dissolve, simplify, connectivity, overwrite):
     status(f"Polygonizing {class_map}...")
     with echo_warnings(), progress_callback("Polygonizing") as progress:
         result = polygonize(class_map, output, dissolve=dissolve, simplify=simplify, connectivity=int(connectivity),
-                            overwrite=overwrite, progress=progress)
+                            overwrite=overwrite, nodata=nodata, progress=progress)
     click.echo(result.summary())

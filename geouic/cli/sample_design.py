@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
-from geouic.cli.options import CliError, echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, seed_opt, verbosity
+from geouic.cli.options import (
+    CliError, echo_warnings, handle_errors, mem_limit_opt, nodata_opt, overwrite_opt, progress_callback, seed_opt,
+    verbosity,
+)
 
 
 def parse_expected_ua(text: str) -> float | dict[int, float]:
@@ -36,12 +39,14 @@ def parse_expected_ua(text: str) -> float | dict[int, float]:
 @seed_opt
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Output GeoPackage (fields stratum and an empty ref).")
+@nodata_opt
 @mem_limit_opt
 @overwrite_opt
 @verbosity
 @handle_errors
 @echo_warnings()
-def cli(map_path, n, allocation, min_per_class, target_se, expected_ua, seed, output, mem_limit, overwrite):
+def cli(map_path, n, allocation, min_per_class, target_se, expected_ua, seed, output, nodata, mem_limit,
+        overwrite):
     """Draw stratified random points on MAP for the analyst to label.
 
     Strata are MAP's classes (0 and nodata are skipped). The points, at pixel centres in the
@@ -62,9 +67,11 @@ def cli(map_path, n, allocation, min_per_class, target_se, expected_ua, seed, ou
         raise CliError("--n and --target-se exclude each other: --target-se computes n.")
     check_distinct({"output": output}, {"map_path": map_path})
     check_output(output, overwrite=overwrite)
-    sample = stratified_sample(map_path, n=n, allocation=allocation, target_se=target_se,
-                               expected_ua=parse_expected_ua(expected_ua), min_per_class=min_per_class,
-                               seed=seed, mem_limit_mb=mem_limit)
+    with progress_callback("Sampling") as update:
+        sample = stratified_sample(map_path, n=n, allocation=allocation, target_se=target_se,
+                                   expected_ua=parse_expected_ua(expected_ua), min_per_class=min_per_class,
+                                   seed=seed, mem_limit_mb=mem_limit, nodata=nodata,
+                                   progress=update)
     write_sample(sample, output, overwrite=overwrite)
     drawn, mapped = int(sample.design.allocation.sum()), int(sample.design.pixels.sum())
     if n is not None and drawn < n:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
+    co_opt,
     echo_warnings,
     handle_errors,
     mem_limit_opt,
+    nodata_opt,
     output_opt,
     overwrite_opt,
     progress_callback,
@@ -25,11 +27,14 @@ from geouic.cli.options import (
 @output_opt
 @click.option("--overviews/--no-overviews", default=True, show_default=True,
               help="Build internal overviews (mode resampling) for fast display.")
+@co_opt
+@nodata_opt
 @mem_limit_opt
 @overwrite_opt
 @verbosity
 @handle_errors
-def cli(class_map, mmu, connectivity, output, overviews, mem_limit, overwrite):
+def cli(class_map, mmu, connectivity, output, overviews, creation_options, nodata, mem_limit,
+        overwrite):
     """Dissolve the patches of CLASS_MAP smaller than --mmu into their longest-border neighbour.
 
     Patches are dissolved smallest first, each into the class it shares the longest border
@@ -51,5 +56,6 @@ def cli(class_map, mmu, connectivity, output, overviews, mem_limit, overwrite):
     status(f"Sieving {class_map} to {mmu}...")
     with echo_warnings(), progress_callback("Sieving") as progress:
         result = sieve(class_map, output, mmu=mmu, connectivity=int(connectivity), mem_limit_mb=mem_limit,
-                       overviews=overviews, overwrite=overwrite, progress=progress)
+                       overviews=overviews, overwrite=overwrite, nodata=nodata,
+                       creation_options=creation_options, progress=progress)
     click.echo(result.summary())

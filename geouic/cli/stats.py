@@ -17,11 +17,13 @@ from geouic.cli.options import (
                    "dendrogram.png.")
 @bands_opt
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Write the two PNG plots.")
+@click.option("--nodata", type=float, default=None, metavar="VALUE",
+              help="Declare a 'no class' value of CLASS_MAP when the file has no nodata tag (read as 0: not counted).")
 @mem_limit_opt
 @overwrite_opt
 @verbosity
 @handle_errors
-def cli(class_map, scene, output, bands, plots, mem_limit, overwrite):
+def cli(class_map, scene, output, bands, plots, nodata, mem_limit, overwrite):
     """Statistics of every class of CLASS_MAP, with band means and standard deviations from SCENE.
 
     Per class: pixel count, area in hectares (on the ellipsoid for geographic CRSs) and, with
@@ -40,7 +42,7 @@ def cli(class_map, scene, output, bands, plots, mem_limit, overwrite):
     status(f"Computing class statistics of {class_map}{' over ' + scene if scene else ''}...")
     with echo_warnings(), progress_callback("Statistics") as update:
         stats = class_statistics(class_map, scene, bands=parse_bands(bands), mem_limit_mb=mem_limit,
-                                 progress=update)
+                                 progress=update, map_nodata=nodata)
         files = write_stats(stats, output, overwrite=overwrite, plots=plots)
     click.echo(f"{len(stats.codes)} classes, {int(stats.pixels.sum()):,} pixels, {stats.area_ha.sum():,.1f} ha "
                f"-> {', '.join(str(f) for f in files)}")

@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 import os
 import time
-
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -119,6 +119,7 @@ class MajorityResult:
 def majority_filter(map_path: str | os.PathLike, output: str | os.PathLike, *, size: int | None = None,
                     neighbors: int | None = None, threshold: str = "majority",
                     mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, overviews: bool = True, overwrite: bool = False,
+                    nodata: float | None = None, creation_options: Any = None,
                     progress: ProgressCallback | None = None) -> MajorityResult:
     """Majority-filter a class map window by window (halo: no seams) and write it with its legend.
 
@@ -138,6 +139,12 @@ def majority_filter(map_path: str | os.PathLike, output: str | os.PathLike, *, s
     overviews : bool, default=True
         Build internal overviews (mode resampling), as `geouic classify` does.
     overwrite : bool, default=False
+    nodata : float, optional
+        Declare the map's "no class" value when the file has no nodata tag (read as 0, like
+        the file's own nodata: it neither votes nor changes; written as 0).
+    creation_options : mapping or sequence of "KEY=VALUE", optional
+        GDAL creation options of the output GeoTIFF, checked against the driver's option list
+        (see :meth:`geouic.output.ThematicProfile.with_options`).
     progress : callable, optional
         ``progress(advance, total)`` after each strip of the two passes (the codes present,
         for the legend; the filter).
@@ -152,17 +159,18 @@ def majority_filter(map_path: str | os.PathLike, output: str | os.PathLike, *, s
     t0 = time.perf_counter()
     kernel = _kernel(size, neighbors)
     majority_array(np.zeros((1, 1), np.uint16), size=size, neighbors=neighbors, threshold=threshold)  # validate
+    profile = ThematicProfile(overviews=overviews).with_options(creation_options)
     check_map_output(output, {"map_path": map_path}, overwrite=overwrite)
     halo = kernel.shape[0] // 2
     name = f"{neighbors} neighbours" if neighbors else f"{size}x{size} window"
-    with open_class_map(map_path, warn_crs=False) as source:
+    with open_class_map(map_path, warn_crs=False, nodata=nodata) as source:
         windows = _io.strips(source, mem_limit_mb=mem_limit_mb, halo=halo, bytes_per_pixel=_BYTES_PER_PIXEL)
         tracker = RunProgress(progress, total=2 * len(windows))  # the codes present (cores only), the filter
         legend = _io.class_legend(source, _io.codes_present(source, windows, progress=tracker))
         changed = 0
         with ThematicWriter(output, crs=source.crs, transform=source.transform, width=source.width,
                             height=source.height, legend=legend, n_classes=max(legend.names),
-                            overwrite=overwrite, profile=ThematicProfile(overviews=overviews)) as writer:
+                            overwrite=overwrite, profile=profile) as writer:
 
             def one(pair: WindowPair) -> tuple[np.ndarray, np.ndarray]:
                 classes = _io.read_strip(source, pair.read)

@@ -1,16 +1,18 @@
 """Polygons from a class map: one feature per patch (or per class), with code, name and area.
 
-GDAL's polygonizer (``GDALPolygonize`` through :func:`rasterio.features.shapes` on the dataset
-band) traces the whole map in one scanline pass: it reads the raster line by line (memory of a
-few lines, not of the raster) and gives one polygon per connected region of one value, i.e. per
-patch, with the connectivity asked for. It keeps the polygons it has produced in an OGR memory
-layer until the pass ends, so memory grows with the output's vertices, not with the pixels
-(sieve first: a speckled map has a polygon per speck). Features are converted and written in
-batches (GeoPackage and Shapefile are appended batch by batch).
+GDAL's polygonizer (``GDALPolygonize``) traces the whole map in one scanline pass: it reads the
+raster line by line (memory of a few lines, not of the raster) and gives one polygon per
+connected region of one value, i.e. per patch, with the connectivity asked for. It writes them
+straight to a temporary GeoPackage, as ``gdal_polygonize.py`` writes to its output
+(:mod:`geouic.postprocess._trace`; :func:`rasterio.features.shapes` would collect them all in an
+OGR memory layer first), and they are read back, converted and written in batches of
+``batch_size`` features (GeoPackage and Shapefile are appended batch by batch), so memory does
+not grow with the output, except with ``dissolve`` or ``simplify``, which need every polygon at
+once.
 
-Traced in pixel coordinates, polygons are exact: ``pixels`` is the polygon's area in pixels and
+Taken back to pixel coordinates, polygons are exact: ``pixels`` is the polygon's area in pixels and
 ``area_ha`` is the raster area, pixel count x pixel area, or on the ellipsoid for geographic maps
-(:func:`_row_weighted_area`: the shoelace sum over vertical edges with the cumulative area of the
+(:func:`_row_weighted_areas`: the shoelace sum over vertical edges with the cumulative area of the
 rows they span), so per-class totals equal the map's class areas. The affine transform is applied
 when a batch is written.
 
@@ -38,6 +40,7 @@ from geouic.classmap import class_names, open_class_map
 from geouic.errors import OutputError, ParameterError
 from geouic.paths import check_distinct
 from geouic.postprocess import _io
+from geouic.postprocess._trace import read_traced, trace_to_file
 from geouic.postprocess.patches import check_connectivity
 from geouic.windows import ProgressCallback, RunProgress
 
@@ -101,7 +104,7 @@ def _to_map(geoms: np.ndarray, transform: Any) -> np.ndarray:
 @contextlib.contextmanager
 def _atomic_vector(output: Path, overwrite: bool) -> Iterator[Path]:
     """A temporary file of the same format beside ``output``, renamed (with sidecars) on success."""
-    from geouic.output import check_output
+    from geouic.output import check_output, raise_if_disk_full
 
     check_output(output, overwrite=overwrite)
     stem = f".{output.stem}.{uuid.uuid4().hex[:8]}.tmp"
@@ -113,6 +116,9 @@ def _atomic_vector(output: Path, overwrite: bool) -> Iterator[Path]:
             src = tmp.with_suffix(ext)
             if src.exists():
                 os.replace(src, output.with_suffix(ext) if ext != output.suffix else output)
+    except BaseException as exc:
+        raise_if_disk_full(output, exc)  # before the partial files are removed
+        raise
     finally:
         for p in output.parent.glob(stem + "*"):
             p.unlink()
@@ -163,58 +169,52 @@ class _Sink:
             raise ParameterError(f"{self.path}: the map has no classified pixel; no polygon to write.")
 
 
-def _ring_area(xy: np.ndarray, cum: np.ndarray | None) -> float:
-    """|area| of a pixel-aligned ring in pixel coordinates.
+def _row_weighted_areas(geoms: np.ndarray, cum: np.ndarray) -> np.ndarray:
+    """Area of pixel-aligned polygons (pixel coordinates) in the units of ``cum``.
 
-    With ``cum`` (cumulative row areas, ``cum[r]`` = area of rows 0..r-1), its area in those units.
+    ``cum[r]`` is the area of rows 0..r-1: the shoelace integral of x dy taken over the vertical
+    edges only (horizontal ones add nothing), each weighted by the cumulative area of the rows it
+    spans; the shell counts positive, holes negative.
     """
-    x0, y0, x1, y1 = xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]
-    if cum is None:
-        return abs(float(np.dot(x0, y1) - np.dot(x1, y0))) / 2
-    vertical = x0 == x1  # horizontal edges add nothing to the integral of x dy
-    r0, r1 = y0[vertical].astype(np.int64), y1[vertical].astype(np.int64)
-    return abs(float(np.dot(x0[vertical], cum[r1] - cum[r0])))
-
-
-def _row_weighted_area(rings: list[np.ndarray], cum: np.ndarray | None) -> float:
-    """Area of a polygon given as shell and holes (see :func:`_ring_area`)."""
-    return _ring_area(rings[0], cum) - sum(_ring_area(r, cum) for r in rings[1:])
-
-
-def _features(source: Any, connectivity: int, cum: np.ndarray | None, nodata: Any) -> Iterator[tuple]:
-    """(polygon in pixel coordinates, code, pixels, area in cum units or None, last row + 1) per patch.
-
-    GDAL emits a polygon when the scanline pass leaves it behind, so the last element (the row
-    below the patch) grows through the pass: it is how far the pass has got, for progress.
-    """
-    import rasterio
     import shapely
-    from rasterio.features import shapes
 
-    band = rasterio.band(source.dataset, 1)
-    inv = ~source.transform  # rasterio traces a dataset band in map coordinates: back to pixel corners
+    rings, owner = shapely.get_rings(geoms, return_index=True)
+    shell = np.r_[True, owner[1:] != owner[:-1]] if len(owner) else np.zeros(0, bool)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    vertical = (ring[1:] == ring[:-1]) & (xy[:-1, 0] == xy[1:, 0])
+    r0, r1 = xy[:-1, 1][vertical].astype(np.int64), xy[1:, 1][vertical].astype(np.int64)
+    per_ring = np.abs(np.bincount(ring[:-1][vertical], weights=xy[:-1, 0][vertical] * (cum[r1] - cum[r0]),
+                                  minlength=len(rings)))
+    return np.bincount(owner, weights=np.where(shell, per_ring, -per_ring), minlength=len(geoms))
+
+
+def _patches(wkbs: list[bytes], codes: np.ndarray, transform: Any, cum: np.ndarray | None,
+             nodata: set[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Polygons in pixel coordinates, codes, pixel counts and (geographic maps) areas of a traced batch.
+
+    GDAL traces in map coordinates: they go back to pixel corners (exact integers), where the
+    area of a polygon is its pixel count.
+    """
+    import shapely
+
+    keep = (codes > 0) & ~np.isin(codes, np.asarray(sorted(nodata), np.float64))
+    geoms = shapely.from_wkb(np.asarray(wkbs, dtype=object)[keep])
+    inv = ~transform
     ia, ib, ic, id_, ie, if_ = inv.a, inv.b, inv.c, inv.d, inv.e, inv.f
-    # The band masks itself (0 = no class) only when it is uint8: GDAL's polygonizer takes a
-    # bool/uint8 mask. Other maps are traced whole and their 0 / nodata polygons dropped below.
-    mask = band if source.dataset.dtypes[0] == "uint8" else None
-    for geom, value in shapes(band, mask=mask, connectivity=connectivity):
-        if value <= 0 or (nodata is not None and value == nodata):
-            continue
-        rings = []
-        for ring in geom["coordinates"]:
-            # numpy rings: about twice as fast as shapely.geometry.shape on GeoJSON-like dicts
-            xy = np.asarray(ring, dtype=np.float64)
-            rings.append(np.round(np.column_stack([ia * xy[:, 0] + ib * xy[:, 1] + ic,
-                                                   id_ * xy[:, 0] + ie * xy[:, 1] + if_])))
-        poly = shapely.Polygon(rings[0], rings[1:] or None)
-        pixels = int(round(_row_weighted_area(rings, None)))
-        yield (poly, int(value), pixels, (_row_weighted_area(rings, cum) if cum is not None else None),
-               int(rings[0][:, 1].max()))
+
+    def to_pixels(xy: np.ndarray) -> np.ndarray:
+        x, y = xy[:, 0], xy[:, 1]
+        return np.round(np.column_stack([ia * x + ib * y + ic, id_ * x + ie * y + if_]))
+
+    geoms = shapely.transform(geoms, to_pixels)
+    pixels = np.rint(shapely.area(geoms)).astype(np.int64)
+    return geoms, codes[keep], pixels, (None if cum is None else _row_weighted_areas(geoms, cum))
 
 
 def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissolve: bool = False,
                simplify: float | None = None, connectivity: int = 4, batch_size: int = 20_000,
-               overwrite: bool = False, progress: ProgressCallback | None = None) -> PolygonizeResult:
+               overwrite: bool = False, nodata: float | None = None,
+               progress: ProgressCallback | None = None) -> PolygonizeResult:
     """Write the patches (or the classes) of a class map as polygons with code, name and area.
 
     Parameters
@@ -233,10 +233,13 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
     batch_size : int, default=20000
         Features converted and written at a time.
     overwrite : bool, default=False
+    nodata : float, optional
+        Declare the map's "no class" value when the file has no nodata tag: like 0 and the
+        file's own nodata, it gets no polygon.
     progress : callable, optional
-        ``progress(advance, total)`` in map rows: after each batch of features, the rows the
-        polygonizer has finished (GDAL's pass is one call over the band, not windows), out of
-        the map's height; the rest when the file is written.
+        ``progress(advance, total)`` in map rows, ``total`` twice the map's height: the rows GDAL's
+        polygonizer has traced (it reports each scanline; one call over the band, not windows),
+        then the share of the traced polygons read back and written, as rows.
 
     Returns
     -------
@@ -252,11 +255,11 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
     output = Path(output)
     driver = _driver(output)
     check_distinct({"output": output}, {"map_path": map_path})  # an input is never replaced, whatever overwrite says
-    with open_class_map(map_path, warn_crs=False) as source:
+    with open_class_map(map_path, warn_crs=False, nodata=nodata) as source:
         row_area, pixel_area = _io.pixel_area_rows(source)
         cum = None if row_area is None else np.r_[0.0, np.cumsum(row_area)]
         names = class_names(source.path)
-        tracker = RunProgress(progress, total=source.height)
+        tracker = RunProgress(progress, total=2 * source.height)  # tracing, then reading back
         rows_done = 0
         tol = None if simplify is None else float(simplify) / float(np.sqrt(abs(source.transform.determinant)))
         params = {"dissolve": dissolve, "simplify": simplify, "connectivity": connectivity}
@@ -267,21 +270,27 @@ def polygonize(map_path: str | os.PathLike, output: str | os.PathLike, *, dissol
         with _atomic_vector(output, overwrite) as tmp:
             sink = _Sink(tmp, driver, layer=output.stem, crs=source.crs.to_wkt() if source.crs else None,
                          geometry_type=gtype, metadata=tags, dissolved=dissolve)
-            batch: list[tuple] = []
-            for feature in _features(source, connectivity, cum, source.dataset.nodata):
-                batch.append(feature)
-                if len(batch) >= batch_size:
-                    writer.add(batch, sink)
-                    reached = min(source.height, max(rows_done, max(f[4] for f in batch)))
-                    if reached > rows_done:
-                        tracker.advance(reached - rows_done)
-                        rows_done = reached
-                    batch = []
-            writer.add(batch, sink)
+            traced = tmp.with_name(tmp.stem + ".traced.gpkg")  # removed with the other temporary files
+
+            def rows(fraction: float) -> None:  # GDAL reports once per scanline
+                nonlocal rows_done
+                reached = min(2 * source.height, int(fraction * source.height))
+                if reached > rows_done:
+                    tracker.advance(reached - rows_done)
+                    rows_done = reached
+
+            trace_to_file(source.path, traced, connectivity=connectivity,
+                          mask_is_band=source.dataset.dtypes[0] == "uint8", progress=rows, output=output)
+            rows(1.0)
+            empty = {v for v in (source.dataset.nodata, source.nodata) if v is not None}
+            read = 0
+            for wkbs, codes, total in read_traced(traced, batch_size):
+                writer.add(*_patches(wkbs, codes, source.transform, cum, empty), sink)
+                read += len(wkbs)
+                rows(1.0 + read / max(total, 1))
             writer.finish(sink)
             sink.close()
-            if source.height > rows_done:
-                tracker.advance(source.height - rows_done)
+            rows(2.0)
     result = PolygonizeResult(output, sink.count, dissolve, writer.class_area, time.perf_counter() - t0)
     logger.info("%s", result.summary())
     return result
@@ -304,15 +313,15 @@ class _Batches:
     def hold(self) -> bool:
         return self.tol is not None or self.dissolve
 
-    def add(self, batch: list[tuple], sink: _Sink) -> None:
+    def add(self, geoms: np.ndarray, codes: np.ndarray, pixels: np.ndarray, area: np.ndarray | None,
+            sink: _Sink) -> None:
+        """Take one batch of patches (pixel coordinates; ``area`` None: pixels x pixel area)."""
         import shapely
 
-        if not batch:
+        if not len(geoms):
             return
-        geoms = np.asarray([b[0] for b in batch], dtype=object)
-        codes = np.asarray([b[1] for b in batch], np.int64)
-        pixels = np.asarray([b[2] for b in batch], np.int64)
-        area = np.asarray([b[3] for b in batch], np.float64) if batch[0][3] is not None else pixels * self.pixel_area
+        if area is None:
+            area = pixels * self.pixel_area
         if self.connectivity == 8:
             bad = ~shapely.is_valid(geoms)  # corner-touching rings of 8-connected patches
             geoms[bad] = shapely.make_valid(geoms[bad])

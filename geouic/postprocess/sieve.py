@@ -13,10 +13,14 @@ Why not ``rasterio.features.sieve``: GDAL's sieve merges into the largest neighb
 whole band; neither the longest-border rule nor an exact windowed result is available from it.
 
 How memory stays bounded: two passes over full-width strips. Pass 1 labels each strip, joins
-parts across seams and keeps the adjacency of small parts only (:class:`PatchTable`); the
-dissolution runs on that graph, not on pixels; pass 2 relabels each strip identically and writes
-the new class of every patch. The result is the same in one strip or many (same patches, same
-borders, same tiling-independent order), which the tests check.
+parts across seams and keeps the adjacency of small parts only; after each strip, every cluster
+of small patches that the strip has closed is dissolved on that graph (not on pixels) and
+dropped (:class:`~geouic.postprocess.clusters.ClusterSieve`), so what is kept between strips is
+bounded by the patches still open, not by all patches of the map; the new class of every patch
+part waits in a temporary file, one look-up table per strip. Pass 2 relabels each strip
+identically and applies its table. The result is the same in one strip or many (same patches,
+same borders, same tiling-independent order), and the same as dissolving the whole map's graph
+at once, which the tests check.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ from __future__ import annotations
 import logging
 import os
 import re
+import tempfile
 import time
-
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -36,7 +41,8 @@ from scipy.sparse.csgraph import connected_components
 from geouic.classmap import open_class_map
 from geouic.errors import ParameterError
 from geouic.postprocess import _io
-from geouic.postprocess.patches import PatchTable, check_connectivity, group_sum
+from geouic.postprocess.clusters import ClusterSieve
+from geouic.postprocess.patches import check_connectivity, group_sum
 from geouic.windows import DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress, WindowPair
 
 __all__ = ["sieve", "parse_mmu", "dissolve_small", "SieveResult"]
@@ -222,7 +228,8 @@ class SieveResult:
 
 def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | float,
           connectivity: int = 4, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, overviews: bool = True,
-          overwrite: bool = False, progress: ProgressCallback | None = None) -> SieveResult:
+          overwrite: bool = False, nodata: float | None = None, creation_options: Any = None,
+          progress: ProgressCallback | None = None) -> SieveResult:
     """Dissolve patches smaller than a minimum mapping unit into their longest-border neighbour.
 
     Parameters
@@ -240,6 +247,12 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
     overviews : bool, default=True
         Build internal overviews (mode resampling), as `geouic classify` does.
     overwrite : bool, default=False
+    nodata : float, optional
+        Declare the map's "no class" value when the file has no nodata tag (read as 0, like
+        the file's own nodata; written as 0).
+    creation_options : mapping or sequence of "KEY=VALUE", optional
+        GDAL creation options of the output GeoTIFF, checked against the driver's option list
+        (see :meth:`geouic.output.ThematicProfile.with_options`).
     progress : callable, optional
         ``progress(advance, total)`` after each strip of each pass: ``total`` is both passes'
         strips (two passes over the same :class:`~geouic.windows.WindowPass`).
@@ -254,8 +267,9 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
     t0 = time.perf_counter()
     value, unit = parse_mmu(mmu)
     connectivity = check_connectivity(connectivity)
+    profile = ThematicProfile(overviews=overviews).with_options(creation_options)
     check_map_output(output, {"map_path": map_path}, overwrite=overwrite)
-    with open_class_map(map_path, warn_crs=False) as source:
+    with open_class_map(map_path, warn_crs=False, nodata=nodata) as source:
         row_area, pixel_area = _io.pixel_area_rows(source)
         if unit == "ha":
             threshold = value if row_area is not None else value / pixel_area
@@ -264,40 +278,35 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
         threshold *= 1 - 1e-9  # a patch of exactly the unit is kept despite float sums
         windows = _io.strips(source, mem_limit_mb=mem_limit_mb)
         tracker = RunProgress(progress, total=2 * len(windows))  # both passes, known before the first
-        table = PatchTable(source.width, connectivity, small_below=threshold, row_area=row_area,
-                           height=source.height)
-        # Pass 1 adds the strips to the table in order (it carries the last row across each seam).
-        for pair, classes in windows.map(lambda pair: _io.read_strip(source, pair.core), progress=tracker):
-            table.add(int(pair.core.row_off), classes)
-        patches = table.finish()
-        size = patches.area if patches.area is not None else patches.pixels.astype(np.float64)
-        new, kept_small = dissolve_small(patches.cls, size, patches.first, patches.edge_u, patches.edge_v,
-                                         patches.edge_w, threshold)
-        lut = np.zeros(len(patches.key_patch), np.uint16)
-        lut[1:] = new[patches.key_patch[1:]]
-        legend = _io.class_legend(source, np.flatnonzero(np.bincount(patches.cls)))
-        params = {"mmu": f"{value:g}{unit}", "mmu_threshold": threshold, "connectivity": connectivity,
-                  "rule": "longest border, smallest first"}
-        changed = 0
-        with ThematicWriter(output, crs=source.crs, transform=source.transform, width=source.width,
-                            height=source.height, legend=legend, n_classes=max(legend.names),
-                            overwrite=overwrite, profile=ThematicProfile(overviews=overviews)) as writer:
+        # The per-strip look-up tables wait on disk between the passes, beside the output.
+        with tempfile.TemporaryFile(dir=Path(output).resolve().parent, prefix=".geouic-sieve-") as lut_file:
+            table = ClusterSieve(source.width, connectivity, threshold=threshold, row_area=row_area,
+                                 height=source.height, lut_file=lut_file)
+            # Pass 1 adds the strips in order (the table carries the last row across each seam)
+            # and dissolves each cluster of small patches once the strips have closed it.
+            for pair, classes in windows.map(lambda pair: _io.read_strip(source, pair.core), progress=tracker):
+                table.add(int(pair.core.row_off), classes)
+            table.close()
+            logger.debug("sieve: at most %d patches, parts and borders carried between strips", table.peak_carried)
+            legend = _io.class_legend(source, np.flatnonzero(table.present))
+            params = {"mmu": f"{value:g}{unit}", "mmu_threshold": threshold, "connectivity": connectivity,
+                      "rule": "longest border, smallest first"}
+            changed = 0
+            with ThematicWriter(output, crs=source.crs, transform=source.transform, width=source.width,
+                                height=source.height, legend=legend, n_classes=max(legend.names),
+                                overwrite=overwrite, profile=profile) as writer:
 
-            def relabel(pair: WindowPair) -> tuple[np.ndarray, np.ndarray]:
-                classes = _io.read_strip(source, pair.core)
-                return classes, _relabel(classes, connectivity)
+                def relabel(pair: WindowPair) -> tuple[np.ndarray, np.ndarray]:
+                    classes = _io.read_strip(source, pair.core)
+                    return classes, _relabel(classes, connectivity)
 
-            for i, (pair, (classes, labels)) in enumerate(windows.map(relabel, progress=tracker)):
-                off = table.offsets[i]
-                part = lut[off: off + int(labels.max(initial=0)) + 1].copy()
-                part[0] = 0
-                result = part[labels]
-                changed += int(np.count_nonzero(result != classes))
-                writer.write(pair.core, result)
-            writer.close(tags=_io.step_tags(source, "sieve", params))
-    removed = int(np.count_nonzero(new != patches.cls))
-    result = SieveResult(Path(output), value, unit, connectivity, patches.n, removed, changed,
-                         kept_small, time.perf_counter() - t0)
+                for i, (pair, (classes, labels)) in enumerate(windows.map(relabel, progress=tracker)):
+                    result = table.strip_lut(i)[labels]
+                    changed += int(np.count_nonzero(result != classes))
+                    writer.write(pair.core, result)
+                writer.close(tags=_io.step_tags(source, "sieve", params))
+    result = SieveResult(Path(output), value, unit, connectivity, table.patches, table.removed, changed,
+                         table.kept_small, time.perf_counter() - t0)
     logger.info("%s", result.summary())
     return result
 

@@ -47,5 +47,5 @@ def test_polygonize_bar_counts_the_map_rows(tmp_path):
     src = write_map(tmp_path / "map.tif", noisy_map(40))
     r = run(["polygonize", src, "-o", tmp_path / "p.gpkg"])
     assert r.exit_code == 0, r.output
-    (bar,) = FakeBar.bars
-    assert bar.label == "Polygonizing" and bar.length == 40 and sum(n for n, _ in bar.updates) == 40
+    (bar,) = FakeBar.bars  # the rows traced, then the traced polygons read back (as rows)
+    assert bar.label == "Polygonizing" and bar.length == 80 and sum(n for n, _ in bar.updates) == 80

@@ -146,3 +146,61 @@ def test_uint16_map_with_codes_above_255(tmp_path):
     r = polygonize(src, tmp_path / "p.gpkg")
     df = gpd.read_file(tmp_path / "p.gpkg")
     assert sorted(zip(df.code, df.pixels)) == sorted((c, n) for c, n, _ in patch_sizes(m)) and r.features == len(df)
+
+
+def test_features_stream_in_batches_and_the_traced_file_goes(tmp_path, monkeypatch):
+    import sys
+
+    module = sys.modules["geouic.postprocess.polygonize"]  # the package attribute is the function
+    src = write_map(tmp_path / "map.tif", noisy_map(64, seed=2))
+    sizes = []
+    original = module._Sink._write
+    monkeypatch.setattr(module._Sink, "_write", lambda self, g, c: (sizes.append(len(g)), original(self, g, c)))
+    result = polygonize(src, tmp_path / "p.gpkg", batch_size=25)
+    assert result.features > 100 and max(sizes) <= 25 and sum(sizes) == result.features
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.qml", "map.tif", "map.tif.aux.xml", "p.gpkg"]
+
+
+def test_interrupt_while_tracing_leaves_nothing(tmp_path):
+    src = write_map(tmp_path / "map.tif", noisy_map(64, seed=2))
+
+    def stop(advance, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        polygonize(src, tmp_path / "p.gpkg", progress=stop)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.qml", "map.tif", "map.tif.aux.xml"]
+
+
+def test_batches_also_end_at_a_byte_budget(tmp_path, monkeypatch):
+    import sys
+
+    module = sys.modules["geouic.postprocess.polygonize"]
+    monkeypatch.setattr("geouic.postprocess._trace.BATCH_BYTES", 2000)  # a few ragged polygons per batch
+    src = write_map(tmp_path / "map.tif", noisy_map(64, seed=2))
+    sizes = []
+    original = module._Sink._write
+    monkeypatch.setattr(module._Sink, "_write", lambda self, g, c: (sizes.append(len(g)), original(self, g, c)))
+    result = polygonize(src, tmp_path / "p.gpkg", batch_size=10**6)
+    assert len(sizes) > 3 and sum(sizes) == result.features
+
+
+def test_ctrl_c_while_gdal_traces_stops_it_and_leaves_nothing(tmp_path):
+    """A signal arriving while GDAL runs is raised once GDAL has stopped (not lost in its callback)."""
+    import os
+    import signal
+
+    import threading
+
+    src = write_map(tmp_path / "map.tif", noisy_map(512, seed=2))
+    sent = []
+
+    def progress(advance, total):
+        if not sent:  # Ctrl-C a moment later, while the main thread is back in GDAL's C code
+            sent.append(threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)))
+            sent[0].start()
+
+    with pytest.raises(KeyboardInterrupt):
+        polygonize(src, tmp_path / "p.gpkg", progress=progress)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.qml", "map.tif", "map.tif.aux.xml"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
