@@ -155,6 +155,10 @@ def predict_group(digest: str, model: bytes, device: str | None, path: str, band
     return blocks
 
 
+#: How often one group of windows is predicted again after its result was lost with a worker.
+LOST_RESUBMITS = 3
+
+
 def _results(client: Any, submit: Any, n_groups: int, in_flight: int) -> Iterator[tuple[int, Any]]:
     """Yield ``(group, blocks)`` as tasks finish, with at most ``in_flight`` tasks submitted at once."""
     from dask.distributed import as_completed
@@ -165,7 +169,19 @@ def _results(client: Any, submit: Any, n_groups: int, in_flight: int) -> Iterato
     pending = as_completed(futures, loop=client.loop, with_results=True)
     try:
         received = 0
+        resubmitted: dict[int, int] = {}
         for future, blocks in _named_cluster_errors(pending):
+            if future.status == "lost" and resubmitted.get(index[future.key], 0) < LOST_RESUBMITS:
+                # The task finished, but the worker holding its result died before the client
+                # fetched it: predict the same windows again under a new key (deterministic, so the
+                # map stays identical). Bounded, so a cluster that keeps losing workers still ends.
+                group = index.pop(future.key)
+                resubmitted[group] = resubmitted.get(group, 0) + 1
+                future.release()
+                again = submit(group)
+                index[again.key] = group
+                pending.add(again)
+                continue
             if isinstance(blocks, BaseException) or future.status != "finished":  # a cancelled task
                 raise ClusterError(f"the Dask cluster did not finish the prediction (task {future.key} was "
                                    f"{future.status}); no output was kept: run the command again.")
