@@ -183,7 +183,7 @@ def _clusters_dict(cm: ClusterMetrics) -> dict[str, Any]:
 def assess(map_path: str | os.PathLike, reference_path: str | os.PathLike, *, field: str | None = None,
            area_adjusted: bool = False, clusters: bool = False,
            mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB,
-           progress: ProgressCallback | None = None) -> AccuracyAssessment:
+           progress: ProgressCallback | None = None, nodata: float | None = None) -> AccuracyAssessment:
     """Compare a class map with reference data.
 
     Parameters
@@ -204,6 +204,9 @@ def assess(map_path: str | os.PathLike, reference_path: str | os.PathLike, *, fi
         Memory budget of every pass (map and reference windows, mapped areas).
     progress : callable, optional
         ``progress(advance, total)`` per window.
+    nodata : float, optional
+        A "no class" value of a map without a nodata tag (``--nodata``): read as 0, so left out
+        like the file's own nodata.
 
     Returns
     -------
@@ -228,7 +231,7 @@ def assess(map_path: str | os.PathLike, reference_path: str | os.PathLike, *, fi
                              "map legend that matches the reference classes.")
     tracker = RunProgress(progress)
     # the no-CRS note on areas comes from class_areas, when areas are computed
-    with _recorded_warnings() as log, open_class_map(map_path, warn_crs=False) as src:
+    with _recorded_warnings() as log, open_class_map(map_path, warn_crs=False, nodata=nodata) as src:
         ref = open_reference(reference_path, class_map_grid(src), field=field)
         map_names = class_names(src.path)
         to_map = _align_codes(ref.names, map_names, clusters)
@@ -270,7 +273,7 @@ def _build(src: Any, ref: Any, pairs: list[tuple[int, int, int]], names: dict[in
     if area_adjusted:
         from geouic.areas import class_areas  # pixel areas on the ellipsoid for geographic maps
 
-        mapped = class_areas(src.path, mem_limit_mb=mem_limit_mb, progress=progress)
+        mapped = class_areas(src.path, mem_limit_mb=mem_limit_mb, progress=progress, nodata=src.nodata)
     labels = sorted(set(map_codes) | set(ref_codes) | set(mapped or ()))
     counts = _table(pairs, labels, labels)
     aa = _area_adjusted(counts, labels, mapped, names) if mapped is not None else None

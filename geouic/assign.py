@@ -98,7 +98,8 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
                   schema: str | os.PathLike | LandCoverSchema | None = None, field: str | None = None,
                   method: str = "majority", min_purity: float = 0.0, unassigned_class: str | int | None = None,
                   mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, overwrite: bool = False,
-                  progress: ProgressCallback | None = None, creation_options: Any = None) -> AssignResult:
+                  progress: ProgressCallback | None = None, creation_options: Any = None,
+                  nodata: float | None = None) -> AssignResult:
     """Turn a class map into a land-cover map of a schema.
 
     Parameters
@@ -121,7 +122,8 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
     min_purity : float, default=0.0
         Classes purer than this (0..1) are assigned; the rest are unassigned.
     unassigned_class : str or int, optional
-        Schema class given to unassigned classes (default: 0, nodata).
+        Schema class given to unassigned classes (default: a class of its own, "unassigned",
+        code 255 in uint8 maps; nodata stays 0).
     mem_limit_mb : float, default=64
         Memory budget of one window.
     overwrite : bool, default=False
@@ -129,6 +131,8 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
         ``progress(advance, total)`` per window (two passes with references).
     creation_options : mapping or sequence of "KEY=VALUE", optional
         GDAL creation options of the map (``--co``), checked against the GTiff driver's.
+    nodata : float, optional
+        A "no class" value of a map without a nodata tag (``--nodata``): read as 0, written as nodata.
 
     Returns
     -------
@@ -153,7 +157,7 @@ def assign_schema(map_path: str | os.PathLike, output: str | os.PathLike, *,
     if mapping is not None and Path(mapping).resolve() in {p.resolve() for p in [Path(output), *written]}:
         raise ParameterError(f"the mapping file {mapping} would be overwritten by the outputs; choose another output.",
                              params=("output",))
-    with open_class_map(map_path) as source:
+    with open_class_map(map_path, nodata=nodata) as source:
         windows = source.windows(mem_limit_mb=mem_limit_mb, bytes_per_pixel=BYTES_PER_PIXEL["class_map"])
         tracker = RunProgress(progress, (2 if reference is not None else 1) * len(windows))
         if reference is not None:

@@ -30,7 +30,7 @@ def assign_schema(class_map: Any, *, reference: Any = None, mapping: str | os.Pa
                   unassigned_class: str | int | None = None, output: str | os.PathLike | None = None,
                   transform: Any = None, crs: Any = None, mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB,
                   overwrite: bool = False, progress: ProgressCallback | None = None,
-                  creation_options: Any = None) -> Any:
+                  creation_options: Any = None, nodata: float | None = None) -> Any:
     """Name spectral classes with the classes of a schema (``geouic assign-schema``).
 
     Parameters
@@ -54,6 +54,8 @@ def assign_schema(class_map: Any, *, reference: Any = None, mapping: str | os.Pa
         Georeferencing of a numpy array.
     mem_limit_mb, overwrite, progress, creation_options
         As in :func:`classify`.
+    nodata : float, optional
+        A "no class" value of a map without a nodata tag: read as 0 (nodata).
 
     Returns
     -------
@@ -75,7 +77,8 @@ def assign_schema(class_map: Any, *, reference: Any = None, mapping: str | os.Pa
         ref = stack.enter_context(class_map_file(reference)) if reference is not None else None
         result = _assign(map_path, path, reference=ref, mapping=mapping, schema=schema, field=field, method=method,
                          min_purity=min_purity, unassigned_class=unassigned_class, mem_limit_mb=mem_limit_mb,
-                         overwrite=overwrite, progress=progress, creation_options=creation_options)
+                         overwrite=overwrite, progress=progress, creation_options=creation_options,
+                         nodata=nodata)
         details = {"schema": result.schema.name, "mapping": dict(result.mapping), "rows": result.rows,
                    "seconds": round(result.seconds, 3), "summary": result.summary()}
         sidecars = {Path(f).suffixes[-2].lstrip(".") + Path(f).suffix: Path(f) for f in result.files}
@@ -86,7 +89,8 @@ def assign_schema(class_map: Any, *, reference: Any = None, mapping: str | os.Pa
 def accuracy(class_map: Any, *, reference: Any, field: str | None = None, area_adjusted: bool = False,
              clusters: bool = False, output: str | os.PathLike | None = None, figures: bool = True,
              transform: Any = None, crs: Any = None, overwrite: bool = False,
-             mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, progress: ProgressCallback | None = None) -> AccuracyReport:
+             mem_limit_mb: float = DEFAULT_MEM_LIMIT_MB, progress: ProgressCallback | None = None,
+             nodata: float | None = None) -> AccuracyReport:
     """Assess a map against reference data (``geouic accuracy``).
 
     Parameters
@@ -109,6 +113,8 @@ def accuracy(class_map: Any, *, reference: Any, field: str | None = None, area_a
     overwrite : bool, default=False
     mem_limit_mb, progress
         As in :func:`classify`.
+    nodata : float, optional
+        A "no class" value of a map without a nodata tag: read as 0, left out like nodata.
 
     Returns
     -------
@@ -135,7 +141,7 @@ def accuracy(class_map: Any, *, reference: Any, field: str | None = None, area_a
         map_path = stack.enter_context(class_map_file(class_map, transform=transform, crs=crs))
         ref = stack.enter_context(class_map_file(reference))
         result = assess(map_path, ref, field=field, area_adjusted=area_adjusted, clusters=clusters,
-                        mem_limit_mb=mem_limit_mb, progress=progress)
+                        mem_limit_mb=mem_limit_mb, progress=progress, nodata=nodata)
         folder = None
         if output is not None:
             from geouic.report import write_report

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
-    echo_warnings, handle_errors, mem_limit_opt, output_folder_opt, overwrite_opt, progress_callback, status, verbosity,
+    class_nodata_opt, echo_warnings, handle_errors, mem_limit_opt, output_folder_opt, overwrite_opt, progress_callback,
+    status, verbosity,
 )
 
 
@@ -21,12 +22,13 @@ from geouic.cli.options import (
               help="MAP holds clusters without a legend: report NMI, ARI and Hungarian-matched accuracy.")
 @output_folder_opt("Report folder to create.")
 @click.option("--no-figures", is_flag=True, help="Skip the PNG figures (faster; the HTML then has tables only).")
+@class_nodata_opt
 @mem_limit_opt
 @overwrite_opt
 @verbosity
 @handle_errors
 @echo_warnings()
-def cli(map_path, reference, field, area_adjusted, clusters, output, no_figures, mem_limit, overwrite):
+def cli(map_path, reference, field, area_adjusted, clusters, output, no_figures, nodata, mem_limit, overwrite):
     """Compare MAP (a class raster; 0 = unclassified) with reference data and write a report folder.
 
     The folder holds report.json, confusion.csv, PNG figures, report.html (self-contained) and
@@ -46,7 +48,7 @@ def cli(map_path, reference, field, area_adjusted, clusters, output, no_figures,
     with progress_callback("Assessing") as update:
         report = accuracy(map_path, reference=reference, field=field, area_adjusted=area_adjusted,
                           clusters=clusters, output=output, figures=not no_figures, overwrite=overwrite,
-                          mem_limit_mb=mem_limit, progress=update)
+                          mem_limit_mb=mem_limit, progress=update, nodata=nodata)
     click.echo(_summary(report, output))
 
 

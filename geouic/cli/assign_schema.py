@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from geouic.cli.options import (
-    CliError, co_opt, echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, progress_callback, status,
-    verbosity,
+    CliError, class_nodata_opt, co_opt, echo_warnings, handle_errors, mem_limit_opt, overwrite_opt, progress_callback,
+    status, verbosity,
 )
 
 
@@ -31,12 +31,13 @@ from geouic.cli.options import (
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Output file; for several class maps (with --mapping) a template such as {stem}_landcover.tif.")
 @co_opt
+@class_nodata_opt
 @mem_limit_opt
 @overwrite_opt
 @verbosity
 @handle_errors
 def cli(class_map, reference, field, mapping, schema, method, min_purity, unassigned_class, output,
-        creation_options, mem_limit, overwrite):
+        creation_options, nodata, mem_limit, overwrite):
     """Write a land-cover map from CLASS_MAP (e.g. from `geouic classify`) and reference data or a mapping.
 
     Besides the map (with the schema's colours, names and a QGIS .qml) it writes the mapping
@@ -83,5 +84,5 @@ def cli(class_map, reference, field, mapping, schema, method, min_purity, unassi
                                    field=field, method=method.lower(), min_purity=min_purity,
                                    unassigned_class=unassigned_class, mem_limit_mb=mem_limit,
                                    overwrite=overwrite, progress=update,
-                                   creation_options=creation_options)
+                                   creation_options=creation_options, nodata=nodata)
         click.echo(result.summary())

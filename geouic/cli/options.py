@@ -508,6 +508,9 @@ co_opt = click.option("--co", "creation_options", multiple=True, metavar="KEY=VA
 nodata_opt = click.option("--nodata", type=float, default=None, metavar="VALUE",
                           help="Declare the value of the input's empty pixels when the file has no nodata tag "
                                "(e.g. a black collar: --nodata 0); masked on integer and float bands.")
+class_nodata_opt = click.option("--nodata", type=float, default=None, metavar="VALUE",
+                                help="Declare a 'no class' value of the class map when the file has no nodata "
+                                     "tag (read as 0, like nodata).")
 workers_opt = click.option("--workers", type=click.IntRange(min=1), default=None,
                            help="Threads for prediction (default: free cores).")
 

@@ -1,4 +1,5 @@
-"""``--co`` and ``--nodata`` on the post-processing commands (sieve, majority; polygonize: --nodata)."""
+"""``--co`` and ``--nodata`` on the commands that read class maps (sieve, majority; --nodata also on
+polygonize, sample-design, merge, stats, accuracy, assign-schema)."""
 
 from __future__ import annotations
 
@@ -141,3 +142,28 @@ def test_stats_nodata_is_not_counted(collar_map, tmp_path):
         assert r.exit_code == 0, r.output
     codes = {n: [c["code"] for c in json.loads((tmp_path / n / "stats.json").read_text())["classes"]] for n in "ab"}
     assert codes == {"a": [1, 2], "b": [1, 2, COLLAR]}
+
+
+def test_accuracy_nodata_leaves_the_collar_out(collar_map, tmp_path):
+    import json
+
+    path, classes = collar_map
+    reference = np.where(classes == COLLAR, 1, classes).astype(np.uint8)  # the collar labelled as class 1
+    ref = write_raster(tmp_path / "ref.tif", reference, nodata=None)
+    for name, extra in (("a", ["--nodata", COLLAR]), ("b", [])):
+        r = invoke("accuracy", path, "--reference", ref, "--no-figures", *extra, "-o", tmp_path / name)
+        assert r.exit_code == 0, r.output
+    report = {n: json.loads((tmp_path / n / "report.json").read_text()) for n in "ab"}
+    assert report["a"]["overall_accuracy"] == 1.0          # the collar is "no class": left out
+    assert report["b"]["overall_accuracy"] < 1.0           # without --nodata it is class 9, an error
+
+
+def test_assign_schema_nodata_writes_the_collar_as_nodata(collar_map, tmp_path):
+    path, classes = collar_map
+    reference = np.where(classes == COLLAR, 0, classes + 4).astype(np.uint8)  # classes 1, 2 -> 5, 6
+    ref = write_raster(tmp_path / "ref.tif", reference, nodata=None)
+    r = invoke("assign-schema", path, "--reference", ref, "--nodata", COLLAR, "-o", tmp_path / "lc.tif")
+    assert r.exit_code == 0, r.output
+    out, _ = _read(tmp_path / "lc.tif")
+    assert (out[classes == COLLAR] == 0).all()
+    assert (out[classes == 1] == 5).all() and (out[classes == 2] == 6).all()
