@@ -52,7 +52,7 @@ class Training:
 #: softmax) saturate near 1 for well-separated classes and dip only on the 50/50 pixels
 #: (measured: 1.00 on centres, 0.97 / 0.96 on the boundary); distance and membership based
 #: ones fall steeply (k-means 0.84 -> 0.21).
-MARGIN = {"kmeans": 0.3, "isodata": 0.3, "fcm": 0.2, "mlc": 0.01, "uic": 0.01}
+MARGIN = {"kmeans": 0.3, "isodata": 0.3, "fcm": 0.2, "mlc": 0.01, "uic": 0.3}
 
 FAST_UIC = dict(members=1, epochs=3, steps_per_epoch=6, patch_size=16, batch_size=8)
 

@@ -58,7 +58,7 @@ class UICConfig:
     pool_pixels : int, default=1048576
     covariance : {"full", "diag", "tied", "spherical"}, default="full"
     smoothing : float, default=4.0
-        Potts interaction of the starting labels (0: none).
+        Potts interaction of the starting labels and of the map (0: none).
     init_n : int, default=4
         Mixture starts.
     threads : int, optional

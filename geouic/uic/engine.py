@@ -6,7 +6,9 @@ pool of scene regions; it fits ONE full-covariance Gaussian mixture to the pool'
 field (:func:`geouic.uic.labels.initial_labels`); then ``members`` short networks learn those
 labels (a distillation: the network is what predicts other scenes, tiles seamlessly and gives
 confidence and entropy), and the *medoid* non-degenerate member is kept. Only that network is
-stored and used, so prediction costs one network.
+stored and used, so prediction costs one network, followed by the same Potts field on the
+network's log-probabilities (:func:`geouic.uic.labels.potts_field`, a finite number of mean-field
+iterations: the halo is the network's radius plus those iterations, so tiling stays exact).
 
 Why this shape (measured 2026-12-01, seed 0, Hungarian-matched OA at K = number of classes;
 ``benchmarks/_work`` scripts on the labelled scenes of ``../shared/data``): the starting labels
@@ -17,6 +19,10 @@ defaults and training is a short distillation. Full covariance on the median-smo
 beat the diagonal mixture on the scenes where the old engine lost (nc_landsat7 0.509 vs 0.435,
 rsgislib_aber_s2 0.961 vs 0.809, historical_map 0.616 vs 0.608) and the Potts field added
 +0.1 to +4 points on every scene (beta 4 best of 0, 1, 2, 4 on both halves of the protocol).
+The distilled network alone ended 0.005-0.02 below the labels it learnt on 6 of 10 scenes; the
+same field applied to its log-probabilities on the map (third round, seeds 0-2) recovered that
+and more on both halves (indian_pines_roi70 0.701 -> 0.737, salinas_150 0.883 -> 0.901), beta 4
+again best of 1, 2, 4 (benchmarks/RESULTS.md, "Third round").
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from geouic.raster import RasterSource
 from geouic.sampling import sample_pixels
 from geouic.uic.config import DEVICES, OBSOLETE, UICConfig
 from geouic.uic.data import PatchPool, Projection
-from geouic.uic.labels import count_distinct, initial_labels
+from geouic.uic.labels import FIELD_ITERATIONS, count_distinct, initial_labels, potts_field
 from geouic.uic.model import DEFAULT_ARCH, UICNet, build_net, forward_tiled, receptive_radius
 from geouic.uic.train import MemberResult, label_nmi, train_member
 
@@ -109,7 +115,9 @@ class UICEngine(Engine):
         3x3-median-smoothed channels; see :func:`geouic.uic.labels.initial_labels`).
     smoothing : float, default=4.0
         Strength of the Potts random field that regularises the mixture's posteriors over
-        space before the networks learn them (0: none).
+        space before the networks learn them, and the network's log-probabilities on the map
+        (:data:`~geouic.uic.labels.FIELD_ITERATIONS` mean-field iterations, which add as many
+        pixels to the halo; 0: no field, the network's own argmax).
     init_n : int, default=4
         Mixture starts; the most likely non-degenerate one is kept.
     threads : int, optional
@@ -144,6 +152,11 @@ class UICEngine(Engine):
         Pairwise NMI between the members' maps.
     chosen_member_ : int
         Index of the kept member.
+    field_ : dict
+        The map's Potts field, ``{"beta", "iterations"}`` (stored in the model file as
+        ``map_field``; a file written before it had one predicts without it).
+    halo : int
+        The network's receptive radius plus the field's iterations.
     """
 
     method = "uic"
@@ -169,7 +182,9 @@ class UICEngine(Engine):
             balance_weight=balance_weight, steps_per_epoch=steps_per_epoch, crop=crop,
             min_class_fraction=min_class_fraction, augment=dict(_D.augment if augment is None else augment))
         self.training_meta_: dict[str, Any] = {}  # what a loaded model file says about its training
-        self.halo = receptive_radius({**DEFAULT_ARCH, "n_spatial": n_spatial})
+        #: The Potts field on the map: interaction and mean-field iterations (beta 0: none).
+        self.field_: dict[str, float] = _field(float(smoothing))
+        self.halo = receptive_radius({**DEFAULT_ARCH, "n_spatial": n_spatial}) + int(self.field_["iterations"])
 
     # the common parameters, read as every engine holds them (see geouic.methods.COMMON_PARAMS)
     @property
@@ -252,6 +267,8 @@ class UICEngine(Engine):
         self.history_ = kept.history
         self.net_ = kept.net
         self._order_classes(pool, kept.labels)
+        self.field_ = _field(float(cfg.smoothing))
+        self.halo = self.net_.radius + int(self.field_["iterations"])
         self.n_classes_ = k
         self.band_names_ = names
         self.class_names_: dict[int, str] = {}
@@ -319,6 +336,16 @@ class UICEngine(Engine):
         head.bias.copy_(head.bias[torch.as_tensor(order)])
 
     # -- prediction ------------------------------------------------------------------------------
+    def bytes_per_pixel(self, n_bands: int) -> int:
+        """Memory of one window pixel in prediction.
+
+        The read, the first stage, K log-probabilities and the field's working copies (its padded
+        distributions, neighbour sums, softmax).
+        """
+        k = int(getattr(self, "n_classes_", self.config.n_classes))
+        channels = self.projection_.n_channels if hasattr(self, "projection_") else min(n_bands, 16)
+        return super().bytes_per_pixel(n_bands) + 4 * (2 * channels + 8 * k)
+
     def set_device(self, device: str) -> None:
         """Move the network to ``device`` (``"auto"``, ``"cpu"`` or ``"cuda"``)."""
         self.check_fitted()
@@ -357,25 +384,43 @@ class UICEngine(Engine):
         x = torch.einsum("cb,bhw->chw", W, raw) + b[:, None, None]
         x = x * v
         want_proba = bool(outputs & {"confidence", "entropy", "memberships"})
+        beta = float(self.field_["beta"])
 
         def head(t: torch.Tensor) -> torch.Tensor:
             logits = self.net_(t)
+            if beta > 0:
+                return torch.log_softmax(logits, 1)
             if not want_proba:
                 return logits.argmax(1, keepdim=True).to(logits.dtype)
             return torch.cat([logits.argmax(1, keepdim=True).to(logits.dtype), torch.softmax(logits, 1)], 1)
 
         out = forward_tiled(head, x, self.net_.radius, tile=PREDICT_TILE)
+        if beta > 0:  # the map's Potts field (halo: the network's radius + its iterations)
+            field = potts_field(out, v, beta=beta, iterations=int(self.field_["iterations"]))
+            # The labels and memberships come from the field (labels = argmax of memberships);
+            # confidence and entropy from the network's own softmax. The field's posterior
+            # saturates (measured 0.98 on a 50/50 mixed pixel, against 0.59 for the network), so
+            # it would hide the mixed pixels a confidence map is for; the network's probability of
+            # the label the map chose is low both on spectral mixtures and where the field
+            # overrode the spectrum.
+            net = out.exp() if want_proba else None
+            out = torch.cat([field.argmax(0, keepdim=True).to(field.dtype), field], 0) if want_proba \
+                else field.argmax(0, keepdim=True).to(field.dtype)
+            del field
+        else:
+            net = out[1:] if want_proba else None
         labels = (out[0].to(torch.int32) + 1) * v
         result["labels"] = labels.cpu().numpy().astype(np.uint16)
         if want_proba:
-            p = out[1:]
+            assert net is not None
             if "confidence" in outputs:
-                result["confidence"] = (p.max(0).values * v).cpu().numpy().astype(np.float32)
+                chosen = net.gather(0, out[:1].long()).squeeze(0)  # the network's probability of the map's label
+                result["confidence"] = (chosen * v).cpu().numpy().astype(np.float32)
             if "entropy" in outputs:
-                ent = -(p * torch.log(p.clamp_min(1e-12))).sum(0)
+                ent = -(net * torch.log(net.clamp_min(1e-12))).sum(0)
                 result["entropy"] = (ent * v).cpu().numpy().astype(np.float32)
             if "memberships" in outputs:
-                result["memberships"] = (p * v).cpu().numpy().astype(np.float32)
+                result["memberships"] = (out[1:] * v).cpu().numpy().astype(np.float32)
         return result
 
     # -- state ---------------------------------------------------------------------------------
@@ -397,6 +442,7 @@ class UICEngine(Engine):
             "normalizer": proj_meta["normalizer"],
             "arch": {**self.net_.arch, "in_channels": self.net_.body[0].in_channels,
                      "receptive_radius": self.net_.radius},
+            "map_field": dict(self.field_),
             "torch_version": torch.__version__,
             "training": self._training_meta(),
         }
@@ -443,13 +489,21 @@ class UICEngine(Engine):
         except RuntimeError as exc:
             raise ModelError(f"the network weights do not fit the stored architecture: {str(exc)[:200]}") from None
         engine.net_ = _place(net.eval(), torch.device("cpu"))
-        engine.halo = net.radius
+        # files written before the map had a field (no "map_field") predict as they were trained
+        engine.field_ = _field(float((meta.get("map_field") or {}).get("beta", 0.0)),
+                               int((meta.get("map_field") or {}).get("iterations", FIELD_ITERATIONS)))
+        engine.halo = net.radius + int(engine.field_["iterations"])
         engine.n_classes_ = int(meta["n_classes"])
         engine.band_names_ = list(meta["band_names"])
         engine.class_names_ = {int(k): v for k, v in meta.get("class_names", {}).items()}
         engine._device = torch.device("cpu")
         engine.training_meta_ = meta.get("training") or {}
         return engine
+
+
+def _field(beta: float, iterations: int = FIELD_ITERATIONS) -> dict[str, float]:
+    """The map's Potts field: ``{"beta", "iterations"}``, no iterations when ``beta`` is 0."""
+    return {"beta": beta, "iterations": iterations if beta > 0 else 0}
 
 
 def _place(net: UICNet, device: torch.device) -> UICNet:

@@ -22,7 +22,8 @@ from geouic.uic.model import UICNet
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["initial_labels", "fit_mixture", "count_distinct", "potts_smooth", "COVARIANCES", "repair_empty"]
+__all__ = ["initial_labels", "fit_mixture", "count_distinct", "potts_smooth", "potts_field", "COVARIANCES",
+           "repair_empty", "FIELD_ITERATIONS"]
 
 
 def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "full", n_init: int = 4,
@@ -230,7 +231,12 @@ def _split_head(net: UICNet, big: int, empty: int, c0: np.ndarray, c1: np.ndarra
 
 
 
-def potts_smooth(log_prob: np.ndarray, valid: np.ndarray, *, beta: float, iterations: int = 5) -> np.ndarray:
+#: Mean-field iterations of the Potts field, in the starting labels and on the map.
+FIELD_ITERATIONS = 5
+
+
+def potts_smooth(log_prob: np.ndarray, valid: np.ndarray, *, beta: float,
+                 iterations: int = FIELD_ITERATIONS) -> np.ndarray:
     """Spatially regularised class posteriors: mean-field inference of a Potts random field.
 
     Each pixel's class distribution is repeatedly set to
@@ -264,3 +270,43 @@ def potts_smooth(log_prob: np.ndarray, valid: np.ndarray, *, beta: float, iterat
         neighbours = uniform_filter(q, size=(1, 3, 3), mode="constant") * 9.0 - q
         q = softmax(log_prob + beta * neighbours)
     return q
+
+
+def potts_field(log_prob: torch.Tensor, valid: torch.Tensor, *, beta: float,
+                iterations: int = FIELD_ITERATIONS) -> torch.Tensor:
+    """:func:`potts_smooth` in torch, on the device of ``log_prob``: the map's spatial field.
+
+    The same mean-field update, ``softmax(log_prob + beta * sum of the 8 neighbours'
+    distributions)``, with the neighbour sum taken as eight shifted additions in a fixed order
+    (no convolution algorithm chosen by array size), so a pixel's result is bit-identical
+    whatever window it is computed in, as long as the window holds ``iterations`` pixels of
+    context around it on top of the log-probabilities' own: each iteration reaches one pixel
+    further. Pixels outside ``valid`` (and outside the window) neither vote nor receive.
+
+    Parameters
+    ----------
+    log_prob : Tensor of shape (k, rows, cols)
+        Per-pixel log-probabilities (e.g. the network's log-softmax).
+    valid : Tensor of shape (rows, cols), bool
+    beta : float
+        Interaction strength (0: the softmax of ``log_prob`` alone).
+    iterations : int, default=FIELD_ITERATIONS
+
+    Returns
+    -------
+    Tensor of shape (k, rows, cols)
+        Class distributions, 0 on invalid pixels.
+    """
+    v = valid.to(log_prob.dtype)
+    rows, cols = valid.shape
+    q = torch.softmax(log_prob, 0) * v
+    for _ in range(iterations if beta > 0 else 0):
+        padded = torch.nn.functional.pad(q, (1, 1, 1, 1))
+        neighbours = torch.zeros_like(q)
+        for i, j in _NEIGHBOURS:
+            neighbours += padded[:, i : i + rows, j : j + cols]
+        q = torch.softmax(log_prob + beta * neighbours, 0) * v
+    return q
+
+
+_NEIGHBOURS = tuple((i, j) for i in range(3) for j in range(3) if (i, j) != (1, 1))
