@@ -88,7 +88,7 @@ def geouic_command() -> list[str]:
     found = shutil.which("geouic")
     if found:
         return [found]
-    return [sys.executable, "-c", "import sys; from geouic.cli import main; sys.exit(main(prog_name='geouic'))"]
+    return [sys.executable, "-c", "from geouic.cli import run; run()"]
 
 
 def share_out(mem_limit: float | None, jobs: int) -> float | None:

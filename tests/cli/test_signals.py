@@ -71,3 +71,32 @@ def test_temp_files_left_by_sigkill_are_removed_by_the_next_run(big_scene, tmp_p
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [alive.name, "classes.tif", "classes.tif.aux.xml", "classes.qml"])
+
+
+@pytest.mark.parametrize("code, fast", [(130, True), (143, True), (0, False), (1, False), (2, False)])
+def test_run_leaves_at_once_only_when_interrupted(monkeypatch, code, fast):
+    """The executable's entry skips the interpreter's teardown (os._exit) after an interrupt only."""
+    import geouic.cli as cli
+
+    def fake_main(**kwargs):
+        raise SystemExit(code)
+
+    class Left(Exception):
+        pass
+
+    left = []
+
+    def fake_exit(c):
+        left.append(c)
+        raise Left
+
+    monkeypatch.setattr(cli, "main", fake_main)
+    monkeypatch.setattr(cli.os, "_exit", fake_exit)
+    if fast:
+        with pytest.raises(Left):
+            cli.run()
+        assert left == [code]
+    else:
+        with pytest.raises(SystemExit) as exc:
+            cli.run()
+        assert exc.value.code == code and left == []
