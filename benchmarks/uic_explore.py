@@ -16,6 +16,7 @@ Variants (``--variants``, comma-separated):
 * ``ll-S``: the same S fits, the one with the highest mean log-likelihood on the whole pool;
 * ``llmed-S``: the same S fits, the median partition (as ``med``) of the more likely half;
 * ``cov-C``: one mixture of covariance C (``diag``, ``tied``, ``full``) as the engine fits it;
+* ``ninit-N``: the engine's mixture with N starts instead of ``init_n`` (best lower bound);
 * ``floor-R``: full covariance with ``reg_covar`` R times the mean feature variance (engine 1e-3);
 * ``bic``: full / tied / diag, the one with the lowest BIC on the fitted subsample;
 * ``heldout``: the same three, the one with the highest mean log-likelihood on a disjoint
@@ -170,6 +171,9 @@ class Runner:
         rng = np.random.default_rng(self.seed)
         if name == "cov":
             gmm, _ = _fit(X, k, rng, int(self.cfg.init_n), arg)
+            return field_labels(self.pool, _log(gmm.predict_proba(X)), self.beta)
+        if name == "ninit":
+            gmm, _ = _fit(X, k, rng, int(arg), "full")
             return field_labels(self.pool, _log(gmm.predict_proba(X)), self.beta)
         if name == "floor":
             gmm, _ = _fit(X, k, rng, int(self.cfg.init_n), "full", float(arg))
