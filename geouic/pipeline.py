@@ -119,17 +119,50 @@ def apply_engine(source: RasterSource, engine: Engine, output: str | os.PathLike
     -------
     ClassifyResult
     """
+    extras = check_outputs(source, engine, output, extras, overwrite)
+    windows = prediction_windows(source, engine, mem_limit_mb, workers or default_workers())
+
+    def blocks(wanted: frozenset[str], n_classes: int) -> Iterator[tuple[Any, Mapping[str, np.ndarray]]]:
+        with single_threaded_blas():
+            for pair, result in _predict_windows(source, engine, windows, wanted, progress):
+                yield pair.core, result
+
+    return write_prediction(source, engine, output, blocks, extras=extras, legend=legend, overwrite=overwrite,
+                            profile=profile, tags=tags)
+
+
+def check_outputs(source: RasterSource, engine: Engine, output: str | os.PathLike,
+                  extras: Mapping[str, str | os.PathLike] | None, overwrite: bool) -> dict[str, Path]:
+    """Check a prediction's bands and outputs before any work; returns ``extras`` as paths."""
     engine.check_bands(source)
-    extras = {k: Path(v) for k, v in (extras or {}).items()}
-    unknown = set(extras) - set(engine.extra_outputs)
+    paths = {k: Path(v) for k, v in (extras or {}).items()}
+    unknown = set(paths) - set(engine.extra_outputs)
     if unknown:
         raise ParameterError(
             f"method {engine.method!r} cannot write {', '.join(sorted(unknown))}; "
             f"it offers: {', '.join(sorted(engine.extra_outputs)) or 'no extra outputs'}."
         )
     check_output(output, overwrite=overwrite)
-    for p in extras.values():
+    for p in paths.values():
         check_output(p, overwrite=overwrite)
+    return paths
+
+
+#: ``blocks(wanted, n_classes)``: the predicted blocks of a scene as ``(core window, result)``,
+#: each result holding ``"labels"`` and the extras in ``wanted``, all cropped to the core.
+BlockSource = Callable[[frozenset[str], int], Iterator[tuple[Any, Mapping[str, np.ndarray]]]]
+
+
+def write_prediction(source: RasterSource, engine: Engine, output: str | os.PathLike, blocks: BlockSource, *,
+                     extras: Mapping[str, Path], legend: Legend | None = None, overwrite: bool = False,
+                     profile: ThematicProfile | None = None,
+                     tags: Mapping[str, Any] | None = None) -> ClassifyResult:
+    """Write the class map (and extras) from predicted blocks: the one writing pass of a prediction.
+
+    Used by :func:`apply_engine` (blocks predicted here) and by
+    :func:`geouic.distributed.predict.apply_engine_dask` (blocks predicted on a cluster), so
+    both write the same files. Outputs are atomic: on any error every writer is aborted.
+    """
     legend = legend or Legend.default(engine.n_classes_, getattr(engine, "class_names_", None))
     n_classes = max([engine.n_classes_, *legend.codes]) if legend.codes else engine.n_classes_
     grid = dict(crs=source.crs, transform=source.transform, width=source.width, height=source.height)
@@ -145,14 +178,10 @@ def apply_engine(source: RasterSource, engine: Engine, output: str | os.PathLike
             writers[name] = FloatWriter(path, count=count, band_names=band_names, overwrite=overwrite,
                                         profile=profile, **grid)
         counts = np.zeros(n_classes + 1, dtype=np.int64)
-        workers = workers or default_workers()
-        windows = prediction_windows(source, engine, mem_limit_mb, workers)
-        wanted = frozenset(extras)
-        with single_threaded_blas():
-            for pair, result in _predict_windows(source, engine, windows, wanted, progress):
-                for name, writer in writers.items():
-                    writer.write(pair.core, result[name])
-                counts += np.bincount(result["labels"].ravel(), minlength=n_classes + 1)[: n_classes + 1]
+        for core, result in blocks(frozenset(extras), n_classes):
+            for name, writer in writers.items():
+                writer.write(core, result[name])
+            counts += np.bincount(result["labels"].ravel(), minlength=n_classes + 1)[: n_classes + 1]
         predict_seconds = time.perf_counter() - t0
         all_tags = _provenance(engine, [source], tags)
         written = {name: w.close(tags=all_tags) for name, w in writers.items()}

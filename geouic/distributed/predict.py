@@ -29,7 +29,6 @@ import hashlib
 import os
 import tempfile
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,8 +38,10 @@ import numpy as np
 from geouic.distributed.cluster import ClusterError
 from geouic.engine import Engine
 from geouic.errors import ParameterError
-from geouic.output import FloatWriter, Legend, ThematicProfile, ThematicWriter, check_output, map_dtype
-from geouic.pipeline import ClassifyResult, _provenance, default_workers, prediction_windows
+from geouic.output import Legend, ThematicProfile, map_dtype
+from geouic.pipeline import (
+    ClassifyResult, check_outputs, default_workers, prediction_windows, write_prediction,
+)
 from geouic.raster import RasterSource, in_gdal_env
 from geouic.windows import DEFAULT_MEM_LIMIT_MB, ProgressCallback, WindowPair
 
@@ -283,39 +284,17 @@ def apply_engine_dask(client: Any, source: RasterSource, engine: Engine, output:
     -------
     ClassifyResult
     """
-    engine.check_bands(source)
-    model_bytes = model if isinstance(model, bytes) else Path(model).read_bytes()
-    extras = {k: Path(v) for k, v in (extras or {}).items()}
-    unknown = set(extras) - set(engine.extra_outputs)
-    if unknown:
-        raise ParameterError(
-            f"method {engine.method!r} cannot write {', '.join(sorted(unknown))}; "
-            f"it offers: {', '.join(sorted(engine.extra_outputs)) or 'no extra outputs'}.")
+    extras = check_outputs(source, engine, output, extras, overwrite)
     if task_pixels < 1:
         raise ParameterError(f"task_pixels={task_pixels} is invalid: give at least 1.", params=("task_pixels",))
-    check_output(output, overwrite=overwrite)
-    for p in extras.values():
-        check_output(p, overwrite=overwrite)
-    legend = legend or Legend.default(engine.n_classes_, getattr(engine, "class_names_", None))
-    n_classes = max([engine.n_classes_, *legend.codes]) if legend.codes else engine.n_classes_
-    grid = dict(crs=source.crs, transform=source.transform, width=source.width, height=source.height)
-    profile = profile or ThematicProfile()
+    model_bytes = model if isinstance(model, bytes) else Path(model).read_bytes()
     windows = prediction_windows(source, engine, mem_limit_mb, workers or default_workers())
     groups = group_windows(windows.pairs, task_pixels)
     if in_flight is None:
         in_flight = max(2, 2 * sum(client.nthreads().values()))
     digest = hashlib.sha256(model_bytes).hexdigest()
-    wanted = frozenset(extras)
-    writers: dict[str, Any] = {}
-    t0 = time.perf_counter()
-    try:
-        writers["labels"] = ThematicWriter(output, legend=legend, n_classes=n_classes, overwrite=overwrite,
-                                           profile=profile, **grid)
-        for name, path in extras.items():
-            count = engine.n_classes_ if name == "memberships" else 1
-            band_names = [legend.names.get(k, f"class {k}") for k in range(1, count + 1)] if count > 1 else [name]
-            writers[name] = FloatWriter(path, count=count, band_names=band_names, overwrite=overwrite,
-                                        profile=profile, **grid)
+
+    def blocks(wanted: frozenset[str], n_classes: int) -> Iterator[tuple[Any, Mapping[str, np.ndarray]]]:
         shared = client.scatter(model_bytes, broadcast=True, hash=False)
         dtype = map_dtype(n_classes)
         scene = _as_workers_see_it(str(source.path))
@@ -325,21 +304,11 @@ def apply_engine_dask(client: Any, source: RasterSource, engine: Engine, output:
             return client.submit(predict_group, digest, shared, device, scene, bands, nodata, pairs, wanted, dtype,
                                  retries=retries, pure=False, key=f"geouic-predict-{g}-{os.urandom(6).hex()}")
 
-        counts = np.zeros(n_classes + 1, dtype=np.int64)
-        for g, blocks in _results(client, submit, len(groups), in_flight):
-            for i, block in zip(groups[g], blocks):
-                core = windows.pairs[i].core
-                for name, writer in writers.items():
-                    writer.write(core, block[name])
-                counts += np.bincount(block["labels"].ravel(), minlength=n_classes + 1)[: n_classes + 1]
+        for g, group_blocks in _results(client, submit, len(groups), in_flight):
+            for i, block in zip(groups[g], group_blocks):
+                yield windows.pairs[i].core, block
             if progress is not None:
                 progress(len(groups[g]), len(windows))
-        predict_seconds = time.perf_counter() - t0
-        all_tags = _provenance(engine, [source], tags)
-        written = {name: w.close(tags=all_tags) for name, w in writers.items()}
-    except BaseException:
-        for w in writers.values():
-            w.abort()
-        raise
-    return ClassifyResult(path=written.pop("labels"), n_classes=n_classes, counts=counts,
-                          predict_seconds=predict_seconds, extras=written)
+
+    return write_prediction(source, engine, output, blocks, extras=extras, legend=legend, overwrite=overwrite,
+                            profile=profile, tags=tags)
