@@ -50,6 +50,8 @@ VARIANTS = ("uic", "net", "init", "poe", "avg", "m0", "m1", "agree", "poe-agree"
 
 
 def _parse_config(text: str | None) -> dict[str, Any]:
+    if text and text.lstrip().startswith("{"):
+        return dict(json.loads(text))
     out: dict[str, Any] = {}
     for item in (text or "").split(","):
         if not item:
@@ -200,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenes", default="half:A")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--config", help="engine overrides, key=json,... (e.g. agreement=0.99,epochs=24)")
+    p.add_argument("--config", help="engine overrides, key=json,... (e.g. agreement=0.99,epochs=24) or one JSON object")
     p.add_argument("--tag", default="", help="name of this configuration in the tables")
     p.add_argument("--json", type=Path)
     p.add_argument("--report", help="comma-separated JSON files: print the tables and exit")
