@@ -23,6 +23,19 @@ Variants (``--variants``, comma-separated):
   20k-pixel subsample;
 * ``stab``: the same three, each fitted on 3 subsamples, the one whose partitions agree best
   (mean pairwise ARI), then its median partition;
+* ``dis-S`` / ``pl-S`` / ``mmp-S`` (fifth round): the same S subsample fits as ``ll-S``, the one
+  chosen by a *spatial* label-free criterion (:func:`spatial_criteria`): ``dis`` the lowest
+  class-size-normalised neighbour disagreement of the unsmoothed mixture labels,
+  ``D = P(4-neighbours differ) / (1 - sum_k p_k^2)``; ``pl`` the highest Potts pseudo-likelihood of
+  the field's labels; ``mmp`` the highest mean max-posterior after the field;
+* ``diss-N`` / ``pls-N`` / ``mmps-N``: the same criteria choosing among the N starts of the
+  engine's own mixture on its one subsample (instead of the highest lower bound; N = 4 is the
+  engine's candidate set);
+* ``lldis-S-T``: the same S subsample fits; among those whose whole-pool mean log-likelihood is
+  within T nat per pixel of the best, the lowest ``dis`` (the likelihood decides where it can,
+  spatial coherence breaks its near-ties);
+* ``cands-S``: ``ll-S``'s choice, with every candidate's criteria and matched OA in ``info``
+  (for reading only: the OA is never used to choose);
 * ``slic-N``: ``base`` followed by a majority vote inside SLIC-like segments of about N pixels
   (:func:`slic_segments`, on the first three first-stage components, no extra dependency).
 
@@ -123,6 +136,55 @@ def _log(p: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(p, 1e-30)).astype(np.float32)
 
 
+def spatial_criteria(pool: Any, prob: np.ndarray, beta: float) -> dict[str, float]:
+    """Label-free spatial scores of one mixture's posteriors ``prob`` (n_valid, k) on the pool.
+
+    ``dis``: P(two valid 4-neighbours have different argmax labels) / (1 - sum_k p_k^2), the
+    disagreement a spatially random labelling of the same class sizes would have (lower = more
+    coherent); ``pl``: mean Potts pseudo-log-likelihood of the field's labels z,
+    ``log softmax_k(log q_k + beta * n_k)[z]`` with q the mixture's posterior and n_k the count of
+    the 8 neighbours labelled k (higher = better); ``mmp``: mean max-posterior after the field.
+    """
+    from geouic.uic.labels import potts_smooth
+
+    k = prob.shape[1]
+    logp = _log(prob)
+    z_raw = prob.argmax(axis=1)
+    differ = pairs = 0
+    pl_sum = mmp_sum = 0.0
+    start = 0
+    for region in pool.regions:
+        v = region.valid
+        n = int(v.sum())
+        lab = np.full(v.shape, -1, np.int64)
+        lab[v] = z_raw[start : start + n]
+        for a, b in ((lab[:, 1:], lab[:, :-1]), (lab[1:, :], lab[:-1, :])):
+            both = (a >= 0) & (b >= 0)
+            pairs += int(both.sum())
+            differ += int((both & (a != b)).sum())
+        img = np.zeros((k, *v.shape), np.float32)
+        img[:, v] = logp[start : start + n].T
+        q = potts_smooth(img, v, beta=beta)
+        mmp_sum += float(q[:, v].max(axis=0).sum())
+        zf = np.where(v, q.argmax(axis=0), -1)
+        onehot = np.stack([(zf == c) for c in range(k)]).astype(np.float32)
+        pad = np.pad(onehot, ((0, 0), (1, 1), (1, 1)))
+        rows, cols = v.shape
+        nb = sum(pad[:, i : i + rows, j : j + cols] for i in range(3) for j in range(3) if (i, j) != (1, 1))
+        e = img + beta * nb
+        e = e - e.max(axis=0, keepdims=True)
+        logsm = e - np.log(np.exp(e).sum(axis=0, keepdims=True))
+        pl_sum += float(np.take_along_axis(logsm, np.maximum(zf, 0)[None], 0)[0][v].sum())
+        start += n
+    shares = np.bincount(z_raw, minlength=k) / len(z_raw)
+    return {"dis": differ / max(pairs, 1) / max(1e-12, 1 - float((shares ** 2).sum())),
+            "pl": pl_sum / len(z_raw), "mmp": mmp_sum / len(z_raw)}
+
+
+#: Direction of each spatial criterion: +1 higher is better, -1 lower is better.
+CRITERIA = {"dis": -1.0, "pl": 1.0, "mmp": 1.0}
+
+
 class Runner:
     """Variants on one pool; subsample fits are cached so S = 5 is the first 5 of S = 9."""
 
@@ -131,7 +193,41 @@ class Runner:
         self.X = pool.smoothed_features(pool.geometry).astype(np.float64)
         self.beta = float(cfg.smoothing)
         self._subs: dict[str, list[Any]] = {}
+        self._starts: list[Any] = []
+        self._scored: dict[tuple[str, int], tuple[np.ndarray, dict[str, float], bool]] = {}
         self.info: dict[str, Any] = {}
+        self.score_fn: Any = None  # set by main: matched OA of a labelling, for cands-S only
+
+    def start_fits(self, n: int) -> list[Any]:
+        """The engine's own subsample and start seeds, each start kept as its own mixture."""
+        from geouic.uic.labels import fit_mixture
+
+        rng = np.random.default_rng(self.seed)
+        fit = self.X[rng.choice(len(self.X), FIT, replace=False)] if len(self.X) > FIT else self.X
+        seeds = rng.integers(0, 2**31 - 1, size=max(n, len(self._starts)))
+        while len(self._starts) < n:
+            s = seeds[len(self._starts)]
+            self._starts.append(fit_mixture(fit, self.k, np.array([s]), covariance="full", max_share=0.9))
+        return self._starts[:n]
+
+    def scored(self, kind: str, i: int, gmm: Any) -> tuple[np.ndarray, dict[str, float], bool]:
+        """Posteriors, spatial criteria and degeneracy (share > 0.9) of candidate ``i`` of ``kind``."""
+        key = (kind, i)
+        if key not in self._scored:
+            prob = gmm.predict_proba(self.X)
+            crit = spatial_criteria(self.pool, prob, self.beta)
+            share = np.bincount(prob.argmax(axis=1), minlength=self.k).max() / len(prob)
+            crit["ll"] = float(gmm.score(self.X))
+            self._scored[key] = (prob, crit, bool(share > 0.9))
+        return self._scored[key]
+
+    def choose(self, kind: str, crit: str, gmms: list[Any]) -> np.ndarray:
+        """The candidate best by ``crit`` among the non-degenerate ones; its field labels."""
+        cands = [self.scored(kind, i, g) for i, g in enumerate(gmms)]
+        ok = [i for i, c in enumerate(cands) if not c[2]] or list(range(len(cands)))
+        best = max(ok, key=lambda i: CRITERIA[crit] * cands[i][1][crit])
+        self.info = {"chosen": best, "scores": [{n: round(v, 4) for n, v in c[1].items()} for c in cands]}
+        return field_labels(self.pool, _log(cands[best][0]), self.beta)
 
     def subsample_fits(self, covariance: str, s: int) -> list[Any]:
         fits = self._subs.setdefault(covariance, [])
@@ -168,6 +264,28 @@ class Runner:
             top = [gmms[i] for i in np.argsort(ll)[::-1][: (len(gmms) + 1) // 2]]
             i, mean, probs = consensus(X, top, k)
             return field_labels(self.pool, _log(probs[i]), self.beta)
+        if name in CRITERIA:
+            return self.choose("sub", name, self.subsample_fits("full", int(arg)))
+        if name == "lldis":
+            n_fits, tol = arg.split("-")
+            gmms = self.subsample_fits("full", int(n_fits))
+            cands = [self.scored("sub", i, g) for i, g in enumerate(gmms)]
+            ok = [i for i, c in enumerate(cands) if not c[2]] or list(range(len(cands)))
+            top = max(cands[i][1]["ll"] for i in ok)
+            near = [i for i in ok if cands[i][1]["ll"] >= top - float(tol)]
+            best = min(near, key=lambda i: cands[i][1]["dis"])
+            self.info = {"chosen": best, "near": near}
+            return field_labels(self.pool, _log(cands[best][0]), self.beta)
+        if name == "cands":
+            gmms = self.subsample_fits("full", int(arg))
+            cands = [self.scored("sub", i, g) for i, g in enumerate(gmms)]
+            self.info = {"candidates": [{**{n: round(v, 4) for n, v in c[1].items()}, "degenerate": c[2],
+                                         "oa": self.score_fn(field_labels(self.pool, _log(c[0]), self.beta))}
+                                        for c in cands]}
+            best = max(range(len(cands)), key=lambda i: cands[i][1]["ll"])
+            return field_labels(self.pool, _log(cands[best][0]), self.beta)
+        if name.endswith("s") and name[:-1] in CRITERIA:
+            return self.choose("start", name[:-1], self.start_fits(int(arg)))
         rng = np.random.default_rng(self.seed)
         if name == "cov":
             gmm, _ = _fit(X, k, rng, int(self.cfg.init_n), arg)
@@ -300,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in [int(s) for s in a.seeds.split(",")]:
             pool, cfg = build_pool(scene, k, seed)
             runner = Runner(pool, cfg, k, seed)
+            runner.score_fn = lambda flat, pool=pool, scene=scene, k=k: score(pool, flat, scene, k)["oa"]
             for v in a.variants.split(","):
                 t0 = time.process_time()
                 flat = runner.run(v)
