@@ -26,7 +26,7 @@ from geouic.raster import RasterSource
 from geouic.sampling import Normalizer, unit_pass
 from geouic.windows import WindowPair, WindowPass
 
-__all__ = ["Projection", "PatchPool", "Region"]
+__all__ = ["Projection", "PatchPool", "Region", "SmoothedFeatures"]
 
 logger = logging.getLogger(__name__)
 
@@ -269,6 +269,36 @@ class PatchPool:
         X = np.concatenate([_masked_median3(r.x, r.valid)[:, r.valid].T for r in self.regions])
         return X if scale is None else X * scale[None, :]
 
+    def valid_channel(self, c: int) -> np.ndarray:
+        """Channel ``c`` of every valid pixel ``(n_valid,)``, in :meth:`valid_features` order."""
+        return np.concatenate([r.x[c][r.valid] for r in self.regions])
+
+    def strips(self, i: int, chunk_pixels: int | None, halo: int = 0) -> list[tuple[int, int, int, int]]:
+        """Row strips of region ``i`` of at most ``chunk_pixels`` pixels, halo included.
+
+        Returns ``(r0, r1, a, b)`` per strip: its core rows ``r0:r1`` (the strips' cores cover the
+        region in order) and the rows ``a:b`` it reads, ``halo`` more on each side within the
+        region. ``None`` or a region that fits: one strip, the whole region.
+        """
+        rows, cols = self.regions[i].valid.shape
+        if chunk_pixels is None or rows * cols <= chunk_pixels:
+            return [(0, rows, 0, rows)]
+        core = max(1, chunk_pixels // max(cols, 1) - 2 * halo)
+        return [(r0, min(rows, r0 + core), max(0, r0 - halo), min(rows, r0 + core + halo))
+                for r0 in range(0, rows, core)]
+
+    def smoothed_rows(self, i: int, a: int, b: int, scale: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`smoothed_features` of the valid pixels of rows ``a:b`` of region ``i`` only.
+
+        The median reads one more row on each side, so the values equal those of the whole
+        region (the median is taken pixel by pixel).
+        """
+        reg = self.regions[i]
+        lo, hi = max(0, a - 1), min(reg.valid.shape[0], b + 1)
+        med = _masked_median3(reg.x[:, lo:hi], reg.valid[lo:hi])[:, a - lo : b - lo]
+        X = med[:, reg.valid[a:b]].T
+        return X if scale is None else X * scale[None, :]
+
     def split(self, flat: np.ndarray, fill: int = -1) -> list[np.ndarray]:
         """Scatter per-valid-pixel values (in :meth:`valid_features` order) onto the regions."""
         out, start = [], 0
@@ -279,6 +309,64 @@ class PatchPool:
             out.append(m)
             start += k
         return out
+
+
+class SmoothedFeatures:
+    """The pool's smoothed features (:meth:`PatchPool.smoothed_features`) without holding them.
+
+    Parameters
+    ----------
+    pool : PatchPool
+    scale : ndarray of shape (channels,), optional
+        Channel factors (the pool's geometry).
+
+    Strips of a region (:meth:`strip`) and single pixels (:meth:`rows`) are computed on demand;
+    every value equals the corresponding row of ``pool.smoothed_features(scale)`` in float64,
+    at the memory of the rows asked for.
+    """
+
+    def __init__(self, pool: PatchPool, scale: np.ndarray | None = None):
+        self.pool, self.scale = pool, scale
+        self._start = np.concatenate([[0], np.cumsum([int(r.valid.sum()) for r in pool.regions])])
+
+    def strip(self, i: int, a: int, b: int) -> np.ndarray:
+        """Features ``(n, channels)`` float64 of the valid pixels of rows ``a:b`` of region ``i``."""
+        return self.pool.smoothed_rows(i, a, b, self.scale).astype(np.float64)
+
+    def rows(self, pick: np.ndarray | None) -> np.ndarray:
+        """Features of the valid pixels ``pick`` (pool order indexes; ``None``: all), in ``pick`` order.
+
+        Each picked pixel's median is taken from its own 3x3 neighbourhood, so a sample costs
+        memory and time in proportion to its size, not to the pool's.
+        """
+        pick = np.arange(int(self._start[-1])) if pick is None else np.asarray(pick, dtype=np.int64)
+        out = np.empty((len(pick), self.pool.n_channels), np.float64)
+        region = np.searchsorted(self._start, pick, side="right") - 1
+        for i in np.unique(region):
+            sel = np.flatnonzero(region == i)
+            reg = self.pool.regions[int(i)]
+            flat = np.flatnonzero(reg.valid.ravel())[pick[sel] - self._start[i]]
+            r, c = np.divmod(flat, reg.valid.shape[1])
+            X = _masked_median3_at(reg.x, reg.valid, r, c).T
+            out[sel] = X if self.scale is None else X * self.scale[None, :]
+        return out
+
+
+def _masked_median3_at(x: np.ndarray, valid: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """:func:`_masked_median3` at the valid pixels ``(r, c)`` only: ``(channels, len(r))``."""
+    rows, cols = valid.shape
+    out = np.empty((len(x), len(r)), x.dtype)
+    shifts = [(i - 1, j - 1) for i in range(3) for j in range(3) if (i, j) != (1, 1)]
+    rr = [r + di for di, _ in shifts]
+    cc = [c + dj for _, dj in shifts]
+    inside = [(a >= 0) & (a < rows) & (b >= 0) & (b < cols) for a, b in zip(rr, cc)]
+    ok = [m & valid[np.clip(a, 0, rows - 1), np.clip(b, 0, cols - 1)] for m, a, b in zip(inside, rr, cc)]
+    for ch in range(len(x)):
+        xc = x[ch]
+        stack = np.stack([np.where(m, xc[np.clip(a, 0, rows - 1), np.clip(b, 0, cols - 1)], np.nan)
+                          for m, a, b in zip(ok, rr, cc)] + [xc[r, c]])
+        out[ch] = np.nanmedian(stack, axis=0)
+    return out
 
 
 def _masked_median3(x: np.ndarray, valid: np.ndarray) -> np.ndarray:

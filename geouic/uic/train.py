@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from geouic.errors import GeouicError
 from geouic.metrics import nmi as _nmi_table
 from geouic.uic.augment import SpectralJitter, apply_geometry, random_geometry
+from geouic.uic.budget import label_dtype
 from geouic.uic.config import STRONG_AUGMENT, UICConfig
 from geouic.uic.data import PatchPool
 from geouic.uic.labels import repair_empty
@@ -97,17 +98,28 @@ def uic_loss(logits: torch.Tensor, labels: torch.Tensor, *, balance_weight: floa
 @torch.no_grad()
 def predict_pool(net: UICNet, pool: PatchPool, device: torch.device, *, what: str = "logits",
                  stop: threading.Event | None = None) -> np.ndarray:
-    """Logits (n_valid, K) or embeddings (n_valid, hidden) of every valid pool pixel.
+    """Logits (n_valid, K), embeddings (n_valid, hidden) or labels (n_valid,) of every valid pool pixel.
 
+    ``what="labels"`` is the argmax of the logits taken tile by tile, so only the labels
+    (int16, int32 beyond 32767 classes) of the pool are held, not its K logits per pixel.
     Raises :class:`TrainingStopped` between regions once ``stop`` is set.
     """
     net.eval()
-    fn = net if what == "logits" else net.embed
+    if what == "labels":
+        def fn(t: torch.Tensor) -> torch.Tensor:
+            return net(t).argmax(1, keepdim=True)
+    else:
+        fn = net if what == "logits" else net.embed
     out = []
     for reg in pool.regions:
         _check(stop)
         y = forward_tiled(fn, torch.from_numpy(reg.x).to(device), net.radius)
-        out.append(y[:, torch.from_numpy(reg.valid).to(device)].T.float().cpu().numpy())
+        picked = y[:, torch.from_numpy(reg.valid).to(device)]
+        if what == "labels":
+            out.append(picked[0].cpu().numpy().astype(label_dtype(net.head.out_channels)))
+        else:
+            out.append(picked.T.float().cpu().numpy())
+        del y, picked
     net.train()
     return np.concatenate(out)
 
@@ -173,12 +185,12 @@ def train_member(pool: PatchPool, initial: np.ndarray, cfg: UICConfig, *, seed: 
     """
     t0 = time.perf_counter()
     run = _Member(pool, cfg, seed, arch, device, stop, name)
-    labels = np.asarray(initial, dtype=np.int64)
+    labels = np.asarray(initial, dtype=label_dtype(int(cfg.n_classes)))  # compact: see geouic.uic.budget
     prev = labels[run.monitor]
     for epoch in range(cfg.epochs):
         labels, repaired = run.repair(labels, epoch)
         loss = run.train_epoch(labels)
-        cur = predict_pool(run.teacher, pool, device, stop=stop).argmax(1)
+        cur = predict_pool(run.teacher, pool, device, what="labels", stop=stop)
         agreement = float(np.mean(cur[run.monitor] == labels[run.monitor]))
         entry = run.log_epoch(epoch, prev, cur, loss, agreement, repaired)
         if on_epoch is not None:
@@ -251,7 +263,7 @@ class _Member:
     def finish(self) -> tuple[UICNet, np.ndarray]:
         """The final (averaged) network on the CPU and its labels, any class still empty repaired."""
         final = self.teacher
-        labels = predict_pool(final, self.pool, self.device, stop=self.stop).argmax(1)
+        labels = predict_pool(final, self.pool, self.device, what="labels", stop=self.stop)
         emb = functools.partial(predict_pool, final, self.pool, self.device, what="embed", stop=self.stop)
         labels, _ = repair_empty(final, labels, emb, min_count=self.min_count, seed=self.seed)
         return final.cpu().eval(), labels
