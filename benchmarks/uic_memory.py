@@ -107,8 +107,8 @@ class Sampler:
             end = rss_mb()
             with self.lock:
                 peak = max(self.open.pop(name), end)
-            self.rows.append({"stage": name, "depth": depth, "t_start": t0, "start_mb": start, "peak_mb": peak, "end_mb": end,
-                              "seconds": time.perf_counter() - t0})
+            self.rows.append({"stage": name, "depth": depth, "t_start": t0, "start_mb": start, "peak_mb": peak,
+                              "end_mb": end, "seconds": time.perf_counter() - t0})
 
 
 def _wrap(sampler: Sampler, owner: Any, attr: str, name: str, depth: int) -> Callable[[], None]:

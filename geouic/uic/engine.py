@@ -110,7 +110,8 @@ class UICEngine(Engine):
         Scenes with more bands are reduced by a stored PCA to this many (whitened) channels.
     pool_pixels : int, default=1048576
         Most pixels of the training scenes held in memory for cutting patches and labelling.
-        Scenes up to this size are used whole.
+        Scenes up to this size are used whole. ``fit(..., mem_limit_mb=)`` takes fewer when
+        the budget cannot hold them (see :mod:`geouic.uic.budget`).
     covariance : {"full", "diag", "tied", "spherical"}, default="full"
         Covariance of the Gaussian mixture that gives the starting labels (fitted once, on the
         3x3-median-smoothed channels; see :func:`geouic.uic.labels.initial_labels`).
@@ -265,11 +266,12 @@ class UICEngine(Engine):
                         scene_pixels=sum(s.width * s.height for s in sources))
         pool = PatchPool.from_sources(sources, self.projection_, pool_pixels=plan.pool_pixels, seed=seed)
         read = sum(int(r.valid.size) for r in pool.regions)
-        self.fit_memory_ = {"mem_limit_mb": mem_limit_mb, "pool_pixels": read, "asked_pool_pixels": cfg.pool_pixels,
-                            "chunk_pixels": plan.chunk_pixels(read)}
+        chunk = plan.chunk_pixels(read)
+        #: What the fit's budget gave (also in the model file's training metadata).
+        self.fit_memory_: dict[str, Any] = {"mem_limit_mb": mem_limit_mb, "pool_pixels": read,
+                                            "asked_pool_pixels": cfg.pool_pixels, "chunk_pixels": chunk}
         initial = initial_labels(pool, k, seed, covariance=cfg.covariance, n_init=int(cfg.init_n),
-                                 beta=float(cfg.smoothing),
-                                 chunk_pixels=self.fit_memory_["chunk_pixels"]).astype(label_dtype(k))
+                                 beta=float(cfg.smoothing), chunk_pixels=chunk).astype(label_dtype(k))
         logger.info("starting labels: class shares %s", " ".join(
             f"{v:.3f}" for v in np.bincount(initial, minlength=k) / len(initial)))
         member_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(cfg.members)]

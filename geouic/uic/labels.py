@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -166,7 +165,7 @@ def count_distinct(X: np.ndarray) -> int:
     return int(len(np.unique(X @ direction)))
 
 
-def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray | Callable[[], np.ndarray], *,
+def repair_empty(net: UICNet, labels: np.ndarray, embeddings: Any, *,
                  min_count: int, seed: int, extra: list[UICNet] | None = None) -> tuple[np.ndarray, list[int]]:
     """Give every class with fewer than ``min_count`` pixels half of the largest class.
 
@@ -182,7 +181,8 @@ def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray | Calla
     labels : ndarray (n,) int
         Per-pixel labels 0..K-1 (-1 ignored); a repaired copy is returned.
     embeddings : ndarray (n, hidden), or a callable returning it
-        The callable is only called when a class needs repair.
+        The callable is only called when a class needs repair; what it returns need only
+        support ``embeddings[rows]`` (e.g. :class:`geouic.uic.train.PoolEmbeddings`).
     min_count : int
     seed : int
 
@@ -213,7 +213,9 @@ def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray | Calla
         c0, c1 = km.cluster_centers_
         if np.allclose(c0, c1):
             continue
-        side = km.predict(embeddings[idx].astype(np.float64))
+        # in parts, so only a part's features are held (KMeans.predict is row by row: same sides)
+        side = np.concatenate([km.predict(embeddings[idx[s : s + _PARTS]].astype(np.float64))
+                               for s in range(0, len(idx), _PARTS)])
         moved = idx[side == 1]
         if len(moved) < min_count or len(moved) == len(idx):
             continue
@@ -224,6 +226,10 @@ def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray | Calla
             _split_head(n, big, int(empty), c0, c1)
         repaired.append(int(empty))
     return labels, repaired
+
+
+#: Rows of the features a repair asks for at once (a multiple of scikit-learn's 256-row chunks).
+_PARTS = 1 << 16
 
 
 @torch.no_grad()

@@ -46,7 +46,7 @@ from geouic.uic.data import PatchPool
 from geouic.uic.labels import repair_empty
 from geouic.uic.model import UICNet, build_net, forward_tiled, init_weights
 
-__all__ = ["MemberResult", "TrainingStopped", "train_member", "uic_loss", "predict_pool", "label_nmi",
+__all__ = ["MemberResult", "PoolEmbeddings", "TrainingStopped", "train_member", "uic_loss", "predict_pool", "label_nmi",
            "EMA_HALFLIFE"]
 
 logger = logging.getLogger(__name__)
@@ -105,11 +105,10 @@ def predict_pool(net: UICNet, pool: PatchPool, device: torch.device, *, what: st
     Raises :class:`TrainingStopped` between regions once ``stop`` is set.
     """
     net.eval()
+    fn: Callable[[torch.Tensor], torch.Tensor] = net if what == "logits" else net.embed
     if what == "labels":
         def fn(t: torch.Tensor) -> torch.Tensor:
             return net(t).argmax(1, keepdim=True)
-    else:
-        fn = net if what == "logits" else net.embed
     out = []
     for reg in pool.regions:
         _check(stop)
@@ -122,6 +121,53 @@ def predict_pool(net: UICNet, pool: PatchPool, device: torch.device, *, what: st
         del y, picked
     net.train()
     return np.concatenate(out)
+
+
+class PoolEmbeddings:
+    """The network's last hidden features of valid pool pixels, computed only where they are asked for.
+
+    ``emb[rows]`` (pool-order indexes, as :meth:`PatchPool.valid_features`) is
+    ``(len(rows), hidden)`` float32, equal to ``predict_pool(net, pool, device, what="embed")[rows]``:
+    the same tiles as :func:`geouic.uic.model.forward_tiled`, but only those holding asked-for
+    pixels are computed and only those pixels kept, so memory follows the rows asked for
+    (:func:`geouic.uic.labels.repair_empty` asks in parts), not the pool's ``hidden`` floats per pixel.
+    """
+
+    def __init__(self, net: UICNet, pool: PatchPool, device: torch.device, *,
+                 stop: threading.Event | None = None, tile: int = 256):
+        self.net, self.pool, self.device, self.stop, self.tile = net, pool, device, stop, tile
+        self._flat = [np.flatnonzero(r.valid.ravel()) for r in pool.regions]
+        self._start = np.concatenate([[0], np.cumsum([len(f) for f in self._flat])])
+        self.shape = (int(self._start[-1]), int(net.head.in_channels))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @torch.no_grad()
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), self.shape[1]), np.float32)
+        region = np.searchsorted(self._start, rows, side="right") - 1
+        self.net.eval()
+        for i in np.unique(region):
+            sel = np.flatnonzero(region == i)
+            reg = self.pool.regions[int(i)]
+            height, width = reg.valid.shape
+            r, c = np.divmod(self._flat[int(i)][rows[sel] - self._start[i]], width)
+            key = (r // self.tile) * (-(-width // self.tile)) + c // self.tile
+            x = torch.from_numpy(reg.x).to(self.device)
+            for t in np.unique(key):
+                _check(self.stop)
+                here = np.flatnonzero(key == t)
+                r0, c0 = int(r[here[0]] // self.tile * self.tile), int(c[here[0]] // self.tile * self.tile)
+                a, b = max(0, r0 - self.net.radius), min(height, r0 + self.tile + self.net.radius)
+                lo, hi = max(0, c0 - self.net.radius), min(width, c0 + self.tile + self.net.radius)
+                part = x[None, :, a:b, lo:hi].contiguous(memory_format=torch.channels_last)
+                y = self.net.embed(part)[0]
+                at = (torch.from_numpy(r[here] - a), torch.from_numpy(c[here] - lo))
+                out[sel[here]] = y[:, at[0], at[1]].T.float().cpu().numpy()
+        self.net.train()
+        return out
 
 
 # -- the loop -----------------------------------------------------------------------------------
@@ -229,7 +275,7 @@ class _Member:
 
     def repair(self, labels: np.ndarray, epoch: int) -> tuple[np.ndarray, list[int]]:
         """Return this epoch's targets: ``labels`` with empty or vanishing classes repaired."""
-        emb = functools.partial(predict_pool, self.net, self.pool, self.device, what="embed", stop=self.stop)
+        emb = functools.partial(PoolEmbeddings, self.net, self.pool, self.device, stop=self.stop)
         return repair_empty(self.net, labels, emb, min_count=self.min_count, seed=self.seed + epoch,
                             extra=[self.teacher])
 
@@ -264,7 +310,7 @@ class _Member:
         """The final (averaged) network on the CPU and its labels, any class still empty repaired."""
         final = self.teacher
         labels = predict_pool(final, self.pool, self.device, what="labels", stop=self.stop)
-        emb = functools.partial(predict_pool, final, self.pool, self.device, what="embed", stop=self.stop)
+        emb = functools.partial(PoolEmbeddings, final, self.pool, self.device, stop=self.stop)
         labels, _ = repair_empty(final, labels, emb, min_count=self.min_count, seed=self.seed)
         return final.cpu().eval(), labels
 

@@ -170,3 +170,81 @@ def test_pipeline_passes_the_budget_only_to_engines_that_take_it(wide):
         fit_engine(New(), [src], mem_limit_mb=32)
         km = fit_engine(make_engine("kmeans", n_classes=3), [src], mem_limit_mb=32)
     assert seen == {"old": True, "new": 32} and km.n_classes_ == 3
+
+
+def test_pool_embeddings_on_demand_equal_the_whole_pass(tmp_path):
+    """Tiles computed only where rows are asked for give the full pass's features (3x3 tiles here)."""
+    from geouic.uic.model import build_net, init_weights
+    from geouic.uic.train import PoolEmbeddings, predict_pool
+
+    labels = blob_labels(size=64, k=4, seed=2)
+    pool = _pool(write_raster(tmp_path / "s.tif", blob_scene(labels, seed=2), nodata=0))
+    net = build_net(pool.n_channels, 4, {"hidden": 8, "n_spatial": 2, "kernel": 3})
+    init_weights(net, torch.Generator().manual_seed(0))
+    whole = predict_pool(net, pool, torch.device("cpu"), what="embed")
+    lazy = PoolEmbeddings(net, pool, torch.device("cpu"), tile=24)
+    rows = np.random.default_rng(0).choice(pool.n_valid, 300, replace=False)
+    small = PoolEmbeddings(net, pool, torch.device("cpu"), tile=256)
+    assert len(lazy) == pool.n_valid and lazy.shape == whole.shape
+    assert np.array_equal(small[rows], whole[rows]) and np.array_equal(small[np.arange(pool.n_valid)], whole)
+    assert np.allclose(lazy[rows], whole[rows], atol=1e-5)  # other tiles: the same values up to rounding
+
+
+def test_repair_with_features_on_demand_matches_the_array(tmp_path):
+    from geouic.uic.labels import repair_empty
+    from geouic.uic.model import build_net, init_weights
+    from geouic.uic.train import PoolEmbeddings, predict_pool
+
+    labels = blob_labels(size=64, k=4, seed=2)
+    pool = _pool(write_raster(tmp_path / "s.tif", blob_scene(labels, seed=2), nodata=0))
+    nets = []
+    for _ in range(2):
+        net = build_net(pool.n_channels, 4, {"hidden": 8, "n_spatial": 1, "kernel": 3})
+        init_weights(net, torch.Generator().manual_seed(0))
+        nets.append(net)
+    start = np.zeros(pool.n_valid, np.int16)
+    start[: pool.n_valid // 2] = 1  # classes 2 and 3 empty
+    whole = predict_pool(nets[0], pool, torch.device("cpu"), what="embed")
+    a, rep_a = repair_empty(nets[0], start, whole, min_count=10, seed=0)
+    b, rep_b = repair_empty(nets[1], start, lambda: PoolEmbeddings(nets[1], pool, torch.device("cpu")),
+                            min_count=10, seed=0)
+    assert rep_a == rep_b == [2, 3] and np.array_equal(a, b)
+    assert torch.equal(nets[0].head.weight, nets[1].head.weight)
+
+
+def test_median_by_sort_equals_nanmedian():
+    """The 3x3 masked median (ties, even counts, edges, lone pixels) equals numpy's nanmedian."""
+    from geouic.uic.data import _masked_median3, _masked_median3_at
+
+    rng = np.random.default_rng(0)
+    x = np.round(rng.normal(size=(3, 40, 30)) * 4).astype(np.float32) / 2  # many ties
+    valid = rng.random((40, 30)) > 0.35
+    x[:, ~valid] = 0
+    shifts = [(i, j) for i in range(3) for j in range(3) if (i, j) != (1, 1)]
+    ref = np.zeros_like(x)
+    for c in range(3):
+        padded = np.pad(np.where(valid, x[c], np.nan), 1, constant_values=np.nan)
+        stack = np.stack([padded[i : i + 40, j : j + 30] for i, j in shifts] + [np.where(valid, x[c], 0.0)])
+        ref[c] = np.where(valid, np.nanmedian(stack, axis=0), 0.0)
+    assert np.array_equal(_masked_median3(x, valid), ref)
+    r, c = np.nonzero(valid)
+    assert np.array_equal(_masked_median3_at(x, valid, r, c), ref[:, r, c])
+
+
+def test_classify_and_train_give_the_budget_to_the_fit(tmp_path):
+    """``classify(mem_limit_mb=)`` / ``geouic classify --mem-limit`` and ``train`` reach the UIC fit."""
+    from click.testing import CliRunner
+
+    from geouic.api import classify, train
+    from geouic.cli import main
+
+    labels = blob_labels(size=256, k=4, seed=1)
+    path = write_raster(tmp_path / "big.tif", blob_scene(labels, n_bands=5, seed=1), nodata=0)
+    res = classify(str(path), n_classes=4, output=tmp_path / "c.tif", mem_limit_mb=0.5, **FAST)
+    assert res.model.fit_memory_["mem_limit_mb"] == 0.5 and res.model.fit_memory_["pool_pixels"] < 256 * 256
+    engine = train([str(path)], n_classes=4, mem_limit_mb=0.5, **FAST)
+    assert engine.fit_memory_["pool_pixels"] == res.model.fit_memory_["pool_pixels"]
+    assert train([str(path)], n_classes=4, **FAST).fit_memory_["pool_pixels"] == 256 * 256
+    out = CliRunner().invoke(main, ["train", str(path), "--method", "kmeans", "-k", "3", "--mem-limit", "16",
+                                    "-o", str(tmp_path / "m.geouic")])
+    assert out.exit_code == 0, out.output
