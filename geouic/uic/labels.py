@@ -229,7 +229,7 @@ def repair_empty(net: UICNet, labels: np.ndarray, embeddings: Any, *,
 
 
 #: Rows of the features a repair asks for at once (a multiple of scikit-learn's 256-row chunks).
-_PARTS = 1 << 16
+_PARTS = 1 << 14
 
 
 @torch.no_grad()

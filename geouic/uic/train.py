@@ -270,7 +270,7 @@ class _Member:
         # the average's memory is counted in epochs, so it does not depend on the steps per epoch
         self.ema_decay = 0.5 ** (1 / (EMA_HALFLIFE * self.steps))
         self.min_count = max(1, int(cfg.min_class_fraction * pool.n_valid))
-        self.monitor = self.rng.permutation(pool.n_valid)[:MONITOR_PIXELS]
+        self.monitor = self.rng.permutation(pool.n_valid)[:MONITOR_PIXELS].copy()  # not a view of n_valid ints
         self.history: list[dict[str, Any]] = []
 
     def repair(self, labels: np.ndarray, epoch: int) -> tuple[np.ndarray, list[int]]:
