@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from rasterio.windows import Window
 
 from geouic.errors import ParameterError, RasterInputError
 from geouic.raster import RasterSource
 from geouic.sampling import Normalizer, unit_pass
-from geouic.windows import WindowPair, WindowPass
 
 __all__ = ["Projection", "PatchPool", "Region", "SmoothedFeatures"]
 
@@ -182,9 +180,10 @@ class PatchPool:
                      pool_pixels: int, seed: np.random.Generator | int | None = None) -> PatchPool:
         """Read random block-aligned regions of every scene, up to ``pool_pixels`` in all.
 
-        A scene smaller than its share is read whole; a larger one is read unit by unit (see
+        A scene smaller than its share is one region (read unit by unit, so only one unit's
+        raw bands are in memory at once); a larger one is read unit by unit (see
         :func:`geouic.sampling.unit_pass`, a :class:`~geouic.windows.WindowPass`) in random
-        order until its share is reached.
+        order until its share is reached, each unit a region.
         """
         rng = np.random.default_rng(seed)
         sizes = np.array([s.width * s.height for s in sources], dtype=np.float64)
@@ -192,11 +191,10 @@ class PatchPool:
         regions: list[Region] = []
         for source, share in zip(sources, shares):
             if source.width * source.height <= share:
-                whole = Window(0, 0, source.width, source.height)
-                units = WindowPass([WindowPair(whole, whole)])
-            else:
-                units = unit_pass(source)
-                units = units.reordered(rng.permutation(len(units)))
+                regions.append(_whole_region(source, projection))
+                continue
+            units = unit_pass(source)
+            units = units.reordered(rng.permutation(len(units)))
             n = 0
             for pair in units:
                 win = pair.core
@@ -309,6 +307,25 @@ class PatchPool:
             out.append(m)
             start += k
         return out
+
+
+def _whole_region(source: RasterSource, projection: Projection) -> Region:
+    """The whole scene as one region, read and projected unit by unit (never all bands at once).
+
+    The projection is pixel by pixel, so the region equals one read of the whole scene while
+    the raw bands in memory are one sampling unit's (tested).
+    """
+    x = np.zeros((projection.n_channels, source.height, source.width), np.float32)
+    valid = np.zeros((source.height, source.width), bool)
+    for pair in unit_pass(source):
+        win = pair.core
+        data, ok = source.read(win)
+        rows = slice(int(win.row_off), int(win.row_off + win.height))
+        cols = slice(int(win.col_off), int(win.col_off + win.width))
+        valid[rows, cols] = ok
+        if ok.any():
+            x[:, rows, cols] = projection.transform_block(data, ok)
+    return Region(x, valid)
 
 
 class SmoothedFeatures:

@@ -248,3 +248,23 @@ def test_classify_and_train_give_the_budget_to_the_fit(tmp_path):
     out = CliRunner().invoke(main, ["train", str(path), "--method", "kmeans", "-k", "3", "--mem-limit", "16",
                                     "-o", str(tmp_path / "m.geouic")])
     assert out.exit_code == 0, out.output
+
+
+def test_a_scene_read_whole_is_read_unit_by_unit_into_one_region(tmp_path):
+    """A scene within the pool is one region equal to one read of it, though read in units."""
+    from rasterio.windows import Window
+
+    from geouic.sampling import unit_pass
+
+    labels = blob_labels(size=300, k=4, seed=4)
+    data = blob_scene(labels, n_bands=5, seed=4)
+    data[:, 100:140, 30:200] = 0
+    path = write_raster(tmp_path / "s.tif", data, nodata=0)
+    with open_raster(path) as src:
+        assert len(unit_pass(src)) > 1
+        proj = Projection().fit(sample_pixels([src], 5000, seed=0))
+        pool = PatchPool.from_sources([src], proj, pool_pixels=1 << 20, seed=0)
+        raw, valid = src.read(Window(0, 0, 300, 300))
+    assert len(pool.regions) == 1
+    assert np.array_equal(pool.regions[0].valid, valid)
+    assert np.array_equal(pool.regions[0].x, proj.transform_block(raw, valid))
