@@ -1,12 +1,13 @@
 """The UIC fit's memory budget: how many pool pixels it holds and how large its work chunks are.
 
 ``geouic classify --mem-limit`` (``mem_limit_mb`` in the library) bounds the fit as well as the
-prediction windows. Of the budget, :data:`POOL_SHARE` holds what lives as long as the fit: the
-pool (projected channels and validity, :class:`geouic.uic.data.PatchPool`) and the label maps of
-the pool (the starting labels and, per member trained at once, its targets, their scatter onto
-the regions and its own labels), stored as int16 (int32 beyond 32767 classes). The rest bounds
-the *work chunks*: the 3x3 median, the mixture's posterior and the Potts field are computed
-strip by strip of each pool region (with a halo, so the labels do not depend on the strips; see
+prediction windows. The budget holds, first, what lives as long as the fit: the pool (projected
+channels and validity, :class:`geouic.uic.data.PatchPool`) and the label maps of the pool (the
+starting labels and, per member trained at once, its targets, their scatter onto the regions
+and its own labels), stored as int16 (int32 beyond 32767 classes): at most the budget less one
+smallest work strip (:data:`MIN_CHUNK_PIXELS`). What the pool leaves bounds the *work strips*:
+the 3x3 median, the mixture's posterior and the Potts field are computed strip by strip of each
+pool region (with a halo, so the labels do not depend on the strips; see
 :func:`geouic.uic.labels.initial_labels`); the smoothed features of the whole pool are never
 held (the mixture's sample takes the median of its own pixels' neighbourhoods), nor the pool's
 K logits per pixel (the members' labels of the pool are argmaxes taken tile by tile).
@@ -19,8 +20,9 @@ stage (``sample_size`` pixels x bands, float32). See ``benchmarks/RESULTS.md``, 
 memory under --mem-limit".
 
 The pool is shrunk only when the budget cannot hold ``pool_pixels`` (a warning says so); at the
-default 64 MB it holds the default pool of every scene of up to 16 channels (the first stage's
-PCA output) and about 0.64 Mpx or more, so the default maps of those scenes do not change.
+default 64 MB it holds the default 1-Mpx pool up to 11 channels (two members, K up to 12), and
+with 16 channels (the most the default PCA gives) the whole of scenes up to about 0.8 Mpx, so the
+default maps of those scenes do not change.
 """
 
 from __future__ import annotations
@@ -32,12 +34,10 @@ import numpy as np
 
 from geouic.errors import ParameterError
 
-__all__ = ["FitBudget", "POOL_SHARE", "label_dtype", "plan_fit"]
+__all__ = ["FitBudget", "MIN_CHUNK_PIXELS", "label_dtype", "plan_fit", "pool_bytes_per_pixel", "strip_bytes_per_pixel"]
 
 logger = logging.getLogger(__name__)
 
-#: Share of the budget for what the fit holds throughout (the pool and its label maps).
-POOL_SHARE = 0.75
 #: Label maps per member trained at once: its targets, their scatter onto the regions, its labels.
 MEMBER_LABEL_MAPS = 3
 #: Bytes of work per pixel and channel of a strip (median, smoothed, scaled and float64 features).
@@ -47,7 +47,7 @@ STRIP_BYTES_PER_CLASS = 88
 #: Budget of the work chunks when the fit is given no limit (the CLI's default ``--mem-limit``).
 DEFAULT_FIT_MB = 64.0
 #: Fewest pixels of a work chunk, whatever the budget (keeps strips from becoming single rows).
-MIN_CHUNK_PIXELS = 4096
+MIN_CHUNK_PIXELS = 2048
 
 
 def label_dtype(k: int) -> np.dtype:
@@ -91,11 +91,10 @@ class FitBudget:
     def chunk_pixels(self, pool_pixels: int) -> int:
         """Most pixels of a strip of the starting labels' work (median, posterior, field).
 
-        What the pool of ``pool_pixels`` leaves of the budget, and at least its
-        ``1 - POOL_SHARE`` part.
+        What the pool of ``pool_pixels`` leaves of the budget, at least :data:`MIN_CHUNK_PIXELS`.
         """
         budget = float(DEFAULT_FIT_MB if self.mem_limit_mb is None else self.mem_limit_mb) * 2**20
-        free = max((1 - POOL_SHARE) * budget, budget - pool_pixels * self.pool_bytes_per_pixel)
+        free = budget - pool_pixels * self.pool_bytes_per_pixel
         return int(max(MIN_CHUNK_PIXELS, free // strip_bytes_per_pixel(self.channels, self.k)))
 
 
@@ -145,12 +144,14 @@ def plan_fit(mem_limit_mb: float | None, *, channels: int, k: int, pool_pixels: 
     per_pool = pool_bytes_per_pixel(channels, k, members_at_once)
     if scene_pixels is not None:
         pool_pixels = min(int(pool_pixels), int(scene_pixels))
-    pool_budget = POOL_SHARE * budget if mem_limit_mb is not None else float("inf")
+    smallest_strip = MIN_CHUNK_PIXELS * strip_bytes_per_pixel(channels, k)
+    pool_budget = max(0.0, budget - smallest_strip) if mem_limit_mb is not None else float("inf")
     pixels = int(pool_pixels) if mem_limit_mb is None else int(min(pool_pixels, max(1024, pool_budget // per_pool)))
     plan = FitBudget(mem_limit_mb, pixels, int(pool_pixels), int(channels), int(k), per_pool, pool_budget)
     if plan.shrunk:
         logger.warning("the training pool is %d pixels instead of %d: %d channels and %d classes take %d bytes "
                        "per pool pixel and %.1f MB of the --mem-limit of %g MB hold the pool; raise --mem-limit "
                        "to %d MB to keep the whole pool", pixels, pool_pixels, channels, k, per_pool,
-                       pool_budget / 2**20, mem_limit_mb, int(np.ceil(pool_pixels * per_pool / POOL_SHARE / 2**20)))
+                       pool_budget / 2**20, mem_limit_mb,
+                       int(np.ceil((pool_pixels * per_pool + smallest_strip) / 2**20)))
     return plan

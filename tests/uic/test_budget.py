@@ -10,7 +10,7 @@ import pytest
 from geouic.errors import ParameterError
 from geouic.raster import open_raster
 from geouic.sampling import sample_pixels
-from geouic.uic.budget import POOL_SHARE, label_dtype, plan_fit, pool_bytes_per_pixel
+from geouic.uic.budget import MIN_CHUNK_PIXELS, label_dtype, plan_fit, pool_bytes_per_pixel, strip_bytes_per_pixel
 from geouic.uic.data import PatchPool, Projection, SmoothedFeatures
 from geouic.uic.labels import initial_labels
 from tests.conftest import write_raster
@@ -41,27 +41,26 @@ def test_no_limit_keeps_the_pool_and_a_limit_shrinks_it_in_proportion(caplog):
     per = pool_bytes_per_pixel(16, 12, 2)
     with caplog.at_level(logging.WARNING, logger="geouic.uic.budget"):
         plan = plan_fit(16, channels=16, k=12, pool_pixels=asked, members_at_once=2)
-    assert plan.shrunk and plan.pool_pixels == int(POOL_SHARE * 16 * 2**20 // per)
-    assert plan.pool_pixels * per <= POOL_SHARE * 16 * 2**20
+    room = 16 * 2**20 - MIN_CHUNK_PIXELS * strip_bytes_per_pixel(16, 12)  # one smallest work strip stays free
+    assert plan.shrunk and plan.pool_pixels == int(room // per)
+    assert plan.pool_pixels * per + plan.chunk_pixels(plan.pool_pixels) * strip_bytes_per_pixel(16, 12) <= 16 * 2**20
     assert "raise --mem-limit" in caplog.text and str(plan.pool_pixels) in caplog.text
     half = plan_fit(8, channels=16, k=12, pool_pixels=asked, members_at_once=2)
-    assert abs(half.pool_pixels - plan.pool_pixels / 2) <= 1
+    assert half.pool_pixels == int((room - 8 * 2**20) // per)
 
 
 def test_default_limit_holds_the_default_pool_of_few_channels():
-    """At 64 MB the 1 Mpx default pool of a 3-10 channel scene is not shrunk (default maps unchanged)."""
-    for channels in (3, 6, 10):
-        plan = plan_fit(64, channels=channels, k=12, pool_pixels=1 << 20 if channels < 10 else 931 * 947,
-                        members_at_once=2)
-        assert not plan.shrunk
+    """At 64 MB the 1 Mpx default pool of up to 11 channels is not shrunk (default maps unchanged)."""
+    for channels in (3, 6, 10, 11):
+        assert not plan_fit(64, channels=channels, k=12, pool_pixels=1 << 20, members_at_once=2).shrunk
+    assert not plan_fit(64, channels=16, k=12, pool_pixels=1 << 20, members_at_once=2, scene_pixels=800_000).shrunk
+    assert plan_fit(64, channels=16, k=12, pool_pixels=1 << 20, members_at_once=2).shrunk
 
 
 def test_chunks_grow_with_the_budget_and_fit_in_it():
     small = plan_fit(16, channels=8, k=6, pool_pixels=1 << 16, members_at_once=2)
     big = plan_fit(256, channels=8, k=6, pool_pixels=1 << 16, members_at_once=2)
     assert big.chunk_pixels(1 << 16) > 10 * small.chunk_pixels(1 << 16)
-    from geouic.uic.budget import strip_bytes_per_pixel
-
     held = (1 << 16) * small.pool_bytes_per_pixel
     assert held + small.chunk_pixels(1 << 16) * strip_bytes_per_pixel(8, 6) <= 16 * 2**20
 
@@ -136,13 +135,13 @@ def test_fit_pool_follows_the_budget(tmp_path, caplog):
     with open_raster(path) as src:
         free = UICEngine(4, **FAST).fit([src])
         with caplog.at_level(logging.WARNING, logger="geouic.uic.budget"):
-            tight = UICEngine(4, **FAST).fit([src], mem_limit_mb=0.5)
+            tight = UICEngine(4, **FAST).fit([src], mem_limit_mb=2)
     assert free.fit_memory_["pool_pixels"] == 256 * 256 and free.fit_memory_["mem_limit_mb"] is None
-    asked = int(POOL_SHARE * 0.5 * 2**20 // pool_bytes_per_pixel(5, 4, 1))
+    asked = int((2 * 2**20 - MIN_CHUNK_PIXELS * strip_bytes_per_pixel(5, 4)) // pool_bytes_per_pixel(5, 4, 1))
     # the pool is read in whole block-aligned units: it stops at the first unit past its share
     assert asked <= tight.fit_memory_["pool_pixels"] < asked + 128 * 128
     assert "training pool is" in caplog.text
-    assert tight.get_state()[0]["training"]["memory"]["mem_limit_mb"] == 0.5
+    assert tight.get_state()[0]["training"]["memory"]["mem_limit_mb"] == 2
     caplog.clear()
     with open_raster(path) as src, caplog.at_level(logging.WARNING, logger="geouic.uic.budget"):
         roomy = UICEngine(4, **FAST).fit([src], mem_limit_mb=8)  # holds the whole scene: not shrunk, no warning
@@ -240,9 +239,9 @@ def test_classify_and_train_give_the_budget_to_the_fit(tmp_path):
 
     labels = blob_labels(size=256, k=4, seed=1)
     path = write_raster(tmp_path / "big.tif", blob_scene(labels, n_bands=5, seed=1), nodata=0)
-    res = classify(str(path), n_classes=4, output=tmp_path / "c.tif", mem_limit_mb=0.5, **FAST)
-    assert res.model.fit_memory_["mem_limit_mb"] == 0.5 and res.model.fit_memory_["pool_pixels"] < 256 * 256
-    engine = train([str(path)], n_classes=4, mem_limit_mb=0.5, **FAST)
+    res = classify(str(path), n_classes=4, output=tmp_path / "c.tif", mem_limit_mb=2, **FAST)
+    assert res.model.fit_memory_["mem_limit_mb"] == 2 and res.model.fit_memory_["pool_pixels"] < 256 * 256
+    engine = train([str(path)], n_classes=4, mem_limit_mb=2, **FAST)
     assert engine.fit_memory_["pool_pixels"] == res.model.fit_memory_["pool_pixels"]
     assert train([str(path)], n_classes=4, **FAST).fit_memory_["pool_pixels"] == 256 * 256
     out = CliRunner().invoke(main, ["train", str(path), "--method", "kmeans", "-k", "3", "--mem-limit", "16",
