@@ -78,12 +78,16 @@ class Engine(ABC):
 
     @abstractmethod
     def fit(self, sources: Sequence[RasterSource], *, training: Any = None,
-            progress: Callable[..., None] | None = None) -> Engine:
+            progress: Callable[..., None] | None = None, mem_limit_mb: float | None = None) -> Engine:
         """Learn from one or several scenes; return self.
 
         ``progress(advance, total, note)``, when given, is told of long fitting work as it goes
         (UIC: one step per training epoch of each member, with a note naming member, epoch and
-        NMI); engines that fit in seconds may never call it.
+        NMI); engines that fit in seconds may never call it. ``mem_limit_mb`` is the working
+        memory the fit may use (``--mem-limit``; ``None``: the engine's default): UIC sizes its
+        training pool and work chunks from it; engines whose fit holds only a bounded pixel
+        sample ignore it. :func:`geouic.pipeline.fit_engine` passes it only to engines whose
+        ``fit`` takes it, so an engine written without it keeps working.
         """
 
     @abstractmethod
@@ -179,7 +183,7 @@ class PixelEngine(Engine):
 
     # -- fitting --------------------------------------------------------------------------
     def fit(self, sources: Sequence[RasterSource], *, training: Any = None,
-            progress: Callable[..., None] | None = None) -> PixelEngine:
+            progress: Callable[..., None] | None = None, mem_limit_mb: float | None = None) -> PixelEngine:
         """Fit the normaliser and the estimator on a bounded sample of the scenes.
 
         Parameters
@@ -190,6 +194,8 @@ class PixelEngine(Engine):
             with ``read(window) -> (rows, cols) int`` and optional ``names`` works.
         progress : callable, optional
             Not called: a pixel engine fits on a bounded sample in seconds.
+        mem_limit_mb : float, optional
+            Ignored: the fit holds only the pixel sample (``sample_size`` pixels).
         """
         if isinstance(sources, RasterSource):
             sources = [sources]

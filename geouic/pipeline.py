@@ -7,6 +7,7 @@ thematic map and any per-pixel extras atomically. :func:`classify_raster` fits a
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
@@ -25,7 +26,7 @@ from geouic.provenance import provenance_tags
 from geouic.raster import RasterSource, in_gdal_env
 from geouic.windows import DEFAULT_MEM_LIMIT_MB, ProgressCallback, WindowPair, WindowPass, per_thread
 
-__all__ = ["ClassifyResult", "apply_engine", "classify_raster", "default_workers", "prediction_windows"]
+__all__ = ["ClassifyResult", "apply_engine", "classify_raster", "default_workers", "fit_engine", "prediction_windows"]
 
 logger = logging.getLogger(__name__)
 
@@ -217,6 +218,28 @@ def _predict_one(source: RasterSource, engine: Engine, pair: WindowPair,
     return {k: pair.crop(v) for k, v in result.items()}
 
 
+def fit_engine(engine: Engine, sources: Sequence[RasterSource], *, training: Any = None,
+               progress: Callable[..., None] | None = None, mem_limit_mb: float | None = None) -> Engine:
+    """``engine.fit(sources, ...)``, with the memory budget for engines whose ``fit`` takes it.
+
+    ``mem_limit_mb`` (``--mem-limit``) is passed as ``fit(..., mem_limit_mb=...)`` when the
+    engine's ``fit`` has that keyword (or ``**kwargs``); an engine written before it is fitted
+    as before.
+    """
+    kwargs: dict[str, Any] = {"training": training, "progress": progress}
+    if mem_limit_mb is not None and _takes_keyword(engine.fit, "mem_limit_mb"):
+        kwargs["mem_limit_mb"] = mem_limit_mb
+    return engine.fit(sources, **kwargs)
+
+
+def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
 def classify_raster(source: RasterSource, engine: Engine,
                     output: str | os.PathLike, *, training: Any = None,
                     fit_progress: Callable[..., None] | None = None, **kwargs: Any) -> ClassifyResult:
@@ -234,7 +257,8 @@ def classify_raster(source: RasterSource, engine: Engine,
     fit_progress : callable, optional
         ``fit_progress(advance, total, note)`` during fitting (see :meth:`Engine.fit`).
     **kwargs
-        Passed to :func:`apply_engine`.
+        Passed to :func:`apply_engine`; its ``mem_limit_mb`` (default 64) also bounds the fit
+        (see :func:`fit_engine`).
 
     Returns
     -------
@@ -244,7 +268,8 @@ def classify_raster(source: RasterSource, engine: Engine,
     for p in (kwargs.get("extras") or {}).values():
         check_output(p, overwrite=kwargs.get("overwrite", False))
     t0 = time.perf_counter()
-    engine.fit([source], training=training, progress=fit_progress)
+    fit_engine(engine, [source], training=training, progress=fit_progress,
+               mem_limit_mb=kwargs.get("mem_limit_mb", DEFAULT_MEM_LIMIT_MB))
     fit_seconds = time.perf_counter() - t0
     logger.info("fitted %s in %.1f s", engine.method, fit_seconds)
     result = apply_engine(source, engine, output, **kwargs)

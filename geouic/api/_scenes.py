@@ -209,7 +209,8 @@ def train(scenes: Any, *, n_classes: int | None = None, method: str = "uic", eng
           sample_size: int = DEFAULT_SAMPLE_SIZE, normalize: str = "zscore",
           save_model: str | os.PathLike | None = None, overwrite: bool = False,
           progress: Callable[..., None] | None = None,
-          on_open: Callable[[Sequence[RasterSource], Engine], None] | None = None, **params: Any) -> Engine:
+          on_open: Callable[[Sequence[RasterSource], Engine], None] | None = None,
+          mem_limit_mb: float | None = None, **params: Any) -> Engine:
     """Fit one engine on one or several scenes with the same bands (``geouic train``).
 
     Parameters
@@ -225,6 +226,10 @@ def train(scenes: Any, *, n_classes: int | None = None, method: str = "uic", eng
         ``progress(advance, total, note)`` while fitting.
     on_open : callable, optional
         ``on_open(sources, engine)`` once every scene is open, before their bands are compared.
+    mem_limit_mb : float, optional
+        Working-memory budget of the fit (``geouic train --mem-limit``; UIC sizes its training
+        pool and work chunks from it, see :func:`geouic.pipeline.fit_engine`). ``None``: the
+        engine's default (UIC keeps its whole pool).
     **params
         The method's own parameters.
 
@@ -260,7 +265,9 @@ def train(scenes: Any, *, n_classes: int | None = None, method: str = "uic", eng
                     f"{src.path} has {src.count} bands ({', '.join(src.band_names)}) but {first.path} has "
                     f"{first.count} ({', '.join(first.band_names)}); every scene needs the same bands.")
         reference = _open_training(engine, training, field, first, stack)
-        engine.fit(sources, training=reference, progress=progress)
+        from geouic.pipeline import fit_engine
+
+        fit_engine(engine, sources, training=reference, progress=progress, mem_limit_mb=mem_limit_mb)
         if save_model is not None:
             from geouic.model import save_model as _save
 

@@ -499,7 +499,8 @@ MAX_SEED = 2**32 - 1
 seed_opt = click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
                         help="Random seed (sampling, initialisation, training).")
 mem_limit_opt = click.option("--mem-limit", type=click.FloatRange(min=1), default=64, show_default=True,
-                             metavar="MB", help="Working-memory budget of the processing windows, in MB.")
+                             metavar="MB",
+                             help="Working-memory budget of the processing windows (and of UIC training), in MB.")
 cog_opt = click.option("--cog", is_flag=True, help="Write a Cloud Optimized GeoTIFF.")
 co_opt = click.option("--co", "creation_options", multiple=True, metavar="KEY=VALUE",
                       help="GDAL creation option of the output GeoTIFF, repeatable (as in rio), e.g. "

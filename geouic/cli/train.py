@@ -7,8 +7,8 @@ from typing import Any
 import click
 
 from geouic.cli.options import (
-    CliError, EngineArgs, bands_opt, engine_options, handle_errors, nodata_opt, overwrite_opt, progress_callback,
-    status, verbosity,
+    CliError, EngineArgs, bands_opt, engine_options, handle_errors, mem_limit_opt, nodata_opt, overwrite_opt,
+    progress_callback, status, verbosity,
 )
 
 
@@ -19,11 +19,12 @@ from geouic.cli.options import (
 @click.option("--save-model", "-o", "save_model", required=True, type=click.Path(dir_okay=False),
               help="Model file to write (apply it with `geouic predict`).")
 @nodata_opt
+@mem_limit_opt
 @overwrite_opt
 @verbosity
 @handle_errors
 def cli(scenes: tuple[str, ...], engine_args: EngineArgs, bands: list[str] | None, save_model: str,
-        nodata: float | None, overwrite: bool) -> None:
+        nodata: float | None, mem_limit: float, overwrite: bool) -> None:
     """Train on SCENES (rasters with the same bands) and save the model to --save-model.
 
     Patches (or pixels, for pixel-wise methods) are drawn from every scene, so a class means
@@ -58,7 +59,8 @@ def cli(scenes: tuple[str, ...], engine_args: EngineArgs, bands: list[str] | Non
     started: list[float] = []
     with progress_callback("Training") as update:
         train(list(scenes), engine=engine, bands=bands, nodata=nodata, training=engine_args.training,
-              field=engine_args.field, save_model=save_model, overwrite=overwrite, progress=update, on_open=opened)
+              field=engine_args.field, save_model=save_model, overwrite=overwrite, progress=update, on_open=opened,
+              mem_limit_mb=mem_limit)
     seconds = time.perf_counter() - started[0]
     click.echo(f"{engine.method}: {engine.n_classes_} classes from {len(scenes)} scene(s), "
                f"fit {seconds:.1f} s -> {save_model}")

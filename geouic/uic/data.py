@@ -19,14 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from rasterio.windows import Window
 
 from geouic.errors import ParameterError, RasterInputError
 from geouic.raster import RasterSource
 from geouic.sampling import Normalizer, unit_pass
-from geouic.windows import WindowPair, WindowPass
 
-__all__ = ["Projection", "PatchPool", "Region"]
+__all__ = ["Projection", "PatchPool", "Region", "SmoothedFeatures"]
 
 logger = logging.getLogger(__name__)
 
@@ -182,9 +180,10 @@ class PatchPool:
                      pool_pixels: int, seed: np.random.Generator | int | None = None) -> PatchPool:
         """Read random block-aligned regions of every scene, up to ``pool_pixels`` in all.
 
-        A scene smaller than its share is read whole; a larger one is read unit by unit (see
+        A scene smaller than its share is one region (read unit by unit, so only one unit's
+        raw bands are in memory at once); a larger one is read unit by unit (see
         :func:`geouic.sampling.unit_pass`, a :class:`~geouic.windows.WindowPass`) in random
-        order until its share is reached.
+        order until its share is reached, each unit a region.
         """
         rng = np.random.default_rng(seed)
         sizes = np.array([s.width * s.height for s in sources], dtype=np.float64)
@@ -192,11 +191,10 @@ class PatchPool:
         regions: list[Region] = []
         for source, share in zip(sources, shares):
             if source.width * source.height <= share:
-                whole = Window(0, 0, source.width, source.height)
-                units = WindowPass([WindowPair(whole, whole)])
-            else:
-                units = unit_pass(source)
-                units = units.reordered(rng.permutation(len(units)))
+                regions.append(_whole_region(source, projection))
+                continue
+            units = unit_pass(source)
+            units = units.reordered(rng.permutation(len(units)))
             n = 0
             for pair in units:
                 win = pair.core
@@ -269,6 +267,36 @@ class PatchPool:
         X = np.concatenate([_masked_median3(r.x, r.valid)[:, r.valid].T for r in self.regions])
         return X if scale is None else X * scale[None, :]
 
+    def valid_channel(self, c: int) -> np.ndarray:
+        """Channel ``c`` of every valid pixel ``(n_valid,)``, in :meth:`valid_features` order."""
+        return np.concatenate([r.x[c][r.valid] for r in self.regions])
+
+    def strips(self, i: int, chunk_pixels: int | None, halo: int = 0) -> list[tuple[int, int, int, int]]:
+        """Row strips of region ``i`` of at most ``chunk_pixels`` pixels, halo included.
+
+        Returns ``(r0, r1, a, b)`` per strip: its core rows ``r0:r1`` (the strips' cores cover the
+        region in order) and the rows ``a:b`` it reads, ``halo`` more on each side within the
+        region. ``None`` or a region that fits: one strip, the whole region.
+        """
+        rows, cols = self.regions[i].valid.shape
+        if chunk_pixels is None or rows * cols <= chunk_pixels:
+            return [(0, rows, 0, rows)]
+        core = max(1, chunk_pixels // max(cols, 1) - 2 * halo)
+        return [(r0, min(rows, r0 + core), max(0, r0 - halo), min(rows, r0 + core + halo))
+                for r0 in range(0, rows, core)]
+
+    def smoothed_rows(self, i: int, a: int, b: int, scale: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`smoothed_features` of the valid pixels of rows ``a:b`` of region ``i`` only.
+
+        The median reads one more row on each side, so the values equal those of the whole
+        region (the median is taken pixel by pixel).
+        """
+        reg = self.regions[i]
+        lo, hi = max(0, a - 1), min(reg.valid.shape[0], b + 1)
+        med = _masked_median3(reg.x[:, lo:hi], reg.valid[lo:hi])[:, a - lo : b - lo]
+        X = med[:, reg.valid[a:b]].T
+        return X if scale is None else X * scale[None, :]
+
     def split(self, flat: np.ndarray, fill: int = -1) -> list[np.ndarray]:
         """Scatter per-valid-pixel values (in :meth:`valid_features` order) onto the regions."""
         out, start = [], 0
@@ -281,15 +309,107 @@ class PatchPool:
         return out
 
 
+def _whole_region(source: RasterSource, projection: Projection) -> Region:
+    """The whole scene as one region, read and projected unit by unit (never all bands at once).
+
+    The projection is pixel by pixel, so the region equals one read of the whole scene while
+    the raw bands in memory are one sampling unit's (tested).
+    """
+    x = np.zeros((projection.n_channels, source.height, source.width), np.float32)
+    valid = np.zeros((source.height, source.width), bool)
+    for pair in unit_pass(source):
+        win = pair.core
+        data, ok = source.read(win)
+        rows = slice(int(win.row_off), int(win.row_off + win.height))
+        cols = slice(int(win.col_off), int(win.col_off + win.width))
+        valid[rows, cols] = ok
+        if ok.any():
+            x[:, rows, cols] = projection.transform_block(data, ok)
+    return Region(x, valid)
+
+
+class SmoothedFeatures:
+    """The pool's smoothed features (:meth:`PatchPool.smoothed_features`) without holding them.
+
+    Parameters
+    ----------
+    pool : PatchPool
+    scale : ndarray of shape (channels,), optional
+        Channel factors (the pool's geometry).
+
+    Strips of a region (:meth:`strip`) and single pixels (:meth:`rows`) are computed on demand;
+    every value equals the corresponding row of ``pool.smoothed_features(scale)`` in float64,
+    at the memory of the rows asked for.
+    """
+
+    def __init__(self, pool: PatchPool, scale: np.ndarray | None = None):
+        self.pool, self.scale = pool, scale
+        self._start = np.concatenate([[0], np.cumsum([int(r.valid.sum()) for r in pool.regions])])
+
+    def strip(self, i: int, a: int, b: int) -> np.ndarray:
+        """Features ``(n, channels)`` float64 of the valid pixels of rows ``a:b`` of region ``i``."""
+        return self.pool.smoothed_rows(i, a, b, self.scale).astype(np.float64)
+
+    def rows(self, pick: np.ndarray | None) -> np.ndarray:
+        """Features of the valid pixels ``pick`` (pool order indexes; ``None``: all), in ``pick`` order.
+
+        Each picked pixel's median is taken from its own 3x3 neighbourhood, so a sample costs
+        memory and time in proportion to its size, not to the pool's.
+        """
+        pick = np.arange(int(self._start[-1])) if pick is None else np.asarray(pick, dtype=np.int64)
+        out = np.empty((len(pick), self.pool.n_channels), np.float64)
+        region = np.searchsorted(self._start, pick, side="right") - 1
+        for i in np.unique(region):
+            sel = np.flatnonzero(region == i)
+            reg = self.pool.regions[int(i)]
+            flat = np.flatnonzero(reg.valid.ravel())[pick[sel] - self._start[i]]
+            r, c = np.divmod(flat, reg.valid.shape[1])
+            X = _masked_median3_at(reg.x, reg.valid, r, c).T
+            out[sel] = X if self.scale is None else X * self.scale[None, :]
+        return out
+
+
+def _masked_median3_at(x: np.ndarray, valid: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """:func:`_masked_median3` at the valid pixels ``(r, c)`` only: ``(channels, len(r))``."""
+    rows, cols = valid.shape
+    out = np.empty((len(x), len(r)), x.dtype)
+    shifts = [(i - 1, j - 1) for i in range(3) for j in range(3) if (i, j) != (1, 1)]
+    rr = [np.clip(r + di, 0, rows - 1) for di, _ in shifts]
+    cc = [np.clip(c + dj, 0, cols - 1) for _, dj in shifts]
+    ok = [(r + di >= 0) & (r + di < rows) & (c + dj >= 0) & (c + dj < cols) & valid[a, b]
+          for (di, dj), a, b in zip(shifts, rr, cc)]
+    n = np.sum(ok, axis=0) + 1  # valid neighbours and the pixel itself
+    for ch in range(len(x)):
+        xc = x[ch]
+        out[ch] = _median_of_stack(np.stack([np.where(m, xc[a, b], np.nan) for m, a, b in zip(ok, rr, cc)]
+                                            + [xc[r, c]]), n)
+    return out
+
+
 def _masked_median3(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Median of each pixel's valid 3x3 neighbourhood, channel by channel (0 where invalid)."""
     rows, cols = valid.shape
     out = np.zeros_like(x)
     shifts = [(i, j) for i in range(3) for j in range(3) if (i, j) != (1, 1)]
+    padded_valid = np.pad(valid, 1, constant_values=False)
+    n = np.sum([padded_valid[i : i + rows, j : j + cols] for i, j in shifts], axis=0) + 1  # with the pixel
     for c in range(len(x)):
         # the centre is never NaN (0 where invalid), so no window is all-NaN; invalid pixels
         # are set to 0 afterwards, valid ones always count themselves
         padded = np.pad(np.where(valid, x[c], np.nan), 1, constant_values=np.nan)
         stack = np.stack([padded[i : i + rows, j : j + cols] for i, j in shifts] + [np.where(valid, x[c], 0.0)])
-        out[c] = np.where(valid, np.nanmedian(stack, axis=0), 0.0)
+        out[c] = np.where(valid, _median_of_stack(stack, n), 0.0)
     return out
+
+
+def _median_of_stack(stack: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(stack, axis=0)`` where column ``j`` holds ``n[j] >= 1`` values, the rest NaN.
+
+    One sort instead of numpy's masked-array median (3-4x faster): NaNs sort last, so the
+    median is the middle value, or the mean of the two middle values in the stack's dtype, as
+    ``np.nanmedian`` computes it (tested equal, ties and even counts included).
+    """
+    stack = np.sort(stack, axis=0)
+    low = np.take_along_axis(stack, ((n - 1) // 2)[None], 0)[0]
+    high = np.take_along_axis(stack, (n // 2)[None], 0)[0]
+    return np.where(n % 2 == 1, low, (low + high) / np.asarray(2, stack.dtype))

@@ -42,6 +42,7 @@ from geouic.engine import Engine
 from geouic.errors import ModelError, ParameterError
 from geouic.raster import RasterSource
 from geouic.sampling import sample_pixels
+from geouic.uic.budget import label_dtype, plan_fit
 from geouic.uic.config import DEVICES, OBSOLETE, UICConfig
 from geouic.uic.data import PatchPool, Projection
 from geouic.uic.labels import FIELD_ITERATIONS, count_distinct, initial_labels, potts_field
@@ -109,7 +110,8 @@ class UICEngine(Engine):
         Scenes with more bands are reduced by a stored PCA to this many (whitened) channels.
     pool_pixels : int, default=1048576
         Most pixels of the training scenes held in memory for cutting patches and labelling.
-        Scenes up to this size are used whole.
+        Scenes up to this size are used whole. ``fit(..., mem_limit_mb=)`` takes fewer when
+        the budget cannot hold them (see :mod:`geouic.uic.budget`).
     covariance : {"full", "diag", "tied", "spherical"}, default="full"
         Covariance of the Gaussian mixture that gives the starting labels (fitted once, on the
         3x3-median-smoothed channels; see :func:`geouic.uic.labels.initial_labels`).
@@ -214,7 +216,7 @@ class UICEngine(Engine):
 
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, sources: Sequence[RasterSource], *, training: Any = None,
-            progress: Callable[..., None] | None = None) -> UICEngine:
+            progress: Callable[..., None] | None = None, mem_limit_mb: float | None = None) -> UICEngine:
         """Train on one or several scenes with the same bands; return self.
 
         Patches are drawn from every scene (in proportion to its size), so the classes mean
@@ -222,6 +224,12 @@ class UICEngine(Engine):
         optimisation step. ``progress(advance, total, note)`` is called after every epoch of
         every member (``total`` = members x epochs; a member that stops early advances by its
         epochs left), with a note such as ``"member 1/2, epoch 3/12, NMI 0.981"``.
+
+        ``mem_limit_mb`` (``--mem-limit``) bounds the training's working memory: the pool and
+        its label maps, and the strips in which the starting labels are computed (see
+        :mod:`geouic.uic.budget`; torch itself is a fixed floor outside it). The pool is
+        smaller than ``pool_pixels`` only when the budget cannot hold it (a warning says so);
+        ``None`` keeps the whole pool.
 
         Raises
         ------
@@ -253,9 +261,17 @@ class UICEngine(Engine):
                                  f"values, fewer than the {k} classes asked for; "
                                  f"lower n_classes to {distinct} or less.", params=("n_classes",))
         self.projection_ = Projection(cfg.normalize, cfg.pca_components).fit(X)
-        pool = PatchPool.from_sources(sources, self.projection_, pool_pixels=cfg.pool_pixels, seed=seed)
+        plan = plan_fit(mem_limit_mb, channels=self.projection_.n_channels, k=k, pool_pixels=cfg.pool_pixels,
+                        members_at_once=self._members_at_once(device),
+                        scene_pixels=sum(s.width * s.height for s in sources))
+        pool = PatchPool.from_sources(sources, self.projection_, pool_pixels=plan.pool_pixels, seed=seed)
+        read = sum(int(r.valid.size) for r in pool.regions)
+        chunk = plan.chunk_pixels(read)
+        #: What the fit's budget gave (also in the model file's training metadata).
+        self.fit_memory_: dict[str, Any] = {"mem_limit_mb": mem_limit_mb, "pool_pixels": read,
+                                            "asked_pool_pixels": cfg.pool_pixels, "chunk_pixels": chunk}
         initial = initial_labels(pool, k, seed, covariance=cfg.covariance, n_init=int(cfg.init_n),
-                                 beta=float(cfg.smoothing))
+                                 beta=float(cfg.smoothing), chunk_pixels=chunk).astype(label_dtype(k))
         logger.info("starting labels: class shares %s", " ".join(
             f"{v:.3f}" for v in np.bincount(initial, minlength=k) / len(initial)))
         member_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(cfg.members)]
@@ -302,7 +318,7 @@ class UICEngine(Engine):
             logger.info("%s: %d epochs in %.1f s", name, len(res.history), res.seconds)
             return res
 
-        parallel = 1 if device.type != "cpu" else max(1, min(len(seeds), cfg.threads or _free_cores()))
+        parallel = self._members_at_once(device)
         before = torch.get_num_threads()
         if device.type == "cpu":
             torch.set_num_threads(1)
@@ -320,11 +336,16 @@ class UICEngine(Engine):
                 executor.shutdown(wait=False, cancel_futures=True)
             torch.set_num_threads(before)
 
+    def _members_at_once(self, device: torch.device) -> int:
+        """Members trained side by side: one per free core on the CPU (at most ``threads``), one on a GPU."""
+        cfg = self.config
+        return 1 if device.type != "cpu" else max(1, min(int(cfg.members), cfg.threads or _free_cores()))
+
     @torch.no_grad()
     def _order_classes(self, pool: PatchPool, labels: np.ndarray) -> None:
         """Number classes by mean brightness of their pixels (empty classes last), as k-means does."""
         k = int(self.config.n_classes)
-        bright = pool.valid_features()[:, 0] if pool.n_channels else np.zeros(len(labels))
+        bright = pool.valid_channel(0) if pool.n_channels else np.zeros(len(labels))
         # channel 0 is the first principal component or the first band: a proxy for brightness
         counts = np.bincount(labels, minlength=k)
         sums = np.bincount(labels, weights=bright, minlength=k)
@@ -460,6 +481,7 @@ class UICEngine(Engine):
             "member_nmi": self.member_nmi_,
             "chosen_member": self.chosen_member_,
             "epochs_run": len(self.history_),
+            "memory": getattr(self, "fit_memory_", {}),
             "history": self.history_,
         }
 

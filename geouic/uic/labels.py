@@ -10,14 +10,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
 from geouic.errors import ParameterError
-from geouic.uic.data import PatchPool
+from geouic.uic.data import PatchPool, SmoothedFeatures
 from geouic.uic.model import UICNet
 
 logger = logging.getLogger(__name__)
@@ -27,7 +26,8 @@ __all__ = ["initial_labels", "fit_mixture", "count_distinct", "potts_smooth", "p
 
 
 def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "full", n_init: int = 4,
-                   beta: float = 4.0, max_fit: int = 20_000, max_share: float = 0.9) -> np.ndarray:
+                   beta: float = 4.0, max_fit: int = 20_000, max_share: float = 0.9,
+                   chunk_pixels: int | None = None) -> np.ndarray:
     """Regularised starting labels: a Gaussian mixture of smoothed channels, then a Potts field.
 
     1. Each pool pixel is described by the median of its valid 3x3 neighbourhood, channel by
@@ -37,6 +37,11 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "ful
        clusters are not degenerate (no cluster above ``max_share`` of the pixels) is kept.
     3. Its class posteriors are regularised by a Potts random field (:func:`potts_smooth`,
        interaction ``beta``) over each pool region, and the labels are their argmax.
+
+    Step 2 reads only the sampled pixels' neighbourhoods; steps 1 and 3 run strip by strip of
+    each region (``chunk_pixels``, see :mod:`geouic.uic.budget`), the field's strips with
+    :data:`FIELD_ITERATIONS` rows of halo, so memory follows the strip, not the pool, and the
+    labels do not depend on the strips (tested).
 
     Parameters
     ----------
@@ -51,28 +56,34 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "ful
     max_fit : int, default=20000
         Pixels the mixture is fitted on (all pixels are then labelled).
     max_share : float, default=0.9
+    chunk_pixels : int, optional
+        Most pixels of a strip (``None``: whole regions).
 
     Returns
     -------
     ndarray of shape (pool.n_valid,), int64
         Labels 0..k-1 of the valid pool pixels (in :meth:`PatchPool.valid_features` order).
     """
-    X = pool.smoothed_features(pool.geometry).astype(np.float64)
+    features = SmoothedFeatures(pool, pool.geometry)
     rng = np.random.default_rng(seed)
-    fit = X[rng.choice(len(X), max_fit, replace=False)] if len(X) > max_fit else X
+    fit = features.rows(rng.choice(pool.n_valid, max_fit, replace=False) if pool.n_valid > max_fit else None)
     seeds = rng.integers(0, 2**31 - 1, size=n_init)
     gmm = fit_mixture(fit, k, seeds, covariance=covariance, max_share=max_share)
-    log_prob = np.log(np.maximum(gmm.predict_proba(X), 1e-30)).astype(np.float32)
-    if beta <= 0:
-        return log_prob.argmax(axis=1).astype(np.int64)
-    out, start = [], 0
-    for region in pool.regions:
-        n = int(region.valid.sum())
-        img = np.zeros((k, *region.valid.shape), np.float32)
-        img[:, region.valid] = log_prob[start : start + n].T
-        q = potts_smooth(img, region.valid, beta=beta)
-        out.append(q[:, region.valid].argmax(axis=0))
-        start += n
+    del fit
+    out = []
+    halo = FIELD_ITERATIONS if beta > 0 else 0
+    for i, region in enumerate(pool.regions):
+        for r0, r1, a, b in pool.strips(i, chunk_pixels, halo):
+            log_prob = np.log(np.maximum(gmm.predict_proba(features.strip(i, a, b)), 1e-30)).astype(np.float32)
+            if beta <= 0:
+                out.append(log_prob.argmax(axis=1))
+                continue
+            valid = region.valid[a:b]
+            img = np.zeros((k, *valid.shape), np.float32)
+            img[:, valid] = log_prob.T
+            del log_prob
+            q = potts_smooth(img, valid, beta=beta)[:, r0 - a : r1 - a]
+            out.append(q[:, region.valid[r0:r1]].argmax(axis=0))
     return np.concatenate(out).astype(np.int64)
 
 
@@ -154,7 +165,7 @@ def count_distinct(X: np.ndarray) -> int:
     return int(len(np.unique(X @ direction)))
 
 
-def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray | Callable[[], np.ndarray], *,
+def repair_empty(net: UICNet, labels: np.ndarray, embeddings: Any, *,
                  min_count: int, seed: int, extra: list[UICNet] | None = None) -> tuple[np.ndarray, list[int]]:
     """Give every class with fewer than ``min_count`` pixels half of the largest class.
 
@@ -170,7 +181,8 @@ def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray | Calla
     labels : ndarray (n,) int
         Per-pixel labels 0..K-1 (-1 ignored); a repaired copy is returned.
     embeddings : ndarray (n, hidden), or a callable returning it
-        The callable is only called when a class needs repair.
+        The callable is only called when a class needs repair; what it returns need only
+        support ``embeddings[rows]`` (e.g. :class:`geouic.uic.train.PoolEmbeddings`).
     min_count : int
     seed : int
 
@@ -201,7 +213,9 @@ def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray | Calla
         c0, c1 = km.cluster_centers_
         if np.allclose(c0, c1):
             continue
-        side = km.predict(embeddings[idx].astype(np.float64))
+        # in parts, so only a part's features are held (KMeans.predict is row by row: same sides)
+        side = np.concatenate([km.predict(embeddings[idx[s : s + _PARTS]].astype(np.float64))
+                               for s in range(0, len(idx), _PARTS)])
         moved = idx[side == 1]
         if len(moved) < min_count or len(moved) == len(idx):
             continue
@@ -212,6 +226,10 @@ def repair_empty(net: UICNet, labels: np.ndarray, embeddings: np.ndarray | Calla
             _split_head(n, big, int(empty), c0, c1)
         repaired.append(int(empty))
     return labels, repaired
+
+
+#: Rows of the features a repair asks for at once (a multiple of scikit-learn's 256-row chunks).
+_PARTS = 1 << 14
 
 
 @torch.no_grad()

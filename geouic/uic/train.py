@@ -40,12 +40,13 @@ import torch.nn.functional as F
 from geouic.errors import GeouicError
 from geouic.metrics import nmi as _nmi_table
 from geouic.uic.augment import SpectralJitter, apply_geometry, random_geometry
+from geouic.uic.budget import label_dtype
 from geouic.uic.config import STRONG_AUGMENT, UICConfig
 from geouic.uic.data import PatchPool
 from geouic.uic.labels import repair_empty
 from geouic.uic.model import UICNet, build_net, forward_tiled, init_weights
 
-__all__ = ["MemberResult", "TrainingStopped", "train_member", "uic_loss", "predict_pool", "label_nmi",
+__all__ = ["MemberResult", "PoolEmbeddings", "TrainingStopped", "train_member", "uic_loss", "predict_pool", "label_nmi",
            "EMA_HALFLIFE"]
 
 logger = logging.getLogger(__name__)
@@ -97,19 +98,76 @@ def uic_loss(logits: torch.Tensor, labels: torch.Tensor, *, balance_weight: floa
 @torch.no_grad()
 def predict_pool(net: UICNet, pool: PatchPool, device: torch.device, *, what: str = "logits",
                  stop: threading.Event | None = None) -> np.ndarray:
-    """Logits (n_valid, K) or embeddings (n_valid, hidden) of every valid pool pixel.
+    """Logits (n_valid, K), embeddings (n_valid, hidden) or labels (n_valid,) of every valid pool pixel.
 
+    ``what="labels"`` is the argmax of the logits taken tile by tile, so only the labels
+    (int16, int32 beyond 32767 classes) of the pool are held, not its K logits per pixel.
     Raises :class:`TrainingStopped` between regions once ``stop`` is set.
     """
     net.eval()
-    fn = net if what == "logits" else net.embed
+    fn: Callable[[torch.Tensor], torch.Tensor] = net if what == "logits" else net.embed
+    if what == "labels":
+        def fn(t: torch.Tensor) -> torch.Tensor:
+            return net(t).argmax(1, keepdim=True)
     out = []
     for reg in pool.regions:
         _check(stop)
         y = forward_tiled(fn, torch.from_numpy(reg.x).to(device), net.radius)
-        out.append(y[:, torch.from_numpy(reg.valid).to(device)].T.float().cpu().numpy())
+        picked = y[:, torch.from_numpy(reg.valid).to(device)]
+        if what == "labels":
+            out.append(picked[0].cpu().numpy().astype(label_dtype(net.head.out_channels)))
+        else:
+            out.append(picked.T.float().cpu().numpy())
+        del y, picked
     net.train()
     return np.concatenate(out)
+
+
+class PoolEmbeddings:
+    """The network's last hidden features of valid pool pixels, computed only where they are asked for.
+
+    ``emb[rows]`` (pool-order indexes, as :meth:`PatchPool.valid_features`) is
+    ``(len(rows), hidden)`` float32, equal to ``predict_pool(net, pool, device, what="embed")[rows]``:
+    the same tiles as :func:`geouic.uic.model.forward_tiled`, but only those holding asked-for
+    pixels are computed and only those pixels kept, so memory follows the rows asked for
+    (:func:`geouic.uic.labels.repair_empty` asks in parts), not the pool's ``hidden`` floats per pixel.
+    """
+
+    def __init__(self, net: UICNet, pool: PatchPool, device: torch.device, *,
+                 stop: threading.Event | None = None, tile: int = 256):
+        self.net, self.pool, self.device, self.stop, self.tile = net, pool, device, stop, tile
+        self._flat = [np.flatnonzero(r.valid.ravel()) for r in pool.regions]
+        self._start = np.concatenate([[0], np.cumsum([len(f) for f in self._flat])])
+        self.shape = (int(self._start[-1]), int(net.head.in_channels))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @torch.no_grad()
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), self.shape[1]), np.float32)
+        region = np.searchsorted(self._start, rows, side="right") - 1
+        self.net.eval()
+        for i in np.unique(region):
+            sel = np.flatnonzero(region == i)
+            reg = self.pool.regions[int(i)]
+            height, width = reg.valid.shape
+            r, c = np.divmod(self._flat[int(i)][rows[sel] - self._start[i]], width)
+            key = (r // self.tile) * (-(-width // self.tile)) + c // self.tile
+            x = torch.from_numpy(reg.x).to(self.device)
+            for t in np.unique(key):
+                _check(self.stop)
+                here = np.flatnonzero(key == t)
+                r0, c0 = int(r[here[0]] // self.tile * self.tile), int(c[here[0]] // self.tile * self.tile)
+                a, b = max(0, r0 - self.net.radius), min(height, r0 + self.tile + self.net.radius)
+                lo, hi = max(0, c0 - self.net.radius), min(width, c0 + self.tile + self.net.radius)
+                part = x[None, :, a:b, lo:hi].contiguous(memory_format=torch.channels_last)
+                y = self.net.embed(part)[0]
+                at = (torch.from_numpy(r[here] - a), torch.from_numpy(c[here] - lo))
+                out[sel[here]] = y[:, at[0], at[1]].T.float().cpu().numpy()
+        self.net.train()
+        return out
 
 
 # -- the loop -----------------------------------------------------------------------------------
@@ -173,12 +231,12 @@ def train_member(pool: PatchPool, initial: np.ndarray, cfg: UICConfig, *, seed: 
     """
     t0 = time.perf_counter()
     run = _Member(pool, cfg, seed, arch, device, stop, name)
-    labels = np.asarray(initial, dtype=np.int64)
+    labels = np.asarray(initial, dtype=label_dtype(int(cfg.n_classes)))  # compact: see geouic.uic.budget
     prev = labels[run.monitor]
     for epoch in range(cfg.epochs):
         labels, repaired = run.repair(labels, epoch)
         loss = run.train_epoch(labels)
-        cur = predict_pool(run.teacher, pool, device, stop=stop).argmax(1)
+        cur = predict_pool(run.teacher, pool, device, what="labels", stop=stop)
         agreement = float(np.mean(cur[run.monitor] == labels[run.monitor]))
         entry = run.log_epoch(epoch, prev, cur, loss, agreement, repaired)
         if on_epoch is not None:
@@ -212,12 +270,12 @@ class _Member:
         # the average's memory is counted in epochs, so it does not depend on the steps per epoch
         self.ema_decay = 0.5 ** (1 / (EMA_HALFLIFE * self.steps))
         self.min_count = max(1, int(cfg.min_class_fraction * pool.n_valid))
-        self.monitor = self.rng.permutation(pool.n_valid)[:MONITOR_PIXELS]
+        self.monitor = self.rng.permutation(pool.n_valid)[:MONITOR_PIXELS].copy()  # not a view of n_valid ints
         self.history: list[dict[str, Any]] = []
 
     def repair(self, labels: np.ndarray, epoch: int) -> tuple[np.ndarray, list[int]]:
         """Return this epoch's targets: ``labels`` with empty or vanishing classes repaired."""
-        emb = functools.partial(predict_pool, self.net, self.pool, self.device, what="embed", stop=self.stop)
+        emb = functools.partial(PoolEmbeddings, self.net, self.pool, self.device, stop=self.stop)
         return repair_empty(self.net, labels, emb, min_count=self.min_count, seed=self.seed + epoch,
                             extra=[self.teacher])
 
@@ -251,8 +309,8 @@ class _Member:
     def finish(self) -> tuple[UICNet, np.ndarray]:
         """The final (averaged) network on the CPU and its labels, any class still empty repaired."""
         final = self.teacher
-        labels = predict_pool(final, self.pool, self.device, stop=self.stop).argmax(1)
-        emb = functools.partial(predict_pool, final, self.pool, self.device, what="embed", stop=self.stop)
+        labels = predict_pool(final, self.pool, self.device, what="labels", stop=self.stop)
+        emb = functools.partial(PoolEmbeddings, final, self.pool, self.device, stop=self.stop)
         labels, _ = repair_empty(final, labels, emb, min_count=self.min_count, seed=self.seed)
         return final.cpu().eval(), labels
 
