@@ -51,7 +51,7 @@ class UICConfig:
     batch_size : int, default=16
     lr : float, default=3e-3
     device : {"auto", "cpu", "cuda"}, default="auto"
-    members : int, default=2
+    members : int, default=1
     hidden : int, default=32
     n_spatial : int, default=2
     pca_components : int, default=16
@@ -85,7 +85,7 @@ class UICConfig:
     batch_size: int = 16
     lr: float = 3e-3
     device: str = "auto"
-    members: int = 2
+    members: int = 1
     hidden: int = 32
     n_spatial: int = 2
     pca_components: int = 16

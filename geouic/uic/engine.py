@@ -5,7 +5,9 @@ pool of scene regions; it fits ONE full-covariance Gaussian mixture to the pool'
 3x3-median-smoothed channels and regularises its posteriors over space with a Potts random
 field (:func:`geouic.uic.labels.initial_labels`); then ``members`` short networks learn those
 labels (a distillation: the network is what predicts other scenes, tiles seamlessly and gives
-confidence and entropy), and the *medoid* non-degenerate member is kept. Only that network is
+confidence and entropy), and the *medoid* non-degenerate member is kept (when every member is
+degenerate, one spare is trained with the next seed, so the default single member is not left
+without a fallback). Only that network is
 stored and used, so prediction costs one network, followed by the same Potts field on the
 network's log-probabilities (:func:`geouic.uic.labels.potts_field`, a finite number of mean-field
 iterations: the halo is the network's radius plus those iterations, so tiling stays exact).
@@ -55,6 +57,8 @@ logger = logging.getLogger(__name__)
 
 #: Side of the tiles of one forward pass in prediction (bounds activation memory, fits caches).
 PREDICT_TILE = 256
+#: Members trained, one at a time, only when every member's map is degenerate.
+SPARE_MEMBERS = 1
 _D = UICConfig()
 
 
@@ -98,10 +102,13 @@ class UICEngine(Engine):
         Adam learning rate.
     device : {"auto", "cpu", "cuda"}, default="auto"
         ``auto`` uses CUDA when torch sees a GPU, else the CPU.
-    members : int, default=2
+    members : int, default=1
         Networks trained from different seeds on the same starting labels; the medoid
         (highest mean NMI with the others' maps) among the non-degenerate ones (see
-        :func:`degenerate`) is kept. Needs no labels.
+        :func:`degenerate`) is kept. When every member is degenerate, one spare member is
+        trained with the next seed. Needs no labels. (With two members the medoid is a tie
+        that keeps the first unless it is degenerate, so the old default of 2 gave the same
+        maps as 1 with the spare, at twice the training CPU: benchmarks/RESULTS.md, fifth round.)
     hidden : int, default=32
         Width of the hidden layers.
     n_spatial : int, default=2
@@ -274,8 +281,18 @@ class UICEngine(Engine):
                                  beta=float(cfg.smoothing), chunk_pixels=chunk).astype(label_dtype(k))
         logger.info("starting labels: class shares %s", " ".join(
             f"{v:.3f}" for v in np.bincount(initial, minlength=k) / len(initial)))
-        member_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(cfg.members)]
-        results = self._train_members(pool, initial, member_seeds, device, progress)
+        n = int(cfg.members)
+        # children of one SeedSequence: member i's seed does not depend on how many are spawned
+        member_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n + SPARE_MEMBERS)]
+        report = _EpochReport(progress, n, int(cfg.epochs))
+        results = self._train_members(pool, initial, member_seeds[:n], device, report)
+        for spare in range(n, n + SPARE_MEMBERS):
+            if not all(degenerate(r.labels, k) for r in results):
+                break
+            logger.warning("every member's map is degenerate (one class above 90 %% or one below 0.1 %% of the pool); "
+                           "training a spare member with the next seed")
+            report.add_member()
+            results += self._train_members(pool, initial, [member_seeds[spare]], device, report, first=spare)
         best, nmi = _medoid([r.labels for r in results], k)
         self.member_nmi_ = nmi.tolist()
         self.chosen_member_ = best
@@ -295,8 +312,8 @@ class UICEngine(Engine):
                     float(nmi[best].sum() / max(1, len(nmi) - 1)), self.fit_seconds_)
         return self
 
-    def _train_members(self, pool: PatchPool, initial: np.ndarray, seeds: list[int],
-                       device: torch.device, progress: Callable[..., None] | None = None) -> list[MemberResult]:
+    def _train_members(self, pool: PatchPool, initial: np.ndarray, seeds: list[int], device: torch.device,
+                       report: _EpochReport, *, first: int = 0) -> list[MemberResult]:
         """Train one member per seed: on the CPU each runs on one torch thread, ``threads`` at once.
 
         One thread per member and members side by side use the cores better than several
@@ -307,10 +324,9 @@ class UICEngine(Engine):
         """
         cfg = self.config
         stop = threading.Event()
-        report = _EpochReport(progress, len(seeds), int(cfg.epochs))
 
         def one(i: int) -> MemberResult:
-            name = f"member {i + 1}/{len(seeds)}"
+            name = f"member {first + i + 1}/{report.members}"
             logger.info("training %s (seed %d) on %s", name, seeds[i], device)
             res = train_member(pool, initial, cfg, seed=seeds[i], arch=self.arch, device=device, stop=stop,
                                name=name, on_epoch=lambda entry: report.epoch(name, entry))
@@ -575,9 +591,15 @@ class _EpochReport:
     """Turns members' epochs (from several threads) into ``progress(advance, total, note)`` calls."""
 
     def __init__(self, progress: Callable[..., None] | None, members: int, epochs: int) -> None:
-        self.progress, self.epochs = progress, epochs
+        self.progress, self.epochs, self.members = progress, epochs, members
         self.total = members * epochs
         self.lock = threading.Lock()
+
+    def add_member(self) -> None:
+        """A spare member will be trained: the bar's total grows by its epochs."""
+        with self.lock:
+            self.members += 1
+            self.total += self.epochs
 
     def epoch(self, name: str, entry: dict[str, Any]) -> None:
         """One epoch of member ``name`` finished."""

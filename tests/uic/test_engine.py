@@ -303,3 +303,38 @@ def test_potts_field_is_exact_in_any_window():
     ref = potts_smooth(logp.numpy(), valid.numpy(), beta=4.0, iterations=5)
     np.testing.assert_allclose(whole.numpy(), ref, atol=1e-5)
     assert torch.equal(potts_field(logp, valid, beta=0.0), torch.softmax(logp, 0) * valid)
+
+
+def test_one_member_gives_the_map_of_two(blobs):
+    """With two members the medoid is a tie that keeps the first (unless it is degenerate), and
+    member i's seed does not depend on how many are trained: one member gives the same map."""
+    maps = []
+    for members in (1, 2):
+        with open_raster(blobs[0]) as src:
+            engine = cast(UICEngine, make_engine("uic", n_classes=4, seed=0, **{**FAST, "members": members}).fit([src]))
+        assert engine.chosen_member_ == 0
+        maps.append(_predict(engine, blobs[0]))
+    assert np.array_equal(maps[0], maps[1])
+
+
+def test_a_spare_member_replaces_a_degenerate_one(blobs, monkeypatch):
+    """When every member's map is degenerate, one spare is trained with the next seed, counted
+    in the progress total, and kept when it is not degenerate."""
+    import geouic.uic.engine as uic_engine
+
+    real = uic_engine.degenerate
+    first: list[np.ndarray] = []
+
+    def first_collapses(labels, k, **kw):
+        if not first:
+            first.append(labels)
+        return labels is first[0] or real(labels, k, **kw)  # the first member's map counts as collapsed
+
+    monkeypatch.setattr(uic_engine, "degenerate", first_collapses)
+    calls = []
+    with open_raster(blobs[0]) as src:
+        engine = cast(UICEngine, make_engine("uic", n_classes=4, seed=0, **{**FAST, "epochs": 2}).fit(
+            [src], progress=lambda advance, total, note: calls.append((advance, total, note))))
+    assert engine.chosen_member_ == 1 and np.asarray(engine.member_nmi_).shape == (2, 2)
+    assert calls[-1][1] == 4 and sum(a for a, _, _ in calls) == 4
+    assert any(n and n.startswith("member 2/2, epoch 1/2") for _, _, n in calls)
