@@ -26,6 +26,7 @@ from scipy import ndimage, sparse
 from scipy.sparse.csgraph import connected_components
 
 from geouic.errors import ParameterError
+from geouic.postprocess._kernels import kernels
 
 __all__ = ["PatchTable", "Patches", "label_patches", "check_connectivity", "group_sum", "sorted_counts"]
 
@@ -233,19 +234,9 @@ class PatchTable:
         lcls: np.ndarray = label_class
         n = len(lcls) - 1
         off = self._n
-        flat = labels.ravel()
-        pixels = np.bincount(flat, minlength=n + 1)
-        size: np.ndarray = pixels.astype(np.float64)
+        pixels, size, small, first = self._part_stats(labels, classes, lcls, row_off)
         if self.row_area is not None:
-            weights = np.repeat(self.row_area[row_off: row_off + labels.shape[0]], labels.shape[1])
-            size = np.bincount(flat, weights=weights, minlength=n + 1)
             self._area.append(size[1:])
-        small = size < self.small_below
-        small[0] = False
-        # The first pixel orders small patches only: a part at or above the unit never is small.
-        nz = np.flatnonzero(small[flat])
-        first = np.full(n + 1, _NO_PIXEL, np.int64)
-        np.minimum.at(first, flat[nz], nz + row_off * self.width)
         self._cls.append(lcls[1:])
         self._pixels.append(pixels[1:].astype(np.int32))
         self._first.append(first[1:])
@@ -257,8 +248,40 @@ class PatchTable:
         self._n += n
         return labels
 
+    def _part_stats(self, labels: np.ndarray, classes: np.ndarray, lcls: np.ndarray, row_off: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Pixels, size, small flag and first small pixel of each local label (0: nodata)."""
+        n = len(lcls) - 1
+        k = kernels()
+        if k is not None and labels.size:
+            row_area = self.row_area if self.row_area is not None else np.zeros(0)
+            pixels, _, size, small, first = k.strip_parts(labels.ravel(), np.ascontiguousarray(classes).ravel(), n,
+                                                          labels.shape[1], row_off, row_area, self.small_below)
+            return pixels, size, small, first
+        flat = labels.ravel()
+        pixels = np.bincount(flat, minlength=n + 1)
+        size: np.ndarray = pixels.astype(np.float64)
+        if self.row_area is not None:
+            weights = np.repeat(self.row_area[row_off: row_off + labels.shape[0]], labels.shape[1])
+            size = np.bincount(flat, weights=weights, minlength=n + 1)
+        small = size < self.small_below
+        small[0] = False
+        # The first pixel orders small patches only: a part at or above the unit never is small.
+        nz = np.flatnonzero(small[flat])
+        first = np.full(n + 1, _NO_PIXEL, np.int64)
+        np.minimum.at(first, flat[nz], nz + row_off * self.width)
+        return pixels, size, small, first
+
     def _add_edges(self, labels: np.ndarray, small: np.ndarray, off: int) -> None:
         if not small.any():
+            return
+        k = kernels()
+        if k is not None:
+            # One entry per touching pair already (summed over directions), as sorted_counts gives.
+            lo, hi, w = k.strip_edges(labels, small, self.connectivity == 8)
+            if len(lo):
+                kd = self.key_dtype
+                self._edges.append(((lo + off).astype(kd), (hi + off).astype(kd), w.astype(np.int32)))
             return
         us, vs = [], []
         for u, v in _touching(labels, self.connectivity):

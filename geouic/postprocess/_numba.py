@@ -1,0 +1,258 @@
+"""The sieve's compiled kernels (numba); imported only through :func:`geouic.postprocess._kernels.kernels`.
+
+See :mod:`geouic.postprocess._kernels` for why each loop is compiled and how the numpy forms
+stand in when numba is absent.
+"""
+
+# ruff: noqa: D103
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["strip_parts", "strip_edges", "dissolve"]
+
+_NO_PIXEL = np.iinfo(np.int64).max
+
+@numba.njit(cache=True, nogil=True)
+def strip_parts(flat, classes, n, cols, row_off, row_area, threshold):
+    """Pixels, class, size, small flag and first small pixel of each label 0..n of a strip."""
+    pixels = np.zeros(n + 1, np.int64)
+    cls = np.zeros(n + 1, np.uint16)
+    size = np.zeros(n + 1, np.float64)
+    weighted = row_area.size > 0
+    for i in range(flat.size):
+        lab = flat[i]
+        pixels[lab] += 1
+        cls[lab] = classes[i]
+        if weighted:
+            size[lab] += row_area[row_off + i // cols]
+    if not weighted:
+        for k in range(n + 1):
+            size[k] = pixels[k]
+    small = size < threshold
+    small[0] = False
+    first = np.full(n + 1, _NO_PIXEL, np.int64)
+    base = row_off * cols
+    for i in range(flat.size):
+        lab = flat[i]
+        if small[lab] and first[lab] == _NO_PIXEL:
+            first[lab] = base + i
+    return pixels, cls, size, small, first
+
+@numba.njit(cache=True, nogil=True)
+def _row_pairs(ra, rb, shift, small, cnt, pos, nb, fill):
+    """Pairs ``(ra[c], rb[c + shift])`` of one row: counted per part (``fill=False``) or filed.
+
+    A pair is filed under its small part (the lower label when both are small). One loop per
+    row and direction: the per-pixel work stays inline (a call per pixel would cost more).
+    """
+    lo_c, hi_c = max(0, -shift), min(ra.size, rb.size - shift)
+    for c in range(lo_c, hi_c):
+        a, b = ra[c], rb[c + shift]
+        if a == b or a == 0 or b == 0:
+            continue
+        sa, sb = small[a], small[b]
+        if not (sa or sb):
+            continue
+        o, other = (a, b) if (sa and (not sb or a < b)) else (b, a)
+        if fill:
+            nb[pos[o]] = other
+            pos[o] += 1
+        else:
+            cnt[o] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _pairs(labels, small, conn8, cnt, pos, nb, fill):
+    rows = labels.shape[0]
+    for r in range(rows):
+        _row_pairs(labels[r, :-1], labels[r, 1:], 0, small, cnt, pos, nb, fill)
+        if r + 1 < rows:
+            _row_pairs(labels[r], labels[r + 1], 0, small, cnt, pos, nb, fill)
+            if conn8:
+                _row_pairs(labels[r], labels[r + 1], 1, small, cnt, pos, nb, fill)
+                _row_pairs(labels[r], labels[r + 1], -1, small, cnt, pos, nb, fill)
+
+
+@numba.njit(cache=True, nogil=True)
+def strip_edges(labels, small, conn8):
+    """Touching label pairs with a small part and their border length, one entry per pair.
+
+    Returns ``(lo, hi, count)`` with ``lo < hi``, grouped by the part the pair is filed under.
+    """
+    n = small.size
+    cnt = np.zeros(n, np.int64)
+    dummy = np.zeros(0, np.int64)
+    _pairs(labels, small, conn8, cnt, dummy, np.empty(0, labels.dtype), False)
+    start = np.zeros(n + 1, np.int64)
+    for k in range(n):
+        start[k + 1] = start[k] + cnt[k]
+    pos = start[:-1].copy()
+    nb = np.empty(start[n], labels.dtype)
+    _pairs(labels, small, conn8, cnt, pos, nb, True)
+    lo = np.empty(start[n], np.int64)
+    hi = np.empty(start[n], np.int64)
+    w = np.empty(start[n], np.int64)
+    m = 0
+    for o in range(n):
+        s, e = start[o], start[o + 1]
+        if e == s:
+            continue
+        if e - s > 16:
+            nb[s:e].sort()
+        else:  # insertion sort: most parts have a handful of borders
+            for j in range(s + 1, e):
+                x = nb[j]
+                i = j - 1
+                while i >= s and nb[i] > x:
+                    nb[i + 1] = nb[i]
+                    i -= 1
+                nb[i + 1] = x
+        seg = nb[s:e]
+        run = 1
+        for j in range(1, e - s + 1):
+            if j < e - s and seg[j] == seg[j - 1]:
+                run += 1
+                continue
+            other = seg[j - 1]
+            lo[m], hi[m], w[m] = min(o, other), max(o, other), run
+            m += 1
+            run = 1
+    return lo[:m], hi[:m], w[:m]
+
+@numba.njit(cache=True, nogil=True)
+def dissolve(cls, size, first, eu, ev, ew, threshold):
+    """Smallest first, one patch at a time (see :func:`geouic.postprocess.sieve.dissolve_small`).
+
+    Returns the new class of every patch and how many patches are still small afterwards
+    among those with a border.
+    """
+    n = cls.size
+    c = cls.astype(np.int64)
+    s = size.astype(np.float64)
+    f = first.astype(np.int64)
+    parent = np.arange(n)
+    # Half-edges in one linked list per patch; a merge splices the lists.
+    n_half = 2 * eu.size
+    dst = np.empty(n_half, np.int64)
+    wt = np.empty(n_half, np.int64)
+    nxt = np.full(n_half, -1, np.int64)
+    head = np.full(n, -1, np.int64)
+    tail = np.full(n, -1, np.int64)
+    has_edge = np.zeros(n, np.bool_)
+    for h in range(n_half):
+        j = h // 2
+        a, b = (eu[j], ev[j]) if h % 2 == 0 else (ev[j], eu[j])
+        dst[h], wt[h] = b, ew[j]
+        has_edge[a] = True
+        if head[a] < 0:
+            head[a] = h
+        else:
+            nxt[tail[a]] = h
+        tail[a] = h
+    n_code = 0
+    for k in range(n):
+        n_code = max(n_code, c[k] + 1)
+    border = np.zeros(n_code, np.int64)
+    seen = np.zeros(n_code, np.bool_)
+    codes = np.empty(n_code, np.int64)
+    roots = np.empty(n, np.int64)
+    stack = np.empty(n + 1, np.int64)
+
+    def _find(x):
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    # A small patch is dissolved once it comes before all its small neighbours in (size, first
+    # pixel) order; one that has a smaller small neighbour waits on a stack until that one is done.
+    for k0 in range(n):
+        if not (s[k0] < threshold and has_edge[k0]) or parent[k0] != k0:
+            continue
+        stack[0] = k0
+        top = 1
+        while top > 0:
+            p = _find(stack[top - 1])
+            if not s[p] < threshold:
+                top -= 1
+                continue
+            # Drop internal half-edges; look for a small neighbour that comes first.
+            q = -1
+            h, last = head[p], -1
+            while h >= 0:
+                t = _find(dst[h])
+                if t == p:
+                    if last < 0:
+                        head[p] = nxt[h]
+                    else:
+                        nxt[last] = nxt[h]
+                else:
+                    dst[h] = t
+                    last = h
+                    if s[t] < threshold and (s[t] < s[p] or (s[t] == s[p] and f[t] < f[p])):
+                        if q < 0 or s[t] < s[q] or (s[t] == s[q] and f[t] < f[q]):
+                            q = t
+                h = nxt[h]
+            tail[p] = last
+            if q >= 0:
+                stack[top] = q
+                top += 1
+                continue
+            top -= 1
+            if head[p] < 0:
+                continue  # touches no other patch
+            # Border per neighbouring class: the longest, then the lowest code.
+            n_codes = 0
+            h = head[p]
+            while h >= 0:
+                k = c[dst[h]]
+                if not seen[k]:
+                    seen[k] = True
+                    codes[n_codes] = k
+                    n_codes += 1
+                border[k] += wt[h]
+                h = nxt[h]
+            best = -1
+            for i in range(n_codes):
+                k = codes[i]
+                if best < 0 or border[k] > border[best] or (border[k] == border[best] and k < best):
+                    best = k
+            for i in range(n_codes):
+                border[codes[i]] = 0
+                seen[codes[i]] = False
+            # Join every neighbour of that class; the lists are spliced.
+            n_roots = 0
+            h = head[p]
+            while h >= 0:
+                t = _find(dst[h])
+                if t != p and c[t] == best:
+                    parent[t] = p
+                    roots[n_roots] = t
+                    n_roots += 1
+                h = nxt[h]
+            c[p] = best
+            for i in range(n_roots):
+                t = roots[i]
+                s[p] += s[t]
+                f[p] = min(f[p], f[t])
+                if head[t] >= 0:
+                    if head[p] < 0:
+                        head[p] = head[t]
+                    else:
+                        nxt[tail[p]] = head[t]
+                    tail[p] = tail[t]
+            if s[p] < threshold:
+                stack[top] = p  # the union may still be small: look at it again
+                top += 1
+    out = np.empty(n, np.int64)
+    still = 0
+    for k in range(n):
+        r = _find(k)
+        out[k] = c[r]
+        if r == k and s[k] < threshold and has_edge[k]:
+            still += 1
+    return out, still
