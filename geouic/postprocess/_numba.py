@@ -10,9 +10,16 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["strip_parts", "strip_edges", "dissolve"]
+__all__ = ["mark_codes", "strip_parts", "strip_edges", "dissolve"]
 
 _NO_PIXEL = np.iinfo(np.int64).max
+
+@numba.njit(cache=True, nogil=True)
+def mark_codes(flat, seen):
+    """``seen[code] = True`` for every code in ``flat``."""
+    for i in range(flat.size):
+        seen[flat[i]] = True
+
 
 @numba.njit(cache=True, nogil=True)
 def strip_parts(flat, classes, n, cols, row_off, row_area, threshold):

@@ -42,6 +42,7 @@ from geouic.classmap import open_class_map
 from geouic.errors import ParameterError
 from geouic.postprocess import _io
 from geouic.postprocess._kernels import kernels
+from geouic.postprocess._pending import PendingStrips
 from geouic.postprocess.clusters import ClusterSieve
 from geouic.postprocess.patches import check_connectivity, group_sum
 from geouic.windows import DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress, WindowPair
@@ -287,41 +288,53 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
         threshold *= 1 - 1e-9  # a patch of exactly the unit is kept despite float sums
         windows = _io.strips(source, mem_limit_mb=mem_limit_mb)
         tracker = RunProgress(progress, total=2 * len(windows))  # both passes, known before the first
-        # The per-strip look-up tables wait on disk between the passes, beside the output.
-        with tempfile.TemporaryFile(dir=Path(output).resolve().parent, prefix=".geouic-sieve-") as lut_file:
+        # Pass 1 only finds the codes present: the legend (colour table) is written before any pixel.
+        legend = _io.class_legend(source, _codes_present(source, windows, tracker))
+        params = {"mmu": f"{value:g}{unit}", "mmu_threshold": threshold, "connectivity": connectivity,
+                  "rule": "longest border, smallest first"}
+        changed = 0
+        # Strips waiting for their table are spilled beside the output beyond the two newest.
+        with tempfile.TemporaryFile(dir=Path(output).resolve().parent, prefix=".geouic-sieve-") as spill, \
+                ThematicWriter(output, crs=source.crs, transform=source.transform, width=source.width,
+                               height=source.height, legend=legend, n_classes=max(legend.names),
+                               overwrite=overwrite, profile=profile) as writer:
             table = ClusterSieve(source.width, connectivity, threshold=threshold, row_area=row_area,
-                                 height=source.height, lut_file=lut_file)
-            # Pass 1 adds the strips in order (the table carries the last row across each seam)
-            # and dissolves each cluster of small patches once the strips have closed it.
-            for pair, classes in windows.map(lambda pair: _io.read_strip(source, pair.core), progress=tracker):
-                table.add(int(pair.core.row_off), classes)
-            table.close()
-            logger.debug("sieve: at most %d patches, parts and borders carried between strips", table.peak_carried)
-            legend = _io.class_legend(source, np.flatnonzero(table.present))
-            params = {"mmu": f"{value:g}{unit}", "mmu_threshold": threshold, "connectivity": connectivity,
-                      "rule": "longest border, smallest first"}
-            changed = 0
-            with ThematicWriter(output, crs=source.crs, transform=source.transform, width=source.width,
-                                height=source.height, legend=legend, n_classes=max(legend.names),
-                                overwrite=overwrite, profile=profile) as writer:
+                                 height=source.height)
+            pending = PendingStrips(spill)
 
-                def relabel(pair: WindowPair) -> tuple[np.ndarray, np.ndarray]:
-                    classes = _io.read_strip(source, pair.core)
-                    return classes, _relabel(classes, connectivity)
-
-                for i, (pair, (classes, labels)) in enumerate(windows.map(relabel, progress=tracker)):
-                    result = table.strip_lut(i)[labels]
+            def write_decided() -> None:
+                nonlocal changed
+                for index, lut in table.take_decided():
+                    window, classes, labels = pending.take(index)
+                    result = lut[labels]
                     changed += int(np.count_nonzero(result != classes))
-                    writer.write(pair.core, result)
-                writer.close(tags=_io.step_tags(source, "sieve", params))
+                    writer.write(window, result)
+
+            # Pass 2 labels each strip once (the table carries the last row across each seam),
+            # dissolves each cluster of small patches once the strips have closed it, and writes
+            # every strip as soon as all its patches are decided.
+            for i, (pair, classes) in enumerate(windows.map(lambda pair: _io.read_strip(source, pair.core),
+                                                            progress=tracker)):
+                pending.put(i, pair.core, classes, table.add(int(pair.core.row_off), classes))
+                write_decided()
+            table.close()
+            write_decided()
+            logger.debug("sieve: at most %d patches, parts and borders carried between strips; %d strips "
+                         "spilled while waiting", table.peak_carried, pending.spilled)
+            writer.close(tags=_io.step_tags(source, "sieve", params))
     result = SieveResult(Path(output), value, unit, connectivity, table.patches, table.removed, changed,
                          table.kept_small, time.perf_counter() - t0)
     logger.info("%s", result.summary())
     return result
 
 
-def _relabel(classes: np.ndarray, connectivity: int) -> np.ndarray:
-    """Pass 2 labels a strip exactly as pass 1 did (same function, same input)."""
-    from geouic.postprocess.patches import label_patches
-
-    return label_patches(classes, connectivity, classes_of=False)[0]
+def _codes_present(source: Any, windows: Any, tracker: RunProgress) -> np.ndarray:
+    """Class codes (> 0) in the map: one read of every strip (compiled when numba is there)."""
+    k = kernels()
+    if k is None:
+        return np.asarray(_io.codes_present(source, windows, progress=tracker), np.int64)
+    seen = np.zeros(2**16, bool)
+    for _, classes in windows.map(lambda pair: _io.read_strip(source, pair.core), progress=tracker):
+        k.mark_codes(classes.ravel(), seen)
+    seen[0] = False
+    return np.flatnonzero(seen)
