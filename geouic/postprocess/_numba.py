@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["mark_codes", "strip_parts", "strip_edges", "dissolve"]
+__all__ = ["mark_codes", "strip_parts", "strip_edges", "dissolve", "apply_lut"]
 
 _NO_PIXEL = np.iinfo(np.int64).max
 
@@ -19,6 +19,19 @@ def mark_codes(flat, seen):
     """``seen[code] = True`` for every code in ``flat``."""
     for i in range(flat.size):
         seen[flat[i]] = True
+
+
+@numba.njit(cache=True, nogil=True)
+def apply_lut(labels, lut, classes):
+    """``lut[labels]`` in the dtype of ``classes`` (its codes fit), and how many pixels changed."""
+    out = np.empty_like(classes)
+    fo, fl, fc = out.ravel(), labels.ravel(), classes.ravel()
+    changed = 0
+    for i in range(fl.size):
+        v = lut[fl[i]]
+        fo[i] = v
+        changed += v != fc[i]
+    return out, changed
 
 
 @numba.njit(cache=True, nogil=True)
@@ -48,13 +61,15 @@ def strip_parts(flat, classes, n, cols, row_off, row_area, threshold):
     return pixels, cls, size, small, first
 
 @numba.njit(cache=True, nogil=True)
-def _row_pairs(ra, rb, shift, small, cnt, pos, nb, fill):
-    """Pairs ``(ra[c], rb[c + shift])`` of one row: counted per part (``fill=False``) or filed.
+def _row_pairs(ra, rb, shift, small, po, pn, m):
+    """Append pairs ``(ra[c], rb[c + shift])`` of one row at ``m``; return the new count, or -1 if full.
 
     A pair is filed under its small part (the lower label when both are small). One loop per
     row and direction: the per-pixel work stays inline (a call per pixel would cost more).
     """
     lo_c, hi_c = max(0, -shift), min(ra.size, rb.size - shift)
+    if m + (hi_c - lo_c) > po.size:
+        return -1
     for c in range(lo_c, hi_c):
         a, b = ra[c], rb[c + shift]
         if a == b or a == 0 or b == 0:
@@ -62,24 +77,19 @@ def _row_pairs(ra, rb, shift, small, cnt, pos, nb, fill):
         sa, sb = small[a], small[b]
         if not (sa or sb):
             continue
-        o, other = (a, b) if (sa and (not sb or a < b)) else (b, a)
-        if fill:
-            nb[pos[o]] = other
-            pos[o] += 1
+        if sa and (not sb or a < b):
+            po[m], pn[m] = a, b
         else:
-            cnt[o] += 1
+            po[m], pn[m] = b, a
+        m += 1
+    return m
 
 
 @numba.njit(cache=True, nogil=True)
-def _pairs(labels, small, conn8, cnt, pos, nb, fill):
-    rows = labels.shape[0]
-    for r in range(rows):
-        _row_pairs(labels[r, :-1], labels[r, 1:], 0, small, cnt, pos, nb, fill)
-        if r + 1 < rows:
-            _row_pairs(labels[r], labels[r + 1], 0, small, cnt, pos, nb, fill)
-            if conn8:
-                _row_pairs(labels[r], labels[r + 1], 1, small, cnt, pos, nb, fill)
-                _row_pairs(labels[r], labels[r + 1], -1, small, cnt, pos, nb, fill)
+def _grow(x, m):
+    y = np.empty(2 * x.size + 1, x.dtype)
+    y[:m] = x[:m]
+    return y
 
 
 @numba.njit(cache=True, nogil=True)
@@ -87,20 +97,40 @@ def strip_edges(labels, small, conn8):
     """Touching label pairs with a small part and their border length, one entry per pair.
 
     Returns ``(lo, hi, count)`` with ``lo < hi``, grouped by the part the pair is filed under.
+    One pass over the pixels collects the pairs; a counting sort groups them by that part.
     """
+    rows, cols = labels.shape
     n = small.size
-    cnt = np.zeros(n, np.int64)
-    dummy = np.zeros(0, np.int64)
-    _pairs(labels, small, conn8, cnt, dummy, np.empty(0, labels.dtype), False)
+    po = np.empty(max(16, labels.size // 8), labels.dtype)
+    pn = np.empty(po.size, labels.dtype)
+    m = 0
+    for r in range(rows):
+        for k in range(4 if conn8 else 2):
+            if r + 1 == rows and k > 0:
+                break
+            while True:
+                if k == 0:
+                    m2 = _row_pairs(labels[r, :-1], labels[r, 1:], 0, small, po, pn, m)
+                else:
+                    m2 = _row_pairs(labels[r], labels[r + 1], (0, 1, -1)[k - 1], small, po, pn, m)
+                if m2 >= 0:
+                    m = m2
+                    break
+                po, pn = _grow(po, m), _grow(pn, m)
     start = np.zeros(n + 1, np.int64)
+    for j in range(m):
+        start[po[j] + 1] += 1
     for k in range(n):
-        start[k + 1] = start[k] + cnt[k]
+        start[k + 1] += start[k]
     pos = start[:-1].copy()
-    nb = np.empty(start[n], labels.dtype)
-    _pairs(labels, small, conn8, cnt, pos, nb, True)
-    lo = np.empty(start[n], np.int64)
-    hi = np.empty(start[n], np.int64)
-    w = np.empty(start[n], np.int64)
+    nb = np.empty(m, labels.dtype)
+    for j in range(m):
+        o = po[j]
+        nb[pos[o]] = pn[j]
+        pos[o] += 1
+    lo = np.empty(m, np.int64)
+    hi = np.empty(m, np.int64)
+    w = np.empty(m, np.int64)
     m = 0
     for o in range(n):
         s, e = start[o], start[o + 1]

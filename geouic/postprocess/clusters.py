@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from geouic.postprocess.patches import PatchTable, group_sum, sorted_counts
+from geouic.postprocess.patches import PatchTable, group_sum
 
 __all__ = ["ClusterSieve"]
 
@@ -175,7 +175,11 @@ class ClusterSieve(PatchTable):
         new_cls = p_cls.copy()
         if ready.any():
             e_ready = ready[pu] | ready[pv]
-            nodes = sorted_counts(np.concatenate([np.flatnonzero(ready), pu[e_ready], pv[e_ready]]))[0]
+            # The ready patches and their neighbours, sorted (a mask: a sort cost 10 % of the sieve).
+            mark = ready.copy()
+            mark[pu[e_ready]] = True
+            mark[pv[e_ready]] = True
+            nodes = np.flatnonzero(mark)
             where = np.zeros(n_p, np.int64)
             where[nodes] = np.arange(len(nodes))
             su, sv = where[pu[e_ready]], where[pv[e_ready]]

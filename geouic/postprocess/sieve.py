@@ -301,13 +301,18 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
             table = ClusterSieve(source.width, connectivity, threshold=threshold, row_area=row_area,
                                  height=source.height)
             pending = PendingStrips(spill)
+            k = kernels()
 
             def write_decided() -> None:
                 nonlocal changed
                 for index, lut in table.take_decided():
                     window, classes, labels = pending.take(index)
-                    result = lut[labels]
-                    changed += int(np.count_nonzero(result != classes))
+                    if k is not None:
+                        result, n = k.apply_lut(labels, lut, classes)
+                        changed += int(n)
+                    else:
+                        result = lut[labels]
+                        changed += int(np.count_nonzero(result != classes))
                     writer.write(window, result)
 
             # Pass 2 labels each strip once (the table carries the last row across each seam),
