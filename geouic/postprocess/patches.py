@@ -228,13 +228,9 @@ class PatchTable:
 
     def add(self, row_off: int, classes: np.ndarray) -> np.ndarray:
         """Label the next strip (rows ``row_off...``); return its local labels (offset: ``offsets[-1]``)."""
-        labels, label_class = label_patches(classes, self.connectivity)
-        if label_class is None:  # pragma: no cover - classes_of=True always returns them
-            raise RuntimeError("label_patches returned no label classes")
-        lcls: np.ndarray = label_class
+        labels, lcls, pixels, size, small, first = self._label(classes, row_off)
         n = len(lcls) - 1
         off = self._n
-        pixels, size, small, first = self._part_stats(labels, classes, lcls, row_off)
         if self.row_area is not None:
             self._area.append(size[1:])
         self._cls.append(lcls[1:])
@@ -248,16 +244,22 @@ class PatchTable:
         self._n += n
         return labels
 
-    def _part_stats(self, labels: np.ndarray, classes: np.ndarray, lcls: np.ndarray, row_off: int
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Pixels, size, small flag and first small pixel of each local label (0: nodata)."""
-        n = len(lcls) - 1
+    def _label(self, classes: np.ndarray, row_off: int) -> tuple[np.ndarray, ...]:
+        """Labels of a strip, and class, pixels, size, small flag and first small pixel per label."""
         k = kernels()
-        if k is not None and labels.size:
+        if k is not None and classes.size:
+            # The kernel finds each label's class in the same pass (numpy's scatter cost as much
+            # as the labelling itself).
+            labels = label_patches(classes, self.connectivity, classes_of=False)[0]
             row_area = self.row_area if self.row_area is not None else np.zeros(0)
-            pixels, _, size, small, first = k.strip_parts(labels.ravel(), np.ascontiguousarray(classes).ravel(), n,
-                                                          labels.shape[1], row_off, row_area, self.small_below)
-            return pixels, size, small, first
+            stats = k.strip_parts(labels.ravel(), np.ascontiguousarray(classes).ravel(), int(labels.max(initial=0)),
+                                  labels.shape[1], row_off, row_area, self.small_below)
+            return (labels, stats[1], stats[0], *stats[2:])
+        labels, label_class = label_patches(classes, self.connectivity)
+        if label_class is None:  # pragma: no cover - classes_of=True always returns them
+            raise RuntimeError("label_patches returned no label classes")
+        lcls: np.ndarray = label_class
+        n = len(lcls) - 1
         flat = labels.ravel()
         pixels = np.bincount(flat, minlength=n + 1)
         size: np.ndarray = pixels.astype(np.float64)
@@ -270,7 +272,7 @@ class PatchTable:
         nz = np.flatnonzero(small[flat])
         first = np.full(n + 1, _NO_PIXEL, np.int64)
         np.minimum.at(first, flat[nz], nz + row_off * self.width)
-        return pixels, size, small, first
+        return labels, lcls, pixels, size, small, first
 
     def _add_edges(self, labels: np.ndarray, small: np.ndarray, off: int) -> None:
         if not small.any():

@@ -45,7 +45,7 @@ from geouic.postprocess._kernels import kernels
 from geouic.postprocess._pending import PendingStrips
 from geouic.postprocess.clusters import ClusterSieve
 from geouic.postprocess.patches import check_connectivity, group_sum
-from geouic.windows import DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress, WindowPair
+from geouic.windows import DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress
 
 __all__ = ["sieve", "parse_mmu", "dissolve_small", "SieveResult"]
 
