@@ -96,7 +96,8 @@ def _grow(x, m):
 def strip_edges(labels, small, conn8):
     """Touching label pairs with a small part and their border length, one entry per pair.
 
-    Returns ``(lo, hi, count)`` with ``lo < hi``, grouped by the part the pair is filed under.
+    Returns ``(lo, hi, count)`` with ``lo < hi``, grouped by the part the pair is filed under
+    (in the order of their first pixel pair).
     One pass over the pixels collects the pairs; a counting sort groups them by that part.
     """
     rows, cols = labels.shape
@@ -108,15 +109,15 @@ def strip_edges(labels, small, conn8):
         for k in range(4 if conn8 else 2):
             if r + 1 == rows and k > 0:
                 break
-            while True:
-                if k == 0:
-                    m2 = _row_pairs(labels[r, :-1], labels[r, 1:], 0, small, po, pn, m)
-                else:
-                    m2 = _row_pairs(labels[r], labels[r + 1], (0, 1, -1)[k - 1], small, po, pn, m)
-                if m2 >= 0:
-                    m = m2
-                    break
+            # k = 0: right neighbour; 1: below; 2, 3: below right, below left
+            ra = labels[r, :-1] if k == 0 else labels[r]
+            rb = labels[r, 1:] if k == 0 else labels[r + 1]
+            shift = 1 if k == 2 else (-1 if k == 3 else 0)
+            m2 = _row_pairs(ra, rb, shift, small, po, pn, m)
+            while m2 < 0:
                 po, pn = _grow(po, m), _grow(pn, m)
+                m2 = _row_pairs(ra, rb, shift, small, po, pn, m)
+            m = m2
     start = np.zeros(n + 1, np.int64)
     for j in range(m):
         start[po[j] + 1] += 1
@@ -131,31 +132,21 @@ def strip_edges(labels, small, conn8):
     lo = np.empty(m, np.int64)
     hi = np.empty(m, np.int64)
     w = np.empty(m, np.int64)
-    m = 0
+    slot = np.full(n, -1, np.int64)  # entry of each neighbour of the current part (no sort needed)
+    out = 0
     for o in range(n):
         s, e = start[o], start[o + 1]
-        if e == s:
-            continue
-        if e - s > 16:
-            nb[s:e].sort()
-        else:  # insertion sort: most parts have a handful of borders
-            for j in range(s + 1, e):
-                x = nb[j]
-                i = j - 1
-                while i >= s and nb[i] > x:
-                    nb[i + 1] = nb[i]
-                    i -= 1
-                nb[i + 1] = x
-        seg = nb[s:e]
-        run = 1
-        for j in range(1, e - s + 1):
-            if j < e - s and seg[j] == seg[j - 1]:
-                run += 1
-                continue
-            other = seg[j - 1]
-            lo[m], hi[m], w[m] = min(o, other), max(o, other), run
-            m += 1
-            run = 1
+        for j in range(s, e):
+            other = nb[j]
+            if slot[other] < 0:
+                slot[other] = out
+                lo[out], hi[out], w[out] = min(o, other), max(o, other), 1
+                out += 1
+            else:
+                w[slot[other]] += 1
+        for j in range(s, e):
+            slot[nb[j]] = -1
+    m = out
     return lo[:m], hi[:m], w[:m]
 
 @numba.njit(cache=True, nogil=True)

@@ -12,8 +12,9 @@ anchor cannot become small; one that is still small belongs to the cluster and h
 every strip. What it keeps between strips is bounded by the open patches (those touching the
 strip's last row), the clusters still waiting for one of them, and the anchors next to those:
 one representative per patch, not one entry per patch of the map. The new class of every patch
-part goes to a per-strip look-up table; a strip's table is written to a temporary file as soon as
-every part of it (and of the strips before) is decided, so pass 2 reads them back in order.
+part goes to a per-strip look-up table; a strip's table is handed over (:meth:`ClusterSieve.take_decided`,
+or written to ``lut_file``) as soon as every part of it (and of the strips before) is decided,
+so the sieve writes that strip at once.
 """
 
 from __future__ import annotations

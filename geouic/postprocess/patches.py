@@ -8,6 +8,11 @@ that is the fallback when cc3d is not installed), keeps one *key* per patch part
 and records which parts continue across each strip seam. After the last strip, the parts are
 joined into patches with :func:`scipy.sparse.csgraph.connected_components`.
 
+Per-label statistics and the borders of small parts come from compiled loops
+(:mod:`geouic.postprocess._kernels`, numba) when numba is installed, else from numpy (same values;
+the kernel files a strip's border pairs by part rather than sorting them, so ``edge_*`` come in
+another order).
+
 Memory: one strip of pixels plus about 20 bytes per patch part (class, pixels, first pixel)
 and the adjacency of small parts (``small_below``), never the whole raster. GDAL's
 ``GDALSieveFilter`` likewise keeps per-polygon arrays over the whole band.

@@ -12,15 +12,24 @@ touching only nodata is kept. Every other code, "unassigned" included, is an ord
 Why not ``rasterio.features.sieve``: GDAL's sieve merges into the largest neighbour and needs the
 whole band; neither the longest-border rule nor an exact windowed result is available from it.
 
-How memory stays bounded: two passes over full-width strips. Pass 1 labels each strip, joins
-parts across seams and keeps the adjacency of small parts only; after each strip, every cluster
-of small patches that the strip has closed is dissolved on that graph (not on pixels) and
-dropped (:class:`~geouic.postprocess.clusters.ClusterSieve`), so what is kept between strips is
-bounded by the patches still open, not by all patches of the map; the new class of every patch
-part waits in a temporary file, one look-up table per strip. Pass 2 relabels each strip
-identically and applies its table. The result is the same in one strip or many (same patches,
+How memory stays bounded: two passes over full-width strips. Pass 1 only reads the codes present
+(the output's colour table must be written before any pixel). Pass 2 labels each strip once, joins
+parts across seams and keeps the adjacency of small parts only; after each strip, every cluster of
+small patches that the strip has closed is dissolved on that graph (not on pixels) and dropped
+(:class:`~geouic.postprocess.clusters.ClusterSieve`), so what is kept between strips is bounded
+by the patches still open, not by all patches of the map. A strip is written as soon as all its
+patches are decided (usually once the next strip is in); until then its classes and labels wait,
+the two newest in memory and older ones in a temporary file
+(:class:`~geouic.postprocess._pending.PendingStrips`), so a chain of small patches that holds many
+strips open costs disk, not memory. The result is the same in one strip or many (same patches,
 same borders, same tiling-independent order), and the same as dissolving the whole map's graph
 at once, which the tests check.
+
+Speed: the per-pixel and per-patch loops (label statistics, borders, the dissolution) are
+compiled with numba (:mod:`geouic.postprocess._kernels`); without numba the numpy forms give the
+same result, more slowly. The dissolution then goes one patch at a time: a small patch is
+dissolved as soon as it comes before all its small neighbours (any such order gives the result of
+the global smallest-first order, see :func:`dissolve_small`).
 """
 
 from __future__ import annotations
@@ -85,7 +94,8 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
     threshold : float
         Patches with ``size < threshold`` are dissolved.
     batch_edges : int, default=1_000_000
-        About how many edges are dissolved at once (whole clusters of small patches per batch).
+        About how many edges the numpy form dissolves at once (whole clusters of small patches
+        per batch); the compiled kernel needs memory linear in the edges and takes them all.
 
     Returns
     -------
@@ -96,13 +106,19 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
 
     Notes
     -----
-    Rounds in parallel: each round dissolves every small patch that comes before all its small
-    neighbours in (size, first pixel) order. Such patches never touch each other, and a merge
-    only grows its neighbours and leaves their classes, so the result is the one of the
-    sequential smallest-first order.
+    A small patch may be dissolved as soon as it comes before all its small neighbours in
+    (size, first pixel) order: such patches never touch each other, and a merge only grows its
+    neighbours and leaves their classes, so any order that respects this gives the result of the
+    sequential smallest-first order. The compiled kernel (numba) takes the patches one at a time,
+    putting a patch aside while a smaller small neighbour is dissolved first; the numpy form
+    dissolves all such patches of a round at once (rounds in parallel), in batches of whole
+    clusters. The tests check both against the brute-force sequential order, and each other.
+    Sizes that are areas (geographic maps) are float sums, added in merge order by the kernel and
+    in index order by the rounds: two patches whose areas agree to the last bit could then be
+    ordered differently; pixel counts are exact.
     """
     k = kernels()
-    if k is not None:  # compiled: one patch at a time, smallest first (the same result, see Notes)
+    if k is not None:  # compiled: one patch at a time (the same result, see Notes)
         new, still = k.dissolve(cls, size, first, eu, ev, ew, threshold)
         small = size < threshold
         touched = np.zeros(len(cls), bool)
