@@ -221,6 +221,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "_work" / "post")
     ap.add_argument("--markdown", type=Path, default=None)
     ap.add_argument("--reuse-map", action="store_true")
+    ap.add_argument("--sieve-only", action="store_true", help="skip the two polygonize steps")
     ap.add_argument("--reference", type=Path, default=None,
                     help="a sieved map to compare pixels with (e.g. from an earlier commit)")
     ap.add_argument("--quickstart", type=Path, default=None, metavar="OUT",
@@ -260,10 +261,13 @@ def main() -> None:
               env={**os.environ, "GEOUIC_NO_NUMBA": "1"}),
         timed("gdal_sieve.py", ["gdal_sieve.py", "-q", "-st", str(args.mmu), "-4", str(src),
                                 str(work / "gd_sieved.tif")]),
-        timed("geouic polygonize", [geouic, "polygonize", str(work / "g_sieved.tif"), "-o", str(work / "g.gpkg")]),
-        timed("gdal_polygonize.py", ["gdal_polygonize.py", "-q", str(work / "gd_sieved.tif"), "-f", "GPKG",
-                                     str(work / "gd.gpkg"), "patches", "code"]),
     ]
+    if not args.sieve_only:
+        rows += [
+            timed("geouic polygonize", [geouic, "polygonize", str(work / "g_sieved.tif"), "-o", str(work / "g.gpkg")]),
+            timed("gdal_polygonize.py", ["gdal_polygonize.py", "-q", str(work / "gd_sieved.tif"), "-f", "GPKG",
+                                         str(work / "gd.gpkg"), "patches", "code"]),
+        ]
     load_after = os.getloadavg()
     import pyogrio
 
@@ -274,9 +278,10 @@ def main() -> None:
         "geouic": check_sieved(work / "g_sieved.tif", args.mmu, 4000),
         "gdal": check_sieved(work / "gd_sieved.tif", args.mmu, 4000),
         "agreement": round(agreement(work / "g_sieved.tif", work / "gd_sieved.tif"), 4),
-        "features_geouic": pyogrio.read_info(work / "g.gpkg")["features"],
-        "features_gdal": pyogrio.read_info(work / "gd.gpkg")["features"],
     }
+    if not args.sieve_only:
+        checks.update(features_geouic=pyogrio.read_info(work / "g.gpkg")["features"],
+                      features_gdal=pyogrio.read_info(work / "gd.gpkg")["features"])
     print(json.dumps(checks), flush=True)
     if args.markdown:
         _markdown(args, rows, checks, load_before, load_after)

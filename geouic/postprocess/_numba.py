@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["mark_codes", "strip_parts", "strip_edges", "dissolve", "apply_lut"]
+__all__ = ["mark_codes", "strip_parts", "strip_edges", "dissolve", "apply_lut", "components"]
 
 _NO_PIXEL = np.iinfo(np.int64).max
 
@@ -284,3 +284,36 @@ def dissolve(cls, size, first, eu, ev, ew, threshold):
         if r == k and s[k] < threshold and has_edge[k]:
             still += 1
     return out, still
+
+
+@numba.njit(cache=True, nogil=True)
+def components(n, a, b):
+    """Connected components of nodes ``0..n-1`` joined by ``a[j]``-``b[j]``: ``(count, labels)``.
+
+    Numbered like :func:`scipy.sparse.csgraph.connected_components` (components in the order of
+    their lowest node), by union-find with the lower node as the root.
+    """
+    parent = np.arange(n)
+
+    def _find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for j in range(a.size):
+        x, y = _find(a[j]), _find(b[j])
+        if x < y:
+            parent[y] = x
+        elif y < x:
+            parent[x] = y
+    labels = np.empty(n, np.int32)
+    count = 0
+    for v in range(n):
+        r = _find(v)
+        if r == v:
+            labels[v] = count
+            count += 1
+        else:
+            labels[v] = labels[r]
+    return count, labels

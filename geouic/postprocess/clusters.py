@@ -22,9 +22,8 @@ from __future__ import annotations
 from typing import IO
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
+from geouic.postprocess._kernels import kernels
 from geouic.postprocess.patches import PatchTable, group_sum
 
 __all__ = ["ClusterSieve"]
@@ -43,6 +42,14 @@ def _node_index(keys: np.ndarray, carried: np.ndarray, start: int) -> np.ndarray
 
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
+    """Connected components of ``n`` nodes joined by ``a``-``b``, numbered as scipy numbers them."""
+    k = kernels()
+    if k is not None:
+        count, labels = k.components(n, a, b)
+        return int(count), labels
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
     graph = sparse.coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
     return connected_components(graph, directed=False)
 

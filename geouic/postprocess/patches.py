@@ -27,15 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import ndimage, sparse
-from scipy.sparse.csgraph import connected_components
 
 from geouic.errors import ParameterError
 from geouic.postprocess._kernels import kernels
 
 __all__ = ["PatchTable", "Patches", "label_patches", "check_connectivity", "group_sum", "sorted_counts"]
 
-_STRUCTURES = {4: ndimage.generate_binary_structure(2, 1), 8: np.ones((3, 3), bool)}
 _NO_PIXEL = np.iinfo(np.int64).max
 
 
@@ -89,7 +86,9 @@ def label_patches(classes: np.ndarray, connectivity: int = 4, *, classes_of: boo
 
 def _label_per_class(classes: np.ndarray, connectivity: int) -> tuple[np.ndarray, np.ndarray]:
     """Fallback without cc3d: one scipy pass per class, inside the class's bounding box."""
-    structure = _STRUCTURES[connectivity]
+    from scipy import ndimage  # imported here: scipy.ndimage costs a sieve run 0.2 s to import
+
+    structure = ndimage.generate_binary_structure(2, 1) if connectivity == 4 else np.ones((3, 3), bool)
     labels = np.zeros(classes.shape, np.int32)
     out = [np.zeros(1, np.uint16)]
     n = 0
@@ -333,6 +332,9 @@ class PatchTable:
             b = np.concatenate([j[1] for j in self._join])
         else:
             a = b = np.zeros(0, np.int64)
+        from scipy import sparse
+        from scipy.sparse.csgraph import connected_components
+
         graph = sparse.coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n_keys, n_keys)).tocsr()
         n_comp, comp = connected_components(graph, directed=False)
         # Component of key 0 (no pixel) is dropped by renumbering the real keys 0..n-1.

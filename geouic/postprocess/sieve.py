@@ -44,8 +44,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
 from geouic.classmap import open_class_map
 from geouic.errors import ParameterError
@@ -125,6 +123,9 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
         touched[eu] = True
         touched[ev] = True
         return new.astype(cls.dtype, copy=False), int(np.count_nonzero(small & ~touched)) + int(still)
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
     out = cls.copy()
     small = size < threshold
     touched = np.zeros(len(cls), bool)
@@ -156,11 +157,14 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
 
 def _dissolve_batch(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.ndarray, ev: np.ndarray,
                     ew: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """Dissolve one batch of whole clusters.
+    """Dissolve one batch of whole clusters (the numpy form).
 
     Returns its patches, their new classes, and how many of its small patches are still small
     (none unless they touch nothing).
     """
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
     both = np.sort(np.concatenate([eu, ev]))
     nodes = both[np.r_[True, both[1:] != both[:-1]]]
     idx = np.int32 if len(nodes) < 2**31 else np.int64

@@ -162,3 +162,18 @@ def test_sieve_same_map_when_waiting_strips_are_spilled(tmp_path, monkeypatch):
     sieve(src, tmp_path / "b.tif", mmu="5px", mem_limit_mb=0.0005)
     assert made and made[0].spilled > 0
     np.testing.assert_array_equal(read(tmp_path / "a.tif"), read(tmp_path / "b.tif"))
+
+
+def test_components_numbered_as_scipy_numbers_them(no_numba):
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    no_numba(False)
+    k = kernels()
+    rng = np.random.default_rng(2)
+    for n, m in ((1, 0), (5, 0), (40, 30), (300, 200), (300, 900)):
+        a, b = rng.integers(0, n, m), rng.integers(0, n, m)
+        count, labels = k.components(n, a, b)
+        expect = connected_components(sparse.coo_matrix((np.ones(m, np.int8), (a, b)), shape=(n, n)), directed=False)
+        assert count == expect[0]
+        np.testing.assert_array_equal(labels, expect[1])
