@@ -61,17 +61,18 @@ def strip_parts(flat, classes, n, cols, row_off, row_area, threshold):
     return pixels, cls, size, small, first
 
 @numba.njit(cache=True, nogil=True)
-def _row_pairs(ra, rb, shift, small, po, pn, m):
-    """Append pairs ``(ra[c], rb[c + shift])`` of one row at ``m``; return the new count, or -1 if full.
+def _row_pairs(labels, ra, rb, shift, small, po, pn, m):
+    """Append the pairs ``(labels[ra, c], labels[rb, c + shift])`` at ``m``: the new count, or -1 if full.
 
     A pair is filed under its small part (the lower label when both are small). One loop per
     row and direction: the per-pixel work stays inline (a call per pixel would cost more).
     """
-    lo_c, hi_c = max(0, -shift), min(ra.size, rb.size - shift)
+    cols = labels.shape[1]
+    lo_c, hi_c = max(0, -shift), min(cols, cols - shift)
     if m + (hi_c - lo_c) > po.size:
         return -1
     for c in range(lo_c, hi_c):
-        a, b = ra[c], rb[c + shift]
+        a, b = labels[ra, c], labels[rb, c + shift]
         if a == b or a == 0 or b == 0:
             continue
         sa, sb = small[a], small[b]
@@ -102,21 +103,20 @@ def strip_edges(labels, small, conn8):
     """
     rows, cols = labels.shape
     n = small.size
-    po = np.empty(max(16, labels.size // 8), labels.dtype)
+    po = np.empty(max(16, labels.size // 4), labels.dtype)
     pn = np.empty(po.size, labels.dtype)
     m = 0
     for r in range(rows):
         for k in range(4 if conn8 else 2):
             if r + 1 == rows and k > 0:
                 break
-            # k = 0: right neighbour; 1: below; 2, 3: below right, below left
-            ra = labels[r, :-1] if k == 0 else labels[r]
-            rb = labels[r, 1:] if k == 0 else labels[r + 1]
-            shift = 1 if k == 2 else (-1 if k == 3 else 0)
-            m2 = _row_pairs(ra, rb, shift, small, po, pn, m)
+            # k = 0: right neighbour (a row with itself, shifted); 1: below; 2, 3: below right, below left
+            rb = r if k == 0 else r + 1
+            shift = 1 if k in (0, 2) else (-1 if k == 3 else 0)
+            m2 = _row_pairs(labels, r, rb, shift, small, po, pn, m)
             while m2 < 0:
                 po, pn = _grow(po, m), _grow(pn, m)
-                m2 = _row_pairs(ra, rb, shift, small, po, pn, m)
+                m2 = _row_pairs(labels, r, rb, shift, small, po, pn, m)
             m = m2
     start = np.zeros(n + 1, np.int64)
     for j in range(m):
