@@ -40,11 +40,15 @@ def strip_parts(flat, classes, n, cols, row_off, row_area, threshold):
     pixels = np.zeros(n + 1, np.int64)
     cls = np.zeros(n + 1, np.uint16)
     size = np.zeros(n + 1, np.float64)
+    first = np.full(n + 1, _NO_PIXEL, np.int64)
+    base = row_off * cols
     weighted = row_area.size > 0
     for i in range(flat.size):
         lab = flat[i]
+        if pixels[lab] == 0:
+            first[lab] = base + i
+            cls[lab] = classes[i]
         pixels[lab] += 1
-        cls[lab] = classes[i]
         if weighted:
             size[lab] += row_area[row_off + i // cols]
     if not weighted:
@@ -52,12 +56,9 @@ def strip_parts(flat, classes, n, cols, row_off, row_area, threshold):
             size[k] = pixels[k]
     small = size < threshold
     small[0] = False
-    first = np.full(n + 1, _NO_PIXEL, np.int64)
-    base = row_off * cols
-    for i in range(flat.size):
-        lab = flat[i]
-        if small[lab] and first[lab] == _NO_PIXEL:
-            first[lab] = base + i
+    for k in range(n + 1):
+        if not small[k]:
+            first[k] = _NO_PIXEL  # the first pixel orders small parts only
     return pixels, cls, size, small, first
 
 @numba.njit(cache=True, nogil=True)
