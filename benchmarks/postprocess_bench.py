@@ -6,12 +6,16 @@ noise added before the zones are cut (mixed pixels along every boundary: chains 
 patches) and 0.5 % random speckle; palette and class names as `geouic classify` writes them.
 Then runs, each as its own process under ``/usr/bin/time -v`` (wall time, peak RSS):
 
-* geouic sieve MAP --mmu N px -o g_sieved.tif (and once more with --no-overviews: GDAL's sieve
-  writes none); geouic polygonize g_sieved.tif -o g.gpkg
+* geouic sieve MAP --mmu N px -o g_sieved.tif (and with --no-overviews: GDAL's sieve writes none;
+  with --no-overviews --co COMPRESS=NONE: GDAL writes uncompressed; with --no-overviews and an
+  empty numba cache, so the kernels are compiled in that run; with --no-overviews and
+  GEOUIC_NO_NUMBA=1, the numpy forms); geouic polygonize g_sieved.tif -o g.gpkg
 * gdal_sieve.py -st N -4 MAP gd_sieved.tif ; gdal_polygonize.py gd_sieved.tif -f GPKG gd.gpkg
 
-and checks both sieved maps: patches below N pixels that touch another class (counted
-independently, per class with scipy.ndimage.label, strip-free, on a 4000 x 4000 crop) and the
+and checks both sieved maps (every geouic sieve run must give the same pixels, and the same as
+``--reference`` when given, e.g. a map sieved by an earlier commit): patches below N pixels that
+touch another class (counted independently, per class with scipy.ndimage.label, strip-free, on a
+4000 x 4000 crop) and the
 pixel agreement of the two sieves (they differ by rule: longest border vs largest neighbour).
 
 Usage::
@@ -27,6 +31,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -114,6 +119,16 @@ def check_sieved(path: Path, mmu: int, crop: int) -> dict:
         edge = np.unique(np.r_[lab[0], lab[-1], lab[:, 0], lab[:, -1]])
         small_touching += len(np.setdiff1d(touching, edge))
     return {"crop": crop, "small_patches_touching_another_class": int(small_touching)}
+
+
+def identical(a: Path, b: Path) -> bool:
+    """Same pixels, block by block."""
+    import rasterio
+
+    with rasterio.open(a) as da, rasterio.open(b) as db:
+        if (da.width, da.height) != (db.width, db.height):
+            return False
+        return all(np.array_equal(da.read(1, window=win), db.read(1, window=win)) for _, win in da.block_windows(1))
 
 
 def agreement(a: Path, b: Path) -> float:
@@ -206,6 +221,9 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "_work" / "post")
     ap.add_argument("--markdown", type=Path, default=None)
     ap.add_argument("--reuse-map", action="store_true")
+    ap.add_argument("--sieve-only", action="store_true", help="skip the two polygonize steps")
+    ap.add_argument("--reference", type=Path, default=None,
+                    help="a sieved map to compare pixels with (e.g. from an earlier commit)")
     ap.add_argument("--quickstart", type=Path, default=None, metavar="OUT",
                     help="only run the DONE-WHEN checks on OUT/landcover.tif of examples/quickstart.sh")
     args = ap.parse_args()
@@ -225,27 +243,45 @@ def main() -> None:
         f.unlink()
     geouic = str(ROOT / ".venv" / "bin" / "geouic")
     load_before = os.getloadavg()
+    sieve_cmd = [geouic, "sieve", str(src), "--mmu", f"{args.mmu}px"]
+    cold = work / "numba_cache_cold"
+    if cold.exists():
+        shutil.rmtree(cold)
+    cold.mkdir()
     rows = [
-        timed("geouic sieve", [geouic, "sieve", str(src), "--mmu", f"{args.mmu}px",
-                               "-o", str(work / "g_sieved.tif")]),
-        timed("geouic sieve --no-overviews", [geouic, "sieve", str(src), "--mmu", f"{args.mmu}px", "--no-overviews",
-                                              "-o", str(work / "g_sieved_noovr.tif")]),
+        timed("geouic sieve", [*sieve_cmd, "-o", str(work / "g_sieved.tif")]),
+        timed("geouic sieve --no-overviews", [*sieve_cmd, "--no-overviews", "-o", str(work / "g_sieved_noovr.tif")]),
+        timed("geouic sieve --no-overviews --co COMPRESS=NONE",
+              [*sieve_cmd, "--no-overviews", "--co", "COMPRESS=NONE", "-o", str(work / "g_sieved_raw.tif")]),
+        timed("geouic sieve --no-overviews, empty numba cache (compiles the kernels)",
+              [*sieve_cmd, "--no-overviews", "-o", str(work / "g_sieved_cold.tif")],
+              env={**os.environ, "NUMBA_CACHE_DIR": str(cold)}),
+        timed("geouic sieve --no-overviews, numpy forms (GEOUIC_NO_NUMBA=1)",
+              [*sieve_cmd, "--no-overviews", "-o", str(work / "g_sieved_numpy.tif")],
+              env={**os.environ, "GEOUIC_NO_NUMBA": "1"}),
         timed("gdal_sieve.py", ["gdal_sieve.py", "-q", "-st", str(args.mmu), "-4", str(src),
                                 str(work / "gd_sieved.tif")]),
-        timed("geouic polygonize", [geouic, "polygonize", str(work / "g_sieved.tif"), "-o", str(work / "g.gpkg")]),
-        timed("gdal_polygonize.py", ["gdal_polygonize.py", "-q", str(work / "gd_sieved.tif"), "-f", "GPKG",
-                                     str(work / "gd.gpkg"), "patches", "code"]),
     ]
+    if not args.sieve_only:
+        rows += [
+            timed("geouic polygonize", [geouic, "polygonize", str(work / "g_sieved.tif"), "-o", str(work / "g.gpkg")]),
+            timed("gdal_polygonize.py", ["gdal_polygonize.py", "-q", str(work / "gd_sieved.tif"), "-f", "GPKG",
+                                         str(work / "gd.gpkg"), "patches", "code"]),
+        ]
     load_after = os.getloadavg()
     import pyogrio
 
+    runs = ["g_sieved_noovr.tif", "g_sieved_raw.tif", "g_sieved_cold.tif", "g_sieved_numpy.tif"]
     checks = {
+        "geouic_runs_identical": all(identical(work / "g_sieved.tif", work / r) for r in runs),
+        **({"identical_to_reference": identical(work / "g_sieved.tif", args.reference)} if args.reference else {}),
         "geouic": check_sieved(work / "g_sieved.tif", args.mmu, 4000),
         "gdal": check_sieved(work / "gd_sieved.tif", args.mmu, 4000),
         "agreement": round(agreement(work / "g_sieved.tif", work / "gd_sieved.tif"), 4),
-        "features_geouic": pyogrio.read_info(work / "g.gpkg")["features"],
-        "features_gdal": pyogrio.read_info(work / "gd.gpkg")["features"],
     }
+    if not args.sieve_only:
+        checks.update(features_geouic=pyogrio.read_info(work / "g.gpkg")["features"],
+                      features_gdal=pyogrio.read_info(work / "gd.gpkg")["features"])
     print(json.dumps(checks), flush=True)
     if args.markdown:
         _markdown(args, rows, checks, load_before, load_after)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from geouic.classmap import open_class_map
 from geouic.errors import ParameterError
@@ -49,7 +48,9 @@ def _kernel(size: int | None, neighbors: int | None) -> np.ndarray:
         if isinstance(neighbors, bool) or neighbors not in (4, 8):
             raise ParameterError(f"neighbors={neighbors!r} is invalid; use 4 (edges) or 8 (edges and corners).",
                                  params=("neighbors",))
-        k = ndimage.generate_binary_structure(2, 1 if neighbors == 4 else 2).astype(np.uint8)
+        k = np.ones((3, 3), np.uint8)  # 8 neighbours; 4: the edges only
+        if neighbors == 4:
+            k[0, 0] = k[0, 2] = k[2, 0] = k[2, 2] = 0
         k[1, 1] = 0
         return k
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 3 or size % 2 == 0:
@@ -88,6 +89,8 @@ def majority_array(classes: np.ndarray, *, size: int | None = None, neighbors: i
     own = np.zeros(classes.shape, np.uint8)
     counts = np.empty(classes.shape, np.uint8)
     present = np.flatnonzero(np.bincount(classes.ravel())) if classes.size else np.zeros(0, np.int64)
+    from scipy import ndimage  # imported here: `geouic sieve` need not pay for scipy.ndimage
+
     for code in present[present > 0]:
         mask = classes == code
         ndimage.correlate(mask.view(np.uint8), kernel, output=counts, mode="constant", cval=0)

@@ -8,6 +8,11 @@ that is the fallback when cc3d is not installed), keeps one *key* per patch part
 and records which parts continue across each strip seam. After the last strip, the parts are
 joined into patches with :func:`scipy.sparse.csgraph.connected_components`.
 
+Per-label statistics and the borders of small parts come from compiled loops
+(:mod:`geouic.postprocess._kernels`, numba) when numba is installed, else from numpy (same values;
+the kernel files a strip's border pairs by part rather than sorting them, so ``edge_*`` come in
+another order).
+
 Memory: one strip of pixels plus about 20 bytes per patch part (class, pixels, first pixel)
 and the adjacency of small parts (``small_below``), never the whole raster. GDAL's
 ``GDALSieveFilter`` likewise keeps per-polygon arrays over the whole band.
@@ -22,14 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import ndimage, sparse
-from scipy.sparse.csgraph import connected_components
 
 from geouic.errors import ParameterError
+from geouic.postprocess._kernels import kernels
 
 __all__ = ["PatchTable", "Patches", "label_patches", "check_connectivity", "group_sum", "sorted_counts"]
 
-_STRUCTURES = {4: ndimage.generate_binary_structure(2, 1), 8: np.ones((3, 3), bool)}
 _NO_PIXEL = np.iinfo(np.int64).max
 
 
@@ -83,7 +86,9 @@ def label_patches(classes: np.ndarray, connectivity: int = 4, *, classes_of: boo
 
 def _label_per_class(classes: np.ndarray, connectivity: int) -> tuple[np.ndarray, np.ndarray]:
     """Fallback without cc3d: one scipy pass per class, inside the class's bounding box."""
-    structure = _STRUCTURES[connectivity]
+    from scipy import ndimage  # imported here: scipy.ndimage costs a sieve run 0.2 s to import
+
+    structure = ndimage.generate_binary_structure(2, 1) if connectivity == 4 else np.ones((3, 3), bool)
     labels = np.zeros(classes.shape, np.int32)
     out = [np.zeros(1, np.uint16)]
     n = 0
@@ -227,25 +232,11 @@ class PatchTable:
 
     def add(self, row_off: int, classes: np.ndarray) -> np.ndarray:
         """Label the next strip (rows ``row_off...``); return its local labels (offset: ``offsets[-1]``)."""
-        labels, label_class = label_patches(classes, self.connectivity)
-        if label_class is None:  # pragma: no cover - classes_of=True always returns them
-            raise RuntimeError("label_patches returned no label classes")
-        lcls: np.ndarray = label_class
+        labels, lcls, pixels, size, small, first = self._label(classes, row_off)
         n = len(lcls) - 1
         off = self._n
-        flat = labels.ravel()
-        pixels = np.bincount(flat, minlength=n + 1)
-        size: np.ndarray = pixels.astype(np.float64)
         if self.row_area is not None:
-            weights = np.repeat(self.row_area[row_off: row_off + labels.shape[0]], labels.shape[1])
-            size = np.bincount(flat, weights=weights, minlength=n + 1)
             self._area.append(size[1:])
-        small = size < self.small_below
-        small[0] = False
-        # The first pixel orders small patches only: a part at or above the unit never is small.
-        nz = np.flatnonzero(small[flat])
-        first = np.full(n + 1, _NO_PIXEL, np.int64)
-        np.minimum.at(first, flat[nz], nz + row_off * self.width)
         self._cls.append(lcls[1:])
         self._pixels.append(pixels[1:].astype(np.int32))
         self._first.append(first[1:])
@@ -257,8 +248,46 @@ class PatchTable:
         self._n += n
         return labels
 
+    def _label(self, classes: np.ndarray, row_off: int) -> tuple[np.ndarray, ...]:
+        """Labels of a strip, and class, pixels, size, small flag and first small pixel per label."""
+        k = kernels()
+        if k is not None and classes.size:
+            # The kernel finds each label's class in the same pass (numpy's scatter cost as much
+            # as the labelling itself).
+            labels = label_patches(classes, self.connectivity, classes_of=False)[0]
+            row_area = self.row_area if self.row_area is not None else np.zeros(0)
+            stats = k.strip_parts(labels.ravel(), np.ascontiguousarray(classes).ravel(), int(labels.max(initial=0)),
+                                  labels.shape[1], row_off, row_area, self.small_below)
+            return (labels, stats[1], stats[0], *stats[2:])
+        labels, label_class = label_patches(classes, self.connectivity)
+        if label_class is None:  # pragma: no cover - classes_of=True always returns them
+            raise RuntimeError("label_patches returned no label classes")
+        lcls: np.ndarray = label_class
+        n = len(lcls) - 1
+        flat = labels.ravel()
+        pixels = np.bincount(flat, minlength=n + 1)
+        size: np.ndarray = pixels.astype(np.float64)
+        if self.row_area is not None:
+            weights = np.repeat(self.row_area[row_off: row_off + labels.shape[0]], labels.shape[1])
+            size = np.bincount(flat, weights=weights, minlength=n + 1)
+        small = size < self.small_below
+        small[0] = False
+        # The first pixel orders small patches only: a part at or above the unit never is small.
+        nz = np.flatnonzero(small[flat])
+        first = np.full(n + 1, _NO_PIXEL, np.int64)
+        np.minimum.at(first, flat[nz], nz + row_off * self.width)
+        return labels, lcls, pixels, size, small, first
+
     def _add_edges(self, labels: np.ndarray, small: np.ndarray, off: int) -> None:
         if not small.any():
+            return
+        k = kernels()
+        if k is not None:
+            # One entry per touching pair already (summed over directions), as sorted_counts gives.
+            lo, hi, w = k.strip_edges(labels, small, self.connectivity == 8)
+            if len(lo):
+                kd = self.key_dtype
+                self._edges.append(((lo + off).astype(kd), (hi + off).astype(kd), w.astype(np.int32)))
             return
         us, vs = [], []
         for u, v in _touching(labels, self.connectivity):
@@ -303,6 +332,9 @@ class PatchTable:
             b = np.concatenate([j[1] for j in self._join])
         else:
             a = b = np.zeros(0, np.int64)
+        from scipy import sparse
+        from scipy.sparse.csgraph import connected_components
+
         graph = sparse.coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n_keys, n_keys)).tocsr()
         n_comp, comp = connected_components(graph, directed=False)
         # Component of key 0 (no pixel) is dropped by renumbering the real keys 0..n-1.

@@ -12,15 +12,24 @@ touching only nodata is kept. Every other code, "unassigned" included, is an ord
 Why not ``rasterio.features.sieve``: GDAL's sieve merges into the largest neighbour and needs the
 whole band; neither the longest-border rule nor an exact windowed result is available from it.
 
-How memory stays bounded: two passes over full-width strips. Pass 1 labels each strip, joins
-parts across seams and keeps the adjacency of small parts only; after each strip, every cluster
-of small patches that the strip has closed is dissolved on that graph (not on pixels) and
-dropped (:class:`~geouic.postprocess.clusters.ClusterSieve`), so what is kept between strips is
-bounded by the patches still open, not by all patches of the map; the new class of every patch
-part waits in a temporary file, one look-up table per strip. Pass 2 relabels each strip
-identically and applies its table. The result is the same in one strip or many (same patches,
+How memory stays bounded: two passes over full-width strips. Pass 1 only reads the codes present
+(the output's colour table must be written before any pixel). Pass 2 labels each strip once, joins
+parts across seams and keeps the adjacency of small parts only; after each strip, every cluster of
+small patches that the strip has closed is dissolved on that graph (not on pixels) and dropped
+(:class:`~geouic.postprocess.clusters.ClusterSieve`), so what is kept between strips is bounded
+by the patches still open, not by all patches of the map. A strip is written as soon as all its
+patches are decided (usually once the next strip is in); until then its classes and labels wait,
+the two newest in memory and older ones in a temporary file
+(:class:`~geouic.postprocess._pending.PendingStrips`), so a chain of small patches that holds many
+strips open costs disk, not memory. The result is the same in one strip or many (same patches,
 same borders, same tiling-independent order), and the same as dissolving the whole map's graph
 at once, which the tests check.
+
+Speed: the per-pixel and per-patch loops (label statistics, borders, the dissolution) are
+compiled with numba (:mod:`geouic.postprocess._kernels`); without numba the numpy forms give the
+same result, more slowly. The dissolution then goes one patch at a time: a small patch is
+dissolved as soon as it comes before all its small neighbours (any such order gives the result of
+the global smallest-first order, see :func:`dissolve_small`).
 """
 
 from __future__ import annotations
@@ -35,15 +44,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
 from geouic.classmap import open_class_map
 from geouic.errors import ParameterError
 from geouic.postprocess import _io
+from geouic.postprocess._kernels import kernels
+from geouic.postprocess._pending import PendingStrips
 from geouic.postprocess.clusters import ClusterSieve
 from geouic.postprocess.patches import check_connectivity, group_sum
-from geouic.windows import DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress, WindowPair
+from geouic.windows import DEFAULT_MEM_LIMIT_MB, ProgressCallback, RunProgress
 
 __all__ = ["sieve", "parse_mmu", "dissolve_small", "SieveResult"]
 
@@ -83,7 +92,8 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
     threshold : float
         Patches with ``size < threshold`` are dissolved.
     batch_edges : int, default=1_000_000
-        About how many edges are dissolved at once (whole clusters of small patches per batch).
+        About how many edges the numpy form dissolves at once (whole clusters of small patches
+        per batch); the compiled kernel needs memory linear in the edges and takes them all.
 
     Returns
     -------
@@ -94,11 +104,28 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
 
     Notes
     -----
-    Rounds in parallel: each round dissolves every small patch that comes before all its small
-    neighbours in (size, first pixel) order. Such patches never touch each other, and a merge
-    only grows its neighbours and leaves their classes, so the result is the one of the
-    sequential smallest-first order.
+    A small patch may be dissolved as soon as it comes before all its small neighbours in
+    (size, first pixel) order: such patches never touch each other, and a merge only grows its
+    neighbours and leaves their classes, so any order that respects this gives the result of the
+    sequential smallest-first order. The compiled kernel (numba) takes the patches one at a time,
+    putting a patch aside while a smaller small neighbour is dissolved first; the numpy form
+    dissolves all such patches of a round at once (rounds in parallel), in batches of whole
+    clusters. The tests check both against the brute-force sequential order, and each other.
+    Sizes that are areas (geographic maps) are float sums, added in merge order by the kernel and
+    in index order by the rounds: two patches whose areas agree to the last bit could then be
+    ordered differently; pixel counts are exact.
     """
+    k = kernels()
+    if k is not None:  # compiled: one patch at a time (the same result, see Notes)
+        new, still = k.dissolve(cls, size, first, eu, ev, ew, threshold)
+        small = size < threshold
+        touched = np.zeros(len(cls), bool)
+        touched[eu] = True
+        touched[ev] = True
+        return new.astype(cls.dtype, copy=False), int(np.count_nonzero(small & ~touched)) + int(still)
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
     out = cls.copy()
     small = size < threshold
     touched = np.zeros(len(cls), bool)
@@ -130,11 +157,14 @@ def dissolve_small(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.
 
 def _dissolve_batch(cls: np.ndarray, size: np.ndarray, first: np.ndarray, eu: np.ndarray, ev: np.ndarray,
                     ew: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """Dissolve one batch of whole clusters.
+    """Dissolve one batch of whole clusters (the numpy form).
 
     Returns its patches, their new classes, and how many of its small patches are still small
     (none unless they touch nothing).
     """
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
     both = np.sort(np.concatenate([eu, ev]))
     nodes = both[np.r_[True, both[1:] != both[:-1]]]
     idx = np.int32 if len(nodes) < 2**31 else np.int64
@@ -278,41 +308,58 @@ def sieve(map_path: str | os.PathLike, output: str | os.PathLike, *, mmu: str | 
         threshold *= 1 - 1e-9  # a patch of exactly the unit is kept despite float sums
         windows = _io.strips(source, mem_limit_mb=mem_limit_mb)
         tracker = RunProgress(progress, total=2 * len(windows))  # both passes, known before the first
-        # The per-strip look-up tables wait on disk between the passes, beside the output.
-        with tempfile.TemporaryFile(dir=Path(output).resolve().parent, prefix=".geouic-sieve-") as lut_file:
+        # Pass 1 only finds the codes present: the legend (colour table) is written before any pixel.
+        legend = _io.class_legend(source, _codes_present(source, windows, tracker))
+        params = {"mmu": f"{value:g}{unit}", "mmu_threshold": threshold, "connectivity": connectivity,
+                  "rule": "longest border, smallest first"}
+        changed = 0
+        # Strips waiting for their table are spilled beside the output beyond the two newest.
+        with tempfile.TemporaryFile(dir=Path(output).resolve().parent, prefix=".geouic-sieve-") as spill, \
+                ThematicWriter(output, crs=source.crs, transform=source.transform, width=source.width,
+                               height=source.height, legend=legend, n_classes=max(legend.names),
+                               overwrite=overwrite, profile=profile) as writer:
             table = ClusterSieve(source.width, connectivity, threshold=threshold, row_area=row_area,
-                                 height=source.height, lut_file=lut_file)
-            # Pass 1 adds the strips in order (the table carries the last row across each seam)
-            # and dissolves each cluster of small patches once the strips have closed it.
-            for pair, classes in windows.map(lambda pair: _io.read_strip(source, pair.core), progress=tracker):
-                table.add(int(pair.core.row_off), classes)
+                                 height=source.height)
+            pending = PendingStrips(spill)
+            k = kernels()
+
+            def write_decided() -> None:
+                nonlocal changed
+                for index, lut in table.take_decided():
+                    window, classes, labels = pending.take(index)
+                    if k is not None:
+                        result, n = k.apply_lut(labels, lut, classes)
+                        changed += int(n)
+                    else:
+                        result = lut[labels]
+                        changed += int(np.count_nonzero(result != classes))
+                    writer.write(window, result)
+
+            # Pass 2 labels each strip once (the table carries the last row across each seam),
+            # dissolves each cluster of small patches once the strips have closed it, and writes
+            # every strip as soon as all its patches are decided.
+            for i, (pair, classes) in enumerate(windows.map(lambda pair: _io.read_strip(source, pair.core),
+                                                            progress=tracker)):
+                pending.put(i, pair.core, classes, table.add(int(pair.core.row_off), classes))
+                write_decided()
             table.close()
-            logger.debug("sieve: at most %d patches, parts and borders carried between strips", table.peak_carried)
-            legend = _io.class_legend(source, np.flatnonzero(table.present))
-            params = {"mmu": f"{value:g}{unit}", "mmu_threshold": threshold, "connectivity": connectivity,
-                      "rule": "longest border, smallest first"}
-            changed = 0
-            with ThematicWriter(output, crs=source.crs, transform=source.transform, width=source.width,
-                                height=source.height, legend=legend, n_classes=max(legend.names),
-                                overwrite=overwrite, profile=profile) as writer:
-
-                def relabel(pair: WindowPair) -> tuple[np.ndarray, np.ndarray]:
-                    classes = _io.read_strip(source, pair.core)
-                    return classes, _relabel(classes, connectivity)
-
-                for i, (pair, (classes, labels)) in enumerate(windows.map(relabel, progress=tracker)):
-                    result = table.strip_lut(i)[labels]
-                    changed += int(np.count_nonzero(result != classes))
-                    writer.write(pair.core, result)
-                writer.close(tags=_io.step_tags(source, "sieve", params))
+            write_decided()
+            logger.debug("sieve: at most %d patches, parts and borders carried between strips; %d strips "
+                         "spilled while waiting", table.peak_carried, pending.spilled)
+            writer.close(tags=_io.step_tags(source, "sieve", params))
     result = SieveResult(Path(output), value, unit, connectivity, table.patches, table.removed, changed,
                          table.kept_small, time.perf_counter() - t0)
     logger.info("%s", result.summary())
     return result
 
 
-def _relabel(classes: np.ndarray, connectivity: int) -> np.ndarray:
-    """Pass 2 labels a strip exactly as pass 1 did (same function, same input)."""
-    from geouic.postprocess.patches import label_patches
-
-    return label_patches(classes, connectivity, classes_of=False)[0]
+def _codes_present(source: Any, windows: Any, tracker: RunProgress) -> np.ndarray:
+    """Class codes (> 0) in the map: one read of every strip (compiled when numba is there)."""
+    k = kernels()
+    if k is None:
+        return np.asarray(_io.codes_present(source, windows, progress=tracker), np.int64)
+    seen = np.zeros(2**16, bool)
+    for _, classes in windows.map(lambda pair: _io.read_strip(source, pair.core), progress=tracker):
+        k.mark_codes(classes.ravel(), seen)
+    seen[0] = False
+    return np.flatnonzero(seen)
