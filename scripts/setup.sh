@@ -13,3 +13,5 @@ python -m pip install -q --upgrade pip
 python -c "import torch" 2>/dev/null || python -m pip install -q torch==2.13.0
 python -m pip install -q -e ".[test]" "$@"
 echo "geouic installed in .venv ($(python -c 'import geouic; print(geouic.__version__)'))"
+# numba compiles the sieve's kernels on first use (about 10 CPU s); do it now, once, not in the first sieve.
+python scripts/warm_kernels.py
