@@ -20,6 +20,7 @@ from rasterio.windows import Window
 
 
 def main() -> int:
+    """Sieve the tiny maps; 0 when done (or when numba is absent)."""
     from geouic.output import Legend, ThematicProfile, ThematicWriter
     from geouic.postprocess import sieve
     from geouic.postprocess._kernels import kernels
