@@ -95,7 +95,7 @@ def test_assign_bar_counts_both_passes(tmp_path, bars):
 
 
 def test_classify_shows_a_training_bar_then_a_classifying_bar(tmp_path, bars):
-    """Default engine (UIC): one step per member epoch with member, epoch and NMI in the label, then windows."""
+    """Default engine (UIC): one step per member epoch (one member by default) with member, epoch and NMI in the label, then windows."""
     from tests.conftest import make_scene
 
     scene = write_raster(tmp_path / "s.tif", make_scene(quadrant_labels(48)), nodata=0)
@@ -104,5 +104,5 @@ def test_classify_shows_a_training_bar_then_a_classifying_bar(tmp_path, bars):
     assert result.exit_code == 0, result.output
     training, classifying = bars
     assert training.label.startswith("Training (member ") and "epoch " in training.label and "NMI " in training.label
-    assert sum(n for n, _ in training.updates) == training.length == 2 * 2  # 2 members x 2 epochs
+    assert sum(n for n, _ in training.updates) == training.length == 2  # 1 member (the default) x 2 epochs
     assert classifying.label == "Classifying" and sum(n for n, _ in classifying.updates) == classifying.length
