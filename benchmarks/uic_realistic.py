@@ -20,6 +20,12 @@ Variants (``--variants``, comma-separated):
   mean log-likelihood on a disjoint subsample (as the fourth round's ``uic_explore`` variants);
 * ``uic`` / ``uic-C``: the whole engine with its default covariance / covariance C (does the
   network keep what the starting labels gain?);
+* ``t2f``: full-covariance EM started from the tied fit (its weights, means and shared
+  precision on every component), one start; ``t2f-ll``: that start kept only when it beats the
+  engine's full fit by the engine's own start criterion (largest share <= 0.9 first, then the
+  lower bound, i.e. the mean log-likelihood on the *same* 20k fitted subsample): one more start;
+  ``t2f-pool``: the same, but the mean log-likelihood on the whole pool decides (the same as
+  ``t2f-ll`` where the pool holds at most 20k pixels);
 * ``covrule``: full covariance unless the subsample gives fewer than 20 pixels per free
   parameter of a component (``d + d(d+1)/2``), else diagonal (a rule from counts only).
 
@@ -66,7 +72,10 @@ def _fit_labels(pool: Any, cfg: Any, k: int, seed: int, *, beta: float, covarian
     fit = X[rng.choice(len(X), max_fit, replace=False)] if len(X) > max_fit else X
     seeds = rng.integers(0, 2**31 - 1, size=int(cfg.init_n))
     chosen: dict[str, Any] = {}
-    if covariance in ("bic", "heldout"):
+    if covariance in ("t2f", "t2f-ll", "t2f-pool"):
+        gmm, chosen = _tied_start(fit, k, seeds, keep_full=covariance != "t2f",
+                                  judge=X if covariance == "t2f-pool" else None)
+    elif covariance in ("bic", "heldout"):
         other = np.random.default_rng([seed, 77]).choice(len(X), min(max_fit, len(X)), replace=False)
         crit = {}
         for cov in ("full", "tied", "diag"):
@@ -85,6 +94,40 @@ def _fit_labels(pool: Any, cfg: Any, k: int, seed: int, *, beta: float, covarian
     return field_labels(pool, log_prob, beta), info
 
 
+def _tied_start(fit: np.ndarray, k: int, seeds: np.ndarray, *, keep_full: bool,
+                judge: np.ndarray | None = None) -> tuple[Any, dict[str, Any]]:
+    """Full-covariance EM started from the tied fit (``t2f``); with ``keep_full`` the engine's
+    full fit is kept unless the tied start beats it by ``fit_mixture``'s own start key (the
+    lower bound on ``fit``; with ``judge``, the mean log-likelihood of ``judge`` instead)."""
+    from sklearn.mixture import GaussianMixture
+
+    from geouic.uic.labels import REG_COVAR, fit_mixture
+
+    def key(g: Any) -> tuple[bool, float]:
+        share = np.bincount(g.predict(fit), minlength=k).max() / len(fit)
+        return bool(share <= 0.9), float(g.lower_bound_ if judge is None else g.score(judge))
+
+    tied = fit_mixture(fit, k, seeds, covariance="tied", max_share=0.9)
+    scale = float(np.mean(fit.var(axis=0)))
+    t2f = None
+    for factor in (1.0, 10.0, 100.0):
+        g = GaussianMixture(k, covariance_type="full", reg_covar=REG_COVAR * (scale if scale > 0 else 1.0) * factor,
+                            weights_init=tied.weights_, means_init=tied.means_,
+                            precisions_init=np.repeat(tied.precisions_[None], k, axis=0))
+        try:
+            t2f = g.fit(fit)
+            break
+        except ValueError:
+            continue
+    if not keep_full:
+        return (t2f if t2f is not None else tied), {"t2f_failed": t2f is None}
+    full = fit_mixture(fit, k, seeds, covariance="full", max_share=0.9)
+    kf = key(full)
+    kt = key(t2f) if t2f is not None else (False, -np.inf)
+    pick = "t2f" if kt > kf else "full"
+    return (t2f if pick == "t2f" else full), {"chosen": pick, "lb_full": round(kf[1], 4), "lb_t2f": round(kt[1], 4)}
+
+
 def run_variant(v: str, pool: Any, cfg: Any, k: int, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
     """Pool labels 0..k-1 of variant ``v`` (see the module docstring)."""
     beta = float(cfg.smoothing)
@@ -99,6 +142,8 @@ def run_variant(v: str, pool: Any, cfg: Any, k: int, seed: int) -> tuple[np.ndar
     if v.startswith("fit"):
         return _fit_labels(pool, cfg, k, seed, beta=beta, max_fit=int(v[3:].replace("k", "000")))
     if v in ("bic", "heldout"):
+        return _fit_labels(pool, cfg, k, seed, beta=beta, covariance=v)
+    if v in ("t2f", "t2f-ll", "t2f-pool"):
         return _fit_labels(pool, cfg, k, seed, beta=beta, covariance=v)
     if v.startswith("cov-"):
         return _fit_labels(pool, cfg, k, seed, beta=beta, covariance=v[4:])
@@ -168,9 +213,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="majority: K = 3 x classes, checkerboard split; matched: K = classes, Hungarian")
     p.add_argument("--json", type=Path)
     p.add_argument("--report", help="comma-separated JSON files: print the table and exit")
+    p.add_argument("--compare", metavar="REF,NEW",
+                   help="with --report: one row per scene x workflow, NEW against REF, per half")
     a = p.parse_args(argv)
     if a.report:
-        report([Path(x) for x in a.report.split(",")])
+        paths = [Path(x) for x in a.report.split(",")]
+        if a.compare:
+            ref, new = a.compare.split(",")
+            compare(paths, ref, new)
+        else:
+            report(paths)
         return 0
     records = json.loads(a.json.read_text()) if a.json and a.json.exists() else []
     import torch
@@ -202,6 +254,48 @@ def main(argv: list[str] | None = None) -> int:
                 if a.json:
                     a.json.write_text(json.dumps(records, indent=1))
     return 0
+
+
+def compare(paths: list[Path], ref: str, new: str) -> None:
+    """Markdown table: variant ``new`` against ``ref`` on every scene x workflow, per half.
+
+    Per row: mean OA (min-max over seeds) of both, the mean difference, on how many seeds
+    ``new`` is better / worse by more than 0.001, which fit ``t2f-ll`` kept, and the CPU
+    seconds of both (seed 0 carries the first call's imports, so the mean over seeds >= 1 is
+    shown when there are any). Then one summary line per half and workflow.
+    """
+    recs = [r for path in paths for r in json.loads(path.read_text())]
+    half_of = {s: h for h, names in HALVES.items() for s in names}
+    rows: dict[tuple[str, str, str], list[float]] = {}
+    print(f"| half | scene | workflow | K | {ref} | {new} | {new} - {ref} | better / worse seeds | "
+          f"kept t2f | CPU s {ref} / {new} |\n|---|---|---|---|---|---|---|---|---|---|")
+    keys = sorted({(half_of[r["scene"]], r["workflow"], r["scene"]) for r in recs})
+    for h, wf, scene in keys:
+        g = {v: {r["seed"]: r for r in recs if (r["scene"], r["workflow"], r["variant"]) == (scene, wf, v)}
+             for v in (ref, new)}
+        seeds = sorted(set(g[ref]) & set(g[new]))
+        if not seeds:
+            continue
+        a = np.array([g[ref][s]["oa"] for s in seeds])
+        b = np.array([g[new][s]["oa"] for s in seeds])
+        cpu_seeds = [s for s in seeds if s > 0] or seeds
+        cpu = [np.mean([g[v][s]["cpu_s"] for s in cpu_seeds]) for v in (ref, new)]
+        kept = sum(g[new][s]["info"].get("chosen") == "t2f" for s in seeds)
+        rows[(h, wf, scene)] = [float(a.mean()), float(b.mean()), cpu[0], cpu[1]]
+        print(f"| {h} | {scene} | {wf} | {g[ref][seeds[0]]['k']} | {a.mean():.3f} ({a.min():.3f}-{a.max():.3f}) | "
+              f"{b.mean():.3f} ({b.min():.3f}-{b.max():.3f}) | {b.mean() - a.mean():+.3f} | "
+              f"{int((b - a > 0.001).sum())} / {int((b - a < -0.001).sum())} | {kept} of {len(seeds)} | "
+              f"{cpu[0]:.1f} / {cpu[1]:.1f} |")
+    print(f"\n| half | workflow | rows | mean {new} - {ref} | rows better / worse (> 0.001) | worst row | "
+          f"CPU {new} / {ref} |\n|---|---|---|---|---|---|---|")
+    for h in ("A", "B"):
+        for wf in ("majority", "matched"):
+            x = [v for k, v in rows.items() if k[:2] == (h, wf)]
+            if not x:
+                continue
+            d = np.array([v[1] - v[0] for v in x])
+            print(f"| {h} | {wf} | {len(x)} | {d.mean():+.4f} | {int((d > 0.001).sum())} / {int((d < -0.001).sum())} | "
+                  f"{d.min():+.3f} | {sum(v[3] for v in x) / sum(v[2] for v in x):.2f} |")
 
 
 def report(paths: list[Path]) -> None:
