@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,20 @@ def ref_name(spec: RefSpec) -> str:
 HALVES: dict[str, tuple[str, ...]] = {
     h: tuple(name for name, spec in SCENES.items() if spec.half == h) for h in ("A", "B")
 }
+
+
+def expand_scenes(names: Iterable[str]) -> list[str]:
+    """Scene names with every ``half:A`` / ``half:B`` replaced by the scenes of that half, in order."""
+    out: list[str] = []
+    for name in names:
+        if name.startswith("half:"):
+            half = name[5:]
+            if half not in HALVES:
+                raise ValueError(f"unknown half {name!r}: use {', '.join('half:' + h for h in HALVES)}")
+            out.extend(HALVES[half])
+        else:
+            out.append(name)
+    return out
 
 
 @dataclass

@@ -228,10 +228,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.engines, args.seeds = _csv(args.engines), [int(s) for s in _csv(args.seeds)]
     args.workflows = tuple(w for w in WORKFLOWS if w in _csv(args.workflows))
-    scenes: list[str] = []
-    for s in _csv(args.scenes):
-        scenes.extend(ql.HALVES.get(s.split(":", 1)[1], ()) if s.startswith("half:") else [s])
-    args.scenes = scenes
+    args.scenes = ql.expand_scenes(_csv(args.scenes))
     for e in args.engines:
         if e not in choices:
             p.error(f"unknown engine {e!r}: choose among {', '.join(choices)}")

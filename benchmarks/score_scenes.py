@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=str(_bench.DATA))
     ap.add_argument("-v", action="store_true", help="log the engine's progress")
     args = ap.parse_args(argv)
-    scenes = [n for s in args.scenes for n in (ql.HALVES.get(s[5:], ()) if s.startswith("half:") else [s])]
+    scenes = ql.expand_scenes(args.scenes)
     unknown = [s for s in scenes if s not in ql.SCENES]
     if unknown:
         ap.error(f"unknown scene(s) {', '.join(unknown)}: choose among {', '.join(ql.SCENES)} (or half:A, half:B)")

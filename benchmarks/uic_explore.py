@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import _bench
-from benchmarks._quality_lib import HALVES, load_scene, matched_scores
+from benchmarks._quality_lib import HALVES, expand_scenes, load_scene, matched_scores
 
 FIT = 20_000
 
@@ -406,8 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.report:
         report([Path(x) for x in a.report.split(",")], a.variants.split(",") if a.variants != "base" else None)
         return 0
-    scenes = [s for part in a.scenes.split(",")
-              for s in (HALVES[part[5:]] if part.startswith("half:") else (part,))]
+    scenes = expand_scenes(a.scenes.split(","))
     records = json.loads(a.json.read_text()) if a.json and a.json.exists() else []
     import torch
 

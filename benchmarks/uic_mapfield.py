@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import _bench
-from benchmarks._quality_lib import HALVES, load_scene, matched_scores
+from benchmarks._quality_lib import HALVES, expand_scenes, load_scene, matched_scores
 
 VARIANTS = ("uic", "net", "init", "poe", "avg", "m0", "m1", "agree", "poe-agree", "ens")
 
@@ -211,8 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         report([Path(x) for x in a.report.split(",")])
         return 0
     config = _parse_config(a.config)
-    scenes = [s for part in a.scenes.split(",")
-              for s in (HALVES[part[5:]] if part.startswith("half:") else (part,))]
+    scenes = expand_scenes(a.scenes.split(","))
     records = json.loads(a.json.read_text()) if a.json and a.json.exists() else []
     import torch
 

@@ -49,7 +49,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks import _bench
-from benchmarks._quality_lib import HALVES, checkerboard, load_scene, majority_mapping, majority_scores, matched_scores
+from benchmarks._quality_lib import (HALVES, checkerboard, expand_scenes, load_scene, majority_mapping, majority_scores,
+                                     matched_scores)
 from benchmarks.uic_explore import build_pool, field_labels
 
 OVERCLUSTER = 3
@@ -228,8 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    scenes = [s for part in a.scenes.split(",")
-              for s in (HALVES[part[5:]] if part.startswith("half:") else (part,))]
+    scenes = expand_scenes(a.scenes.split(","))
     for name in scenes:
         scene = load_scene(name, _bench.DATA)
         k = scene.n_classes * (OVERCLUSTER if a.workflow == "majority" else 1)
