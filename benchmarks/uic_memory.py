@@ -18,6 +18,12 @@ Two measurements (issue 8, requirement 5: "memory for training bounded by ``--me
     ``geouic classify`` with the default engine at each ``--mem-limit`` and ``--method kmeans``
     beside it, each as its own process under ``/usr/bin/time -v`` (``Maximum resident set size``),
     and whether the default map is byte-identical across limits.
+``predict``
+    ``geouic predict`` of one saved UIC model (trained once on the synthetic scene) over the same
+    pixels in three file layouts: 256 x 256 tiles, 512 x 512 tiles and one-row DEFLATE strips
+    across a 6400-pixel width (the synthetic scene's top half, mirrored four times), each with
+    this tree and with ``--base`` alternately (``--repeats``), CPU, wall and peak RSS under
+    ``/usr/bin/time -v``, and whether the maps are byte-identical.
 
 Scenes: a name of ``../shared/data`` (``landsat8_brazil``, ``rsgislib_aber_s2``, ...), ``synthetic``
 (a 1600 x 1600 6-band uint16 scene written once to ``benchmarks/_work/uicmem_synth_1600.tif`` by
@@ -27,6 +33,7 @@ Scenes: a name of ``../shared/data`` (``landsat8_brazil``, ``rsgislib_aber_s2``,
     nice -n 10 python -m benchmarks.uic_memory stages --scene synthetic --classes 8 --mem-limit 64
     nice -n 10 python -m benchmarks.uic_memory rss --scene landsat8_brazil --classes 4 --limits 64,256,1024
     nice -n 10 python -m benchmarks.uic_memory identical --base 5742189 --scenes salinas_a:6,landsat5_amazon:4
+    nice -n 10 python -m benchmarks.uic_memory predict --base 11114ad --repeats 2
 """
 
 from __future__ import annotations
@@ -364,6 +371,86 @@ def identical(args: argparse.Namespace) -> dict[str, Any]:
     return {"base": args.base, "mem_limit_mb": args.mem_limit, "rows": rows}
 
 
+def _layouts() -> dict[str, Path]:
+    """The synthetic scene in three layouts (written once under ``benchmarks/_work``)."""
+    import numpy as np
+    import rasterio
+
+    src_path = scene_path("synthetic")
+    out = {"tiled256": src_path, "tiled512": WORK / "uicmem_synth_1600_t512.tif",
+           "strips6400": WORK / "uicmem_synth_strips6400.tif"}
+    with rasterio.open(src_path) as src:
+        prof = src.profile
+        if not out["tiled512"].exists():
+            with rasterio.open(out["tiled512"], "w", **{**prof, "tiled": True, "blockxsize": 512,
+                                                       "blockysize": 512, "compress": "deflate"}) as dst:
+                dst.write(src.read())
+        if not out["strips6400"].exists():
+            top = src.read(window=((0, src.height // 2), (0, src.width)))
+            wide = np.concatenate([top, top[:, :, ::-1], top, top[:, :, ::-1]], axis=2)
+            strip = {k: v for k, v in prof.items() if k not in ("blockxsize", "blockysize", "tiled")}
+            strip.update(width=wide.shape[2], height=wide.shape[1], tiled=False, blockysize=1, compress="deflate")
+            with rasterio.open(out["strips6400"], "w", **strip) as dst:
+                dst.write(wide)
+    return out
+
+
+def predict(args: argparse.Namespace) -> dict[str, Any]:
+    """``geouic predict`` of one model over three layouts, this tree and ``--base`` alternately."""
+    import tempfile
+
+    import numpy as np
+    import rasterio
+
+    layouts = _layouts()
+    model = WORK / f"uicmem_synth_k{args.classes}.geouic"
+    this = str(Path(sys.executable).parent / "geouic")
+    if not model.exists():
+        subprocess.run([this, "train", str(layouts["tiled256"]), "--classes", str(args.classes), "--seed", "0",
+                        "-o", str(model), "-q"], check=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="uicmem-base-") as tmp:
+        archive = subprocess.run(["git", "archive", args.base, "geouic"], cwd=_bench.ROOT, check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        runner = Path(tmp) / "run_geouic.py"
+        runner.write_text(_BASE_RUNNER)
+        for name, path in layouts.items():
+            digests: dict[str, set[str]] = {"base": set(), "this": set()}
+            for rep in range(args.repeats):
+                for which, prefix in (("base", [sys.executable, str(runner), tmp]), ("this", [this])):
+                    out = Path(tmp) / f"{name}_{which}.tif"
+                    cmd = [*prefix, "predict", str(model), str(path), "-o", str(out), "--overwrite", "-q",
+                           *(["--mem-limit", f"{args.mem_limit:g}"] if args.mem_limit else [])]
+                    res = _time_v(cmd, args.timeout)
+                    with rasterio.open(out) as ds:
+                        digest = hashlib.sha256(np.ascontiguousarray(ds.read(1)).tobytes()).hexdigest()[:16]
+                    digests[which].add(digest)
+                    res.update(layout=name, code=which, repeat=rep, labels_sha256=digest)
+                    print(f"  {name} {which} #{rep}: CPU {res['cpu_s']:.1f} s, wall {res['wall_s']:.1f} s, "
+                          f"peak RSS {res['max_rss_mb']:.0f} MB", flush=True)
+                    rows.append(res)
+            rows[-1]["identical"] = len(digests["base"] | digests["this"]) == 1
+    return {"base": args.base, "mem_limit_mb": args.mem_limit, "classes": args.classes, "rows": rows,
+            "load": os.getloadavg()}
+
+
+def render_predict(res: dict[str, Any]) -> str:
+    """The comparison as Markdown (each cell: the runs, in order)."""
+    lines = [f"base {res['base']} vs this tree, K = {res['classes']}, --mem-limit {res['mem_limit_mb'] or 64}", "",
+             "| layout | base CPU s | this CPU s | base peak RSS MB | this peak RSS MB | identical |",
+             "|---|---|---|---|---|---|"]
+    for name in dict.fromkeys(r["layout"] for r in res["rows"]):
+        rs = [r for r in res["rows"] if r["layout"] == name]
+
+        def cells(which: str, key: str, rs: list[dict[str, Any]] = rs) -> str:
+            return " / ".join(f"{r[key]:.1f}" if key == "cpu_s" else f"{r[key]:.0f}" for r in rs if r["code"] == which)
+
+        lines.append(f"| {name} | {cells('base', 'cpu_s')} | {cells('this', 'cpu_s')} | "
+                     f"{cells('base', 'max_rss_mb')} | {cells('this', 'max_rss_mb')} | {rs[-1].get('identical')} |")
+    return "\n".join(lines)
+
+
 def render_identical(res: dict[str, Any]) -> str:
     """The comparison as Markdown."""
     lines = [f"Default map, seed 0, this tree against {res['base']} (--mem-limit {res['mem_limit_mb'] or 64:g})", "",
@@ -378,17 +465,18 @@ def render_identical(res: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("stages", "rss", "identical"))
+    parser.add_argument("what", choices=("stages", "rss", "identical", "predict"))
     parser.add_argument("--base", default="HEAD", help="identical: the commit to compare with")
     parser.add_argument("--scenes", default="salinas_a:6,landsat5_amazon:4",
                         help="identical: comma-separated NAME:K")
     parser.add_argument("--scene", default="landsat8_brazil")
-    parser.add_argument("--classes", type=int, default=4)
+    parser.add_argument("--classes", type=int, default=4, help="stages, rss: K; predict: K of the model (8 there)")
     parser.add_argument("--mem-limit", type=float, default=None, help="stages: the fit's budget (MB)")
     parser.add_argument("--limits", default="64,256,1024", help="rss: comma-separated --mem-limit values")
     parser.add_argument("--params", default="{}", help="stages: more UIC parameters as JSON")
     parser.add_argument("--warm-torch", action="store_true",
                         help="stages: measure torch's fixed floor first; stages are then above it")
+    parser.add_argument("--repeats", type=int, default=2, help="predict: runs of each code per layout")
     parser.add_argument("--timeout", type=float, default=1200)
     parser.add_argument("--json", default=None, help="also write the raw result here")
     parser.add_argument("--render", default=None, help="print the table of a result written by --json")
@@ -397,8 +485,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         res = json.loads(Path(args.render).read_text())
     else:
-        res = {"stages": stages, "rss": rss, "identical": identical}[args.what](args)
-    print({"stages": render_stages, "rss": render_rss, "identical": render_identical}[args.what](res))
+        res = {"stages": stages, "rss": rss, "identical": identical, "predict": predict}[args.what](args)
+    print({"stages": render_stages, "rss": render_rss, "identical": render_identical,
+           "predict": render_predict}[args.what](res))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
     return 0

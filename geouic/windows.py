@@ -164,7 +164,12 @@ def block_windows(width: int, height: int, block_shape: tuple[int, int], *,
 
     Windows are rectangles of whole file blocks (so each block is decoded once), as tall and
     wide as ``mem_limit_mb`` allows for the read window including its halo: full-width strips
-    when a strip of blocks fits, squares of blocks otherwise.
+    when a strip of blocks fits, squares of blocks otherwise. A block side longer than the
+    square the budget allows is cut into equal parts instead of being exceeded: the rows of a
+    wide strip-organised file (blocks of one row by the whole width) become squares over many
+    strips, not one-row windows that read their halo fifteen times over, and a 512 x 512 tile
+    under an engine that needs a few hundred bytes a pixel becomes four or more windows. GDAL's
+    block cache (:data:`geouic.raster.GDAL_CACHE_MB`) saves most re-decoding of the blocks cut.
 
     Parameters
     ----------
@@ -200,7 +205,24 @@ def block_windows(width: int, height: int, block_shape: tuple[int, int], *,
         side = max(1, int(math.sqrt(budget_px)) - 2 * halo)
         win_w = min(width, max(bw, (side // bw) * bw))
         win_h = min(height, max(bh, (max(1, budget_px // (win_w + 2 * halo) - 2 * halo) // bh) * bh))
+        if min(win_h + 2 * halo, height) * min(win_w + 2 * halo, width) > budget_px:  # a block is too big
+            win_w = min(width, _blocks_or_part(bw, side))
+            win_h = min(height, _blocks_or_part(bh, max(1, budget_px // (win_w + 2 * halo) - 2 * halo)))
     return _pairs(width, height, win_w, win_h, halo)
+
+
+def _blocks_or_part(block: int, most: int) -> int:
+    """A window side of at most ``most``: whole blocks where one fits, an equal part of one otherwise."""
+    return (most // block) * block if block <= most else _equal_part(block, most)
+
+
+def _equal_part(n: int, most: int) -> int:
+    """The size of equal parts of ``n`` of at most ``most``: a divisor of ``n`` when one is near."""
+    parts = -(-n // max(1, most))
+    for k in range(parts, 2 * parts + 1):
+        if n % k == 0:
+            return n // k
+    return -(-n // parts)
 
 
 def strip_windows(width: int, height: int, block_rows: int, *, mem_limit_mb: float, halo: int = 0,

@@ -141,3 +141,41 @@ def test_strips_are_full_width_block_rows_within_the_budget(tmp_path):
     assert len(wp) == 5 and wp.cores == [p.core for p in pairs]
     with pytest.raises(ParameterError, match="halo=-1"):
         strip_windows(10, 10, 1, mem_limit_mb=1, halo=-1, bytes_per_pixel=4)
+
+
+@pytest.mark.parametrize(("block", "halo"), [((512, 512), 7), ((256, 256), 0), ((1, 700), 2), ((64, 700), 3)])
+def test_blocks_larger_than_the_budget_are_cut_into_pieces_that_fit(block, halo):
+    # One block and its halo cost more than the budget (a 512 x 512 block at 430 bytes a pixel: 113 MB).
+    bpp, budget_mb = 430, 0.5
+    pairs = block_windows(700, 600, block, mem_limit_mb=budget_mb, halo=halo, bytes_per_pixel=bpp)
+    assert covers_once(pairs, 700, 600)
+    assert max(p.read.width * p.read.height for p in pairs) * bpp <= budget_mb * 1024 * 1024
+    bh = min(block[0], 600)
+    if bh > 1:
+        assert all(p.core.height <= bh for p in pairs)
+    if block == (512, 512):  # cut evenly (equal pieces, no sliver at the block's edge)
+        inner = [p.core for p in pairs if p.core.row_off + p.core.height <= 512 and p.core.col_off + p.core.width <= 512]
+        assert all(512 % c.height == 0 and 512 % c.width == 0 for c in inner)
+
+
+def test_wide_strips_become_squares_not_one_row_windows():
+    # A strip-organised file (one-row blocks across the width): one-row windows would read
+    # their halo rows 15 times over; squares over many strips read about 1.2 times the scene.
+    pairs = block_windows(10000, 800, (1, 10000), mem_limit_mb=16, halo=7, bytes_per_pixel=430)
+    read = sum(p.read.width * p.read.height for p in pairs)
+    assert read < 1.3 * 10000 * 800 and covers_once(pairs, 10000, 800)
+    assert max(p.read.width * p.read.height for p in pairs) * 430 <= 16 * 1024 * 1024
+
+
+def test_windows_that_fit_keep_whole_blocks():
+    # A short scene of 512-wide blocks: the one-block-wide window fits, so blocks are not cut.
+    pairs = block_windows(2041, 70, (512, 512), mem_limit_mb=16, halo=7, bytes_per_pixel=430)
+    assert all(p.core.col_off % 512 == 0 for p in pairs)
+
+
+def test_pass_keeps_its_budget_when_one_block_exceeds_the_share_of_a_worker(tmp_path):
+    path = write_raster(tmp_path / "s.tif", np.ones((2, 128, 128), np.uint16), block=64)
+    with open_raster(path) as src:
+        wp = WindowPass.over(src, mem_limit_mb=0.5, bytes_per_pixel=200, halo=5, workers=2)
+    biggest = max(p.read.width * p.read.height for p in wp)
+    assert 4 * biggest * 200 <= 0.5 * 1024 * 1024 and covers_once(wp.pairs, 128, 128)

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from geouic.engine import Engine
+from geouic._memory import release_freed_memory
 from geouic.errors import ModelError, ParameterError
 from geouic.raster import RasterSource
 from geouic.sampling import sample_pixels
@@ -310,6 +311,8 @@ class UICEngine(Engine):
         _place(self.net_, device)
         logger.info("kept member %d (mean NMI with the others %.3f); fit took %.1f s", best + 1,
                     float(nmi[best].sum() / max(1, len(nmi) - 1)), self.fit_seconds_)
+        del pool, initial, results, kept
+        release_freed_memory(collect=True)  # the pool's and members' temporaries (see geouic._memory)
         return self
 
     def _train_members(self, pool: PatchPool, initial: np.ndarray, seeds: list[int], device: torch.device,
