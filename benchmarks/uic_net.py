@@ -19,6 +19,8 @@ made here (nothing under ``geouic/`` is edited). Variants (``--variants``, comma
   others take no part in the loss (label -1), so the boundaries there are the network's decision;
 * ``noedge``: trained without the pixels within one pixel (8-neighbourhood) of a boundary of the
   starting labels;
+* ``agrNN``: the members' stopping agreement at NN % (default 95), to separate how far the network
+  distils from which pixels it learns;
 * any variant joined by ``+`` (``dil-1-2-4+conf75``).
 
 With ``--realistic`` each multispectral scene is also fitted at K = 3 x classes and scored by the
@@ -97,6 +99,8 @@ def parse_variant(name: str) -> dict[str, Any]:
             continue
         if part.startswith("ns"):
             out["config"]["n_spatial"] = int(part[2:])
+        elif part.startswith("agr") and part[3:].isdigit():
+            out["config"]["agreement"] = int(part[3:]) / 100
         elif part.startswith("h") and part[1:].isdigit():
             out["config"]["hidden"] = int(part[1:])
         elif part.startswith("dil-"):
@@ -347,13 +351,14 @@ def report(paths: list[Path], order: list[str] | None = None, quality: Path | No
             if names:
                 print(f"| *mean {half}* | | " + " | ".join(
                     f"{np.mean(means[v]):.3f}" if len(means[v]) == len(names) else "" for v in variants) + " |")
-    print("\n| fit CPU s per scene (mean) | " + " | ".join(variants) + " |")
+    print("\n| fit CPU s, sum over the half's scenes (mean over seeds) | " + " | ".join(variants) + " |")
     print("|---|" + "---|" * len(variants))
-    cells = []
-    for v in variants:
-        vals = [r["fit_cpu_s"] for r in recs if r["variant"] == v]
-        cells.append(f"{np.mean(vals):.1f}" if vals else "")
-    print("| all runs | " + " | ".join(cells) + " |")
+    for half in ("A", "B"):
+        cells = []
+        for v in variants:
+            per = [[r["fit_cpu_s"] for r in recs if r["variant"] == v and r["scene"] == n] for n in HALVES[half]]
+            cells.append(f"{sum(np.mean(x) for x in per):.1f}" if all(per) else "")
+        print(f"| half {half} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
