@@ -74,6 +74,8 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "ful
     halo = FIELD_ITERATIONS if beta > 0 else 0
     for i, region in enumerate(pool.regions):
         for r0, r1, a, b in pool.strips(i, chunk_pixels, halo):
+            if not region.valid[r0:r1].any():  # a strip of nodata rows labels nothing (and has no posterior)
+                continue
             log_prob = np.log(np.maximum(gmm.predict_proba(features.strip(i, a, b)), 1e-30)).astype(np.float32)
             if beta <= 0:
                 out.append(log_prob.argmax(axis=1))
