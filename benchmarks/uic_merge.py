@@ -33,6 +33,8 @@ Variants (``--variants``, comma-separated):
   each component given to the class of the majority of the reference samples it takes (a
   component without samples to the group of the nearest component mean), so the best any merge
   of that fit could do, and whether a loss is the criterion's or the over-fit's;
+* ``--pairs xF``: the ROC AUC of each criterion's first-step pair score for same-class against
+  different-class component pairs (reads the reference; for reading only, see :func:`pair_auc`);
 * ``split-C`` (the per-component split test): the engine's K fit; each component re-fitted by a
   2-component full mixture on the fitted subsample's pixels it takes; the split kept when both
   halves are spatially coherent on the pool (neighbour disagreement inside the component below
@@ -304,6 +306,59 @@ def run_variant(v: str, fits: Fits, k: int, scene: Any = None) -> tuple[np.ndarr
                       "group_shares": [round(float(shares[g].sum()), 3) for g in groups]}
 
 
+def pair_auc(scene: Any, factor: str, seed: int = 0) -> dict[str, Any]:
+    """How well each criterion's *first-step* score tells same-class from different-class pairs.
+
+    The M-component fit at K = classes; each component's class is the majority of the
+    reference samples it holds (components without samples are left out); one ROC AUC per
+    criterion over all pairs (1.0: every same-class pair scores above every other pair; a greedy
+    merge needs its top M - K pairs right). Reads the reference: for reading only.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    k = scene.n_classes
+    pool, cfg = build_pool(scene, k, seed)
+    fits = Fits(pool, cfg, seed)
+    m = n_components(k, factor)
+    gmm, _, post = fits.mixture(m)
+    lab = post.argmax(axis=1)
+    img = pool.split(lab.astype(np.int64), fill=-1)[0]
+    ref = scene.primary
+    comp = img[ref.rows, ref.cols]
+    owner = np.full(m, -1)
+    for c in range(m):
+        codes = ref.codes[comp == c]
+        if len(codes):
+            vals, cnt = np.unique(codes, return_counts=True)
+            owner[c] = vals[cnt.argmax()]
+    n = neighbour_counts(pool, lab, m).astype(np.float64)
+    off = n - np.diag(np.diag(n))
+    per = off.sum(axis=1)
+    t = post[fits.pick].astype(np.float64)
+    fx = _xlogx(t).sum(axis=0)
+    w, mu, cov = gmm.weights_, gmm.means_, gmm.covariances_
+    ld = np.array([np.linalg.slogdet(c)[1] for c in cov])
+    same, scores = [], []
+    for i in range(m):
+        for j in range(i + 1, m):
+            if owner[i] < 0 or owner[j] < 0:
+                continue
+            wu = w[i] + w[j]
+            mu_u = (w[i] * mu[i] + w[j] * mu[j]) / wu
+            di, dj = mu[i] - mu_u, mu[j] - mu_u
+            cu = (w[i] * (cov[i] + np.outer(di, di)) + w[j] * (cov[j] + np.outer(dj, dj))) / wu
+            same.append(owner[i] == owner[j])
+            scores.append([_xlogx(t[:, i] + t[:, j]).sum() - fx[i] - fx[j],
+                           off[i, j] / max(min(per[i], per[j]), 1e-12),
+                           off[i, j] * per.sum() / max(per[i] * per[j], 1e-12),
+                           -(wu * np.linalg.slogdet(cu)[1] - w[i] * ld[i] - w[j] * ld[j])])
+    y, x = np.array(same), np.array(scores)
+    out: dict[str, Any] = {"scene": scene.name, "k": k, "m": m, "pairs": len(y), "same_class_pairs": int(y.sum())}
+    for c, name in enumerate(CRITERIA):
+        out[name] = round(float(roc_auc_score(y, x[:, c])), 3) if 0 < y.sum() < len(y) else None
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenes", default="half:A,half:B")
@@ -313,7 +368,13 @@ def main(argv: list[str] | None = None) -> int:
                    "--report: only these columns")
     p.add_argument("--json", type=Path)
     p.add_argument("--report", help="comma-separated JSON files: print the tables and exit")
+    p.add_argument("--pairs", metavar="FACTOR", help="print each scene's first-step pair AUC (seed 0, matched K; "
+                   "reads the reference, for reading only; see pair_auc) and exit")
     a = p.parse_args(argv)
+    if a.pairs:
+        for name in expand_scenes(a.scenes.split(",")):
+            print(json.dumps(pair_auc(load_scene(name, _bench.DATA), a.pairs)), flush=True)
+        return 0
     if a.report:
         report([Path(x) for x in a.report.split(",")], a.variants.split(",") if a.variants else None)
         return 0
