@@ -25,11 +25,18 @@ Variants (``--variants``, comma-separated):
   their natural geometry (unit noise, variance = the eigenvalue, ~ SNR + 1); ``mnf-N`` keeps the
   N first (all bands when there are fewer), ``mnf-snrT`` those with eigenvalue > T (at least 3,
   at most 32). Computed from all raw bands (200 on Indian Pines, not after PCA-16);
+* ``mnfr-Q-N``: ``mnf-N`` with a robust noise covariance: the pairs across edges left out, twice
+  keeping the fraction Q of pairs with the smallest Mahalanobis norm (:func:`noise_covariance`);
+* ``pcamnf-P-M``: the engine's PCA to P components (its geometry) beside the M first MNF
+  components (natural geometry), each with the 3x3 median (both subspaces, for the mixture to use);
 * ``ctx-W-S-M``: two-scale features: the engine's 3x3-median channels plus a W x W context of its
   first M channels, S = ``mean`` or ``med`` (``ctx-7-mean-3``, ``ctx-7-med-3``);
-* ``tail5-M``: the engine's channels, the first M with the 3x3 median, the others (the low-variance
-  ones) with a 5x5 median; ``mnftail5-T``: MNF (``mnf-16``), components with eigenvalue <= T with
-  the 5x5 median;
+* ``pcrot``: the engine's channels rotated onto the pool's principal axes when it has no PCA
+  (multispectral scenes; hyperspectral ones are already principal components), 3x3 median: the
+  control for ``tail5`` there;
+* ``tail5-M``: the engine's channels (rotated as ``pcrot``), the first M with the 3x3 median, the
+  others (the low-variance ones) with a 5x5 median; ``mnftail5-T``: MNF (``mnf-16``), components
+  with eigenvalue <= T with the 5x5 median;
 * ``log``: log of every band whose valid minimum is positive, before the z-score (multispectral
   reflectances; other bands and hyperspectral scenes as ``base``).
 
@@ -95,18 +102,34 @@ def _signs(vecs: np.ndarray) -> np.ndarray:
     return vecs * np.where(vecs[idx, np.arange(vecs.shape[1])] < 0, -1.0, 1.0)[None, :]
 
 
-def noise_covariance(z: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Half the covariance of the horizontal and vertical differences of valid pixel pairs."""
+def noise_covariance(z: np.ndarray, valid: np.ndarray, trim: float = 1.0, iterations: int = 2) -> np.ndarray:
+    """Half the covariance of the horizontal and vertical differences of valid pixel pairs.
+
+    ``trim < 1``: a robust estimate that leaves out the pairs across edges. The covariance of all
+    pairs is estimated first; then, ``iterations`` times, only the fraction ``trim`` of pairs with
+    the smallest Mahalanobis norm under the current estimate are kept and it is re-estimated (the
+    result is scaled down, which changes no MNF direction).
+    """
     diffs = []
     for a, b, ok in ((z[:, :, 1:], z[:, :, :-1], valid[:, 1:] & valid[:, :-1]),
                      (z[:, 1:, :], z[:, :-1, :], valid[1:, :] & valid[:-1, :])):
         diffs.append((a - b)[:, ok].T)
     d = np.concatenate(diffs)
-    d = d - d.mean(axis=0)
-    return d.T @ d / max(len(d) - 1, 1) / 2.0
+
+    def cov(x: np.ndarray) -> np.ndarray:
+        x = x - x.mean(axis=0)
+        c = x.T @ x / max(len(x) - 1, 1) / 2.0
+        return c + np.eye(len(c)) * 1e-6 * float(np.trace(c)) / len(c)
+
+    c = cov(d)
+    for _ in range(iterations if trim < 1.0 else 0):
+        m = np.einsum("ij,ij->i", d @ np.linalg.inv(c), d)
+        c = cov(d[m <= np.quantile(m, trim)])
+    return c
 
 
-def mnf(zs: np.ndarray, z: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def mnf(zs: np.ndarray, z: np.ndarray, valid: np.ndarray,
+        trim: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """MNF of normalised bands: ``(mean, vectors (bands, bands), eigenvalues)``, best SNR first.
 
     Signal covariance from the sample ``zs`` (n, bands); noise covariance from the scene ``z``'s
@@ -117,8 +140,7 @@ def mnf(zs: np.ndarray, z: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, n
 
     mean = zs.mean(axis=0)
     sig = np.cov(zs - mean, rowvar=False)
-    noise = noise_covariance(z, valid)
-    noise += np.eye(len(noise)) * 1e-6 * float(np.trace(noise)) / len(noise)
+    noise = noise_covariance(z, valid, trim)
     evals, vecs = eigh(sig, noise)
     order = np.argsort(evals)[::-1]
     return mean, _signs(vecs[:, order]), evals[order]
@@ -171,7 +193,7 @@ class Stage:
         self.scene, self.seed = scene, seed
         self.base_pool, self.cfg = build_pool(scene, scene.n_classes, seed)
         self._z: tuple[Any, np.ndarray, np.ndarray] | None = None
-        self._mnf: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._mnf: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def zscored(self) -> tuple[Any, np.ndarray, np.ndarray]:
         if self._z is None:
@@ -179,19 +201,37 @@ class Stage:
             self._z = (norm, zs, _scene_z(self.scene, norm))
         return self._z
 
-    def mnf(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._mnf is None:
+    def mnf(self, trim: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if trim not in self._mnf:
             _, zs, z = self.zscored()
-            self._mnf = mnf(zs, z, self.scene.valid)
-        return self._mnf
+            self._mnf[trim] = mnf(zs, z, self.scene.valid, trim)
+        return self._mnf[trim]
 
-    def mnf_channels(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        mean, vecs, evals = self.mnf()
+    def mnf_channels(self, n: int, trim: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        mean, vecs, evals = self.mnf(trim)
         _, _, z = self.zscored()
         v = vecs[:, :n]
         ch = np.einsum("bc,brw->crw", v, z - mean[:, None, None])
         ch[:, ~self.scene.valid] = 0.0
         return ch, evals[:n]
+
+    def principal_channels(self) -> tuple[np.ndarray, np.ndarray]:
+        """The engine's channels in principal-component order, and their geometry factors.
+
+        With PCA (more bands than ``pca_components``) they are the pool's own channels; with the
+        z-scored bands only, those bands rotated onto the principal axes of the pool (a rotation:
+        the full-covariance mixture would not see it, only the per-channel windows do).
+        """
+        base = self.base_pool
+        region = base.regions[0]
+        if int(self.scene.data.shape[0]) > int(self.cfg.pca_components):
+            return region.x, base.geometry.astype(np.float64)
+        v = region.x[:, region.valid].astype(np.float64)
+        evals, vecs = np.linalg.eigh(np.cov(v))
+        vecs = _signs(vecs[:, ::-1])
+        rot = np.einsum("bc,brw->crw", vecs, region.x.astype(np.float64)).astype(np.float32)
+        rot[:, ~region.valid] = 0.0
+        return rot, np.ones(len(rot))
 
     def projection_pool(self, n: int, whiten_geometry: bool = False) -> tuple[Any, np.ndarray]:
         """The engine's Projection with ``n`` components; features in its geometry (or whitened)."""
@@ -213,6 +253,9 @@ class Stage:
         name, _, arg = variant.partition("-")
         if variant == "base":
             return self.base_pool, None, {"d": self.base_pool.n_channels}
+        bands = int(self.scene.data.shape[0])
+        if name in ("pca", "pcaw") and bands <= int(arg):  # no PCA: the engine's z-scored bands
+            return self.base_pool, None, {"d": bands}
         if name == "pca":
             pool, f = self.projection_pool(int(arg))
             return pool, f, {"d": f.shape[1]}
@@ -236,6 +279,18 @@ class Stage:
             ch, ev = self.mnf_channels(n)
             pool = _pool_of(ch, valid)
             return pool, _median3(pool), {"d": n, "evals": [round(float(e), 2) for e in ev]}
+        if name == "mnfr":
+            q, n_keep = arg.split("-")
+            ch, ev = self.mnf_channels(min(int(n_keep), len(self.mnf()[2])), float(q))
+            pool = _pool_of(ch, valid)
+            return pool, _median3(pool), {"d": len(ev), "evals": [round(float(e), 2) for e in ev]}
+        if name == "pcamnf":
+            n_pca, n_mnf = (int(x) for x in arg.split("-"))
+            _, fp = self.projection_pool(n_pca)
+            ch, ev = self.mnf_channels(min(n_mnf, len(self.mnf()[2])))
+            pool = _pool_of(ch, valid)
+            f = np.concatenate([fp, _median3(pool)], axis=1)
+            return pool, f, {"d": f.shape[1]}
         if name == "mnftail5":
             ch, ev = self.mnf_channels(min(16, len(self.mnf()[2])))
             pool = _pool_of(ch, valid)
@@ -246,18 +301,22 @@ class Stage:
             return pool, f, {"d": len(ev), "n_5x5": int(low.sum())}
         base = self.base_pool
         region = base.regions[0]
-        g = base.geometry.astype(np.float64)
+        x, g = self.principal_channels()
         f0 = base.smoothed_features(base.geometry).astype(np.float64)
+        if x is not region.x and name in ("tail5", "pcrot"):  # the 3x3 median on the rotated channels
+            f0 = _valid(_masked_window(x, region.valid, 3, "med"), region.valid) * g[None, :]
+        if variant == "pcrot":
+            return base, f0, {"d": f0.shape[1]}
         if name == "ctx":
             w, stat, first = arg.split("-")
             m = min(int(first), base.n_channels)
-            ctx = _masked_window(region.x[:m], region.valid, int(w), stat)
+            ctx = _masked_window(x[:m], region.valid, int(w), stat)
             f = np.concatenate([f0, _valid(ctx, region.valid) * g[None, :m]], axis=1)
             return base, f, {"d": f.shape[1]}
         if name == "tail5":
             m = int(arg)
             if m < base.n_channels:
-                tail = _masked_window(region.x[m:], region.valid, 5, "med")
+                tail = _masked_window(x[m:], region.valid, 5, "med")
                 f0[:, m:] = _valid(tail, region.valid) * g[None, m:]
             return base, f0, {"d": f0.shape[1], "n_5x5": max(0, base.n_channels - m)}
         if variant == "log":
@@ -277,6 +336,22 @@ class Stage:
             pool = _pool_of(z, valid)
             return pool, _median3(pool), {"d": len(data), "logged": int(logb.sum())}
         raise SystemExit(f"unknown variant {variant!r}")
+
+
+def snr_profile(stage: Stage, n: int = 16) -> dict[str, Any]:
+    """Label-free noise diagnostics of a scene: SNR of its first principal components and MNF's.
+
+    ``pca_snr``: for each of the first ``n`` principal components v of the z-scored sample, the
+    ratio of its variance to its noise variance, ``v' S v / v' N v`` (N: :func:`noise_covariance`);
+    ``mnf_evals``: the first ``n`` MNF eigenvalues (the best ratios any direction reaches).
+    """
+    _, zs, z = stage.zscored()
+    evals, vecs = np.linalg.eigh(np.cov(zs - zs.mean(axis=0), rowvar=False))
+    vecs = vecs[:, ::-1][:, :n]
+    noise = noise_covariance(z, stage.scene.valid)
+    snr = evals[::-1][: vecs.shape[1]] / np.einsum("bi,bc,ci->i", vecs, noise, vecs)
+    return {"bands": int(zs.shape[1]), "pca_snr": [round(float(x), 2) for x in snr],
+            "mnf_evals": [round(float(x), 2) for x in stage.mnf()[2][:n]]}
 
 
 def mixture_labels(pool: Any, X: np.ndarray, k: int, seed: int, cfg: Any) -> np.ndarray:
@@ -299,6 +374,8 @@ def run_one(stage: Stage, variant: str, workflow: str) -> tuple[dict[str, Any], 
     k = scene.n_classes * (OVERCLUSTER if workflow == "majority" else 1)
     t0 = time.process_time()
     pool, X, info = stage.features(variant)
+    if X is None and variant != "base":
+        return {"same_as_base": True, "k": k, "info": info}, time.process_time() - t0
     if X is None:
         flat = initial_labels(pool, k, seed, covariance=cfg.covariance, n_init=int(cfg.init_n),
                               beta=float(cfg.smoothing))
@@ -320,8 +397,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", default="base")
     p.add_argument("--workflows", default="matched,majority")
     p.add_argument("--json", type=Path)
+    p.add_argument("--skip-done", action="store_true", help="skip scene x seed x variant x workflow in --json")
     p.add_argument("--report", help="comma-separated JSON files: print the tables and exit")
+    p.add_argument("--snr", action="store_true", help="print each scene's noise diagnostics (seed 0) and exit")
     a = p.parse_args(argv)
+    if a.snr:
+        for name in expand_scenes(a.scenes.split(",")):
+            print(json.dumps({"scene": name, **snr_profile(Stage(load_scene(name, _bench.DATA), 0))}), flush=True)
+        return 0
     if a.report:
         report([Path(x) for x in a.report.split(",")], None if a.variants == "base" else a.variants.split(","))
         return 0
@@ -333,9 +416,18 @@ def main(argv: list[str] | None = None) -> int:
         scene = load_scene(name, _bench.DATA)
         for seed in [int(s) for s in a.seeds.split(",")]:
             stage = Stage(scene, seed)
+            done = {(r["scene"], r["seed"], r["variant"], r["workflow"]) for r in records} if a.skip_done else set()
             for v in a.variants.split(","):
                 for wf in a.workflows.split(","):
+                    if (name, seed, v, wf) in done:
+                        continue
                     s, cpu = run_one(stage, v, wf)
+                    if s.pop("same_as_base", False):  # identical features: the base scores, its CPU
+                        ref = next(r for r in records if (r["scene"], r["seed"], r["variant"], r["workflow"])
+                                   == (name, seed, "base", wf))
+                        s = {**{k: ref[k] for k in ref if k not in ("variant", "info", "cpu_s")}, **s}
+                        cpu = ref["cpu_s"]
+                        s["info"] = {**s["info"], "same_as_base": True}
                     rec = {"scene": name, "seed": seed, "variant": v, "workflow": wf, "cpu_s": round(cpu, 2), **s}
                     print(json.dumps({k: rec[k] for k in ("scene", "seed", "variant", "workflow", "k", "oa", "cpu_s")}),
                           flush=True)
