@@ -8,6 +8,7 @@ functions that need them), so a script can import this module and call
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -208,3 +209,19 @@ def write_synthetic_scene(path: Path, *, size: int = 64, n_classes: int = 4, n_b
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
     return labels
+
+
+def replace_record(records: list[dict[str, Any]], rec: dict[str, Any], key: dict[str, Any],
+                   path: Path | None) -> list[dict[str, Any]]:
+    """``records`` without the ones matching ``key`` (field: value), plus ``rec``; written to ``path``.
+
+    The exploration scripts append one record per run and re-run cases in place: a record whose
+    fields equal ``key`` (a missing field reads as ``""``) is replaced, and the whole list is
+    rewritten after every record, so a stopped run keeps what it measured.
+    """
+    out = [r for r in records if any(r.get(f, "") != v for f, v in key.items())]
+    out.append(rec)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out, indent=1))
+    return out

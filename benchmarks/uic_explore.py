@@ -150,18 +150,11 @@ def spatial_criteria(pool: Any, prob: np.ndarray, beta: float) -> dict[str, floa
     k = prob.shape[1]
     logp = _log(prob)
     z_raw = prob.argmax(axis=1)
-    differ = pairs = 0
     pl_sum = mmp_sum = 0.0
     start = 0
     for region in pool.regions:
         v = region.valid
         n = int(v.sum())
-        lab = np.full(v.shape, -1, np.int64)
-        lab[v] = z_raw[start : start + n]
-        for a, b in ((lab[:, 1:], lab[:, :-1]), (lab[1:, :], lab[:-1, :])):
-            both = (a >= 0) & (b >= 0)
-            pairs += int(both.sum())
-            differ += int((both & (a != b)).sum())
         img = np.zeros((k, *v.shape), np.float32)
         img[:, v] = logp[start : start + n].T
         q = potts_smooth(img, v, beta=beta)
@@ -176,9 +169,29 @@ def spatial_criteria(pool: Any, prob: np.ndarray, beta: float) -> dict[str, floa
         logsm = e - np.log(np.exp(e).sum(axis=0, keepdims=True))
         pl_sum += float(np.take_along_axis(logsm, np.maximum(zf, 0)[None], 0)[0][v].sum())
         start += n
-    shares = np.bincount(z_raw, minlength=k) / len(z_raw)
-    return {"dis": differ / max(pairs, 1) / max(1e-12, 1 - float((shares ** 2).sum())),
-            "pl": pl_sum / len(z_raw), "mmp": mmp_sum / len(z_raw)}
+    return {"dis": disagreement(pool, z_raw, k), "pl": pl_sum / len(z_raw), "mmp": mmp_sum / len(z_raw)}
+
+
+def disagreement(pool: Any, flat: np.ndarray, k: int) -> float:
+    """P(two valid 4-neighbours have different labels) / (1 - sum_k p_k^2), over the pool's regions.
+
+    ``flat`` holds the labels of the valid pool pixels in :meth:`PatchPool.valid_features` order;
+    the denominator is the disagreement of a spatially random labelling with the same class sizes,
+    so lower is more coherent.
+    """
+    differ = pairs = start = 0
+    for region in pool.regions:
+        v = region.valid
+        n = int(v.sum())
+        lab = np.full(v.shape, -1, np.int64)
+        lab[v] = flat[start : start + n]
+        start += n
+        for a, b in ((lab[:, 1:], lab[:, :-1]), (lab[1:, :], lab[:-1, :])):
+            both = (a >= 0) & (b >= 0)
+            pairs += int(both.sum())
+            differ += int((both & (a != b)).sum())
+    shares = np.bincount(flat, minlength=k) / len(flat)
+    return differ / max(pairs, 1) / max(1e-12, 1 - float((shares ** 2).sum()))
 
 
 #: Direction of each spatial criterion: +1 higher is better, -1 lower is better.
@@ -425,10 +438,7 @@ def main(argv: list[str] | None = None) -> int:
                        **score(pool, flat, scene, k), "info": runner.info}
                 runner.info = {}
                 print(json.dumps(rec), flush=True)
-                records = [r for r in records if (r["scene"], r["seed"], r["variant"]) != (name, seed, v)]
-                records.append(rec)
-                if a.json:
-                    a.json.write_text(json.dumps(records, indent=1))
+                records = _bench.replace_record(records, rec, {"scene": name, "seed": seed, "variant": v}, a.json)
     return 0
 
 

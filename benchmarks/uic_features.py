@@ -431,11 +431,8 @@ def main(argv: list[str] | None = None) -> int:
                     rec = {"scene": name, "seed": seed, "variant": v, "workflow": wf, "cpu_s": round(cpu, 2), **s}
                     print(json.dumps({k: rec[k] for k in ("scene", "seed", "variant", "workflow", "k", "oa", "cpu_s")}),
                           flush=True)
-                    key = (name, seed, v, wf)
-                    records = [r for r in records if (r["scene"], r["seed"], r["variant"], r["workflow"]) != key]
-                    records.append(rec)
-                    if a.json:
-                        a.json.write_text(json.dumps(records, indent=1))
+                    key = {"scene": name, "seed": seed, "variant": v, "workflow": wf}
+                    records = _bench.replace_record(records, rec, key, a.json)
     return 0
 
 

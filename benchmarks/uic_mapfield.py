@@ -221,10 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in [int(s) for s in a.seeds.split(",")]:
             rec = {**run_one(scene, seed, config), "tag": a.tag}
             print(json.dumps(rec), flush=True)
-            records = [r for r in records if (r["scene"], r["seed"], r.get("tag", "")) != (name, seed, a.tag)]
-            records.append(rec)
-            if a.json:
-                a.json.write_text(json.dumps(records, indent=1))
+            records = _bench.replace_record(records, rec, {"scene": name, "seed": seed, "tag": a.tag}, a.json)
     return 0
 
 

@@ -198,10 +198,7 @@ def stages(args: argparse.Namespace) -> dict[str, Any]:
         sampler.done.set()
         for u in undo:
             u()
-    import rasterio
-
-    with rasterio.open(out) as ds:
-        digest = hashlib.sha256(ds.read(1).tobytes()).hexdigest()[:16]
+    digest = _labels_sha256(out)
     return {"scene": args.scene, "path": str(path), "pixels": src.width * src.height, "bands": src.count,
             "torch_floor": floor,
             "classes": args.classes, "mem_limit_mb": args.mem_limit, "baseline_mb": baseline,
@@ -286,8 +283,6 @@ def _time_v(cmd: list[str], timeout: float) -> dict[str, Any]:
 
 def rss(args: argparse.Namespace) -> dict[str, Any]:
     """``geouic classify`` at each limit (default engine) and k-means, under ``/usr/bin/time -v``."""
-    import numpy as np
-    import rasterio
 
     path = scene_path(args.scene)
     exe = Path(sys.executable).parent / "geouic"
@@ -303,8 +298,7 @@ def rss(args: argparse.Namespace) -> dict[str, Any]:
         res["variant"] = name
         res["command"] = "/usr/bin/time -v " + shlex.join(["geouic", *cmd[1:]])
         if not res["returncode"]:
-            with rasterio.open(out) as ds:
-                res["labels_sha256"] = hashlib.sha256(np.ascontiguousarray(ds.read(1)).tobytes()).hexdigest()[:16]
+            res["labels_sha256"] = _labels_sha256(out)
         out.unlink(missing_ok=True)
         print(f"  {name}: peak RSS {res['max_rss_mb']} MB, wall {res['wall_s']:.1f} s, CPU {res['cpu_s']} s, "
               f"labels {res.get('labels_sha256')} {res['error']}", flush=True)
@@ -332,6 +326,25 @@ main()
 """
 
 
+def _export_base(base: str, tmp: str) -> Path:
+    """Export ``base``'s ``geouic/`` into ``tmp``; return the script that runs its CLI from there."""
+    archive = subprocess.run(["git", "archive", base, "geouic"], cwd=_bench.ROOT, check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+    runner = Path(tmp) / "run_geouic.py"
+    runner.write_text(_BASE_RUNNER)
+    return runner
+
+
+def _labels_sha256(path: Path) -> str:
+    """The first 16 hex digits of the SHA-256 of a map's first band."""
+    import numpy as np
+    import rasterio
+
+    with rasterio.open(path) as ds:
+        return hashlib.sha256(np.ascontiguousarray(ds.read(1)).tobytes()).hexdigest()[:16]
+
+
 def identical(args: argparse.Namespace) -> dict[str, Any]:
     """The default map of each scene with this tree and with ``--base`` (a commit), side by side.
 
@@ -341,16 +354,10 @@ def identical(args: argparse.Namespace) -> dict[str, Any]:
     """
     import tempfile
 
-    import numpy as np
-    import rasterio
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="uicmem-base-") as tmp:
-        archive = subprocess.run(["git", "archive", args.base, "geouic"], cwd=_bench.ROOT, check=True,
-                                 capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        runner = Path(tmp) / "run_geouic.py"
-        runner.write_text(_BASE_RUNNER)
+        runner = _export_base(args.base, tmp)
         for spec in args.scenes.split(","):
             name, k = spec.split(":")
             path = scene_path(name)
@@ -361,8 +368,7 @@ def identical(args: argparse.Namespace) -> dict[str, Any]:
                 cmd = [*prefix, "classify", str(path), "--classes", k, "--seed", "0", "-o", str(out), "--overwrite",
                        "-q", *(["--mem-limit", f"{args.mem_limit:g}"] if args.mem_limit else [])]
                 res = _time_v(cmd, args.timeout)
-                with rasterio.open(out) as ds:
-                    digests[which] = hashlib.sha256(np.ascontiguousarray(ds.read(1)).tobytes()).hexdigest()[:16]
+                digests[which] = _labels_sha256(out)
                 res.update(scene=name, k=int(k), code=which, labels_sha256=digests[which])
                 print(f"  {name} K={k} {which}: {digests[which]} peak RSS {res['max_rss_mb']:.0f} MB, "
                       f"wall {res['wall_s']:.1f} s", flush=True)
@@ -399,8 +405,6 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
     """``geouic predict`` of one model over three layouts, this tree and ``--base`` alternately."""
     import tempfile
 
-    import numpy as np
-    import rasterio
 
     layouts = _layouts()
     model = WORK / f"uicmem_synth_k{args.classes}.geouic"
@@ -410,11 +414,7 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
                         "-o", str(model), "-q"], check=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="uicmem-base-") as tmp:
-        archive = subprocess.run(["git", "archive", args.base, "geouic"], cwd=_bench.ROOT, check=True,
-                                 capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        runner = Path(tmp) / "run_geouic.py"
-        runner.write_text(_BASE_RUNNER)
+        runner = _export_base(args.base, tmp)
         for name, path in layouts.items():
             digests: dict[str, set[str]] = {"base": set(), "this": set()}
             for rep in range(args.repeats):
@@ -423,8 +423,7 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
                     cmd = [*prefix, "predict", str(model), str(path), "-o", str(out), "--overwrite", "-q",
                            *(["--mem-limit", f"{args.mem_limit:g}"] if args.mem_limit else [])]
                     res = _time_v(cmd, args.timeout)
-                    with rasterio.open(out) as ds:
-                        digest = hashlib.sha256(np.ascontiguousarray(ds.read(1)).tobytes()).hexdigest()[:16]
+                    digest = _labels_sha256(out)
                     digests[which].add(digest)
                     res.update(layout=name, code=which, repeat=rep, labels_sha256=digest)
                     print(f"  {name} {which} #{rep}: CPU {res['cpu_s']:.1f} s, wall {res['wall_s']:.1f} s, "

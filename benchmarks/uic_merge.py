@@ -397,11 +397,8 @@ def main(argv: list[str] | None = None) -> int:
                            "cpu_s": round(cpu, 2), **score(labels, scene, k, wf), "info": info}
                     print(json.dumps({x: rec[x] for x in ("scene", "workflow", "k", "seed", "variant", "oa", "cpu_s")}),
                           flush=True)
-                    key = (name, wf, seed, v)
-                    records = [r for r in records if (r["scene"], r["workflow"], r["seed"], r["variant"]) != key]
-                    records.append(rec)
-                    if a.json:
-                        a.json.write_text(json.dumps(records, indent=1))
+                    key = {"scene": name, "workflow": wf, "seed": seed, "variant": v}
+                    records = _bench.replace_record(records, rec, key, a.json)
     return 0
 
 

@@ -298,11 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             for seed in [int(s) for s in a.seeds.split(",")]:
                 rec = run_one(scene, seed, variant, a.realistic)
                 print(json.dumps(rec), flush=True)
-                records = [r for r in records if (r["scene"], r["seed"], r["variant"]) != (name, seed, variant)]
-                records.append(rec)
-                if a.json:
-                    a.json.parent.mkdir(parents=True, exist_ok=True)
-                    a.json.write_text(json.dumps(records, indent=1))
+                records = _bench.replace_record(records, rec, {"scene": name, "seed": seed, "variant": variant}, a.json)
     return 0
 
 

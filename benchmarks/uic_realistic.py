@@ -249,10 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                        "cpu_s": round(time.process_time() - t0, 1), **score(labels, scene, k, a.workflow), "info": info}
                 print(json.dumps(rec), flush=True)
                 rec["workflow"] = a.workflow
-                records = [r for r in records if (r["scene"], r["seed"], r["variant"]) != (name, seed, v)]
-                records.append(rec)
-                if a.json:
-                    a.json.write_text(json.dumps(records, indent=1))
+                records = _bench.replace_record(records, rec, {"scene": name, "seed": seed, "variant": v}, a.json)
     return 0
 
 

@@ -3,9 +3,9 @@
 For every scene x seed of the given halves, the starting labels of ``base`` (the engine's PCA
 channels) and of MNF variants (:mod:`benchmarks.uic_features`) at K = classes, each with its
 matched OA (read only to score) and two label-free statistics: ``dis``, the class-size-normalised
-neighbour disagreement of the labels (:func:`benchmarks.uic_explore.spatial_criteria` computes
-the same on a mixture's own labels), and, once per scene, the SNR profile of its principal and
-MNF components (:func:`benchmarks.uic_features.snr_profile`). One JSON line per scene x seed.
+neighbour disagreement of the labels (:func:`benchmarks.uic_explore.disagreement`), and, once per
+scene, the SNR profile of its principal and MNF components
+(:func:`benchmarks.uic_features.snr_profile`). One JSON line per scene x seed.
 
 Run: ``PYTHONPATH=. OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.uic_switch half:A
 benchmarks/_work/switch_A.jsonl base,mnf-16,mnf-snr5`` (and ``half:B``).
@@ -16,29 +16,11 @@ from __future__ import annotations
 import json
 import sys
 
-import numpy as np
-
 from benchmarks import _bench
 from benchmarks._quality_lib import expand_scenes, load_scene
+from benchmarks.uic_explore import disagreement
 from benchmarks.uic_explore import score as matched_score
 from benchmarks.uic_features import Stage, mixture_labels, snr_profile
-
-
-def disagreement(pool: object, flat: np.ndarray, k: int) -> float:
-    """P(valid 4-neighbours differ) / (1 - sum_k p_k^2) of the labels ``flat`` over the pool."""
-    differ = pairs = start = 0
-    for region in pool.regions:  # type: ignore[attr-defined]
-        v = region.valid
-        n = int(v.sum())
-        lab = np.full(v.shape, -1, np.int64)
-        lab[v] = flat[start : start + n]
-        start += n
-        for a, b in ((lab[:, 1:], lab[:, :-1]), (lab[1:, :], lab[:-1, :])):
-            both = (a >= 0) & (b >= 0)
-            pairs += int(both.sum())
-            differ += int((both & (a != b)).sum())
-    shares = np.bincount(flat, minlength=k) / len(flat)
-    return differ / max(pairs, 1) / max(1e-12, 1 - float((shares**2).sum()))
 
 
 def main(argv: list[str]) -> int:
