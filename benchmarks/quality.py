@@ -162,15 +162,26 @@ def merge_results(results: dict[str, Any], other: dict[str, Any]) -> dict[str, A
     """Add ``other``'s records, runs and scenes to ``results``.
 
     On equal keys ``other``'s workflows win; a workflow only ``results`` has is kept, with the
-    run it came from.
+    run it came from. Run ids are start times to the second, so two runs started together (one
+    per half, side by side) can share one: ``other``'s run is then renamed, not overwritten.
     """
+    renamed = {}
+    for run_id, run in other["runs"].items():
+        new_id, n = run_id, 1
+        while new_id in results["runs"] and results["runs"][new_id] != run:
+            new_id, n = f"{run_id}-{n}", n + 1
+        renamed[run_id] = new_id
+    for rec in other["records"].values():
+        for part in (rec, *(rec[p] for p in WORKFLOWS if p in rec)):
+            if part.get("run") in renamed:
+                part["run"] = renamed[part["run"]]
     for key, rec in other["records"].items():
         old = results["records"].get(key, {})
         for part in WORKFLOWS:
             if part not in rec and part in old:
                 rec[part] = dict(old[part], run=old[part].get("run", old.get("run")))
         results["records"][key] = rec
-    results["runs"].update(other["runs"])
+    results["runs"].update({renamed[k]: v for k, v in other["runs"].items()})
     results["scenes"].update(other.get("scenes", {}))
     return results
 

@@ -213,3 +213,16 @@ def test_merge_keeps_the_workflow_the_other_run_did_not_redo():
     assert rec["matched"]["status"] == "error" and rec["run"] == "r2"
     assert rec["majority"] == {"status": "ok", "k": 12, "run": "r1"}
     assert set(base["runs"]) == {"r1", "r2"}
+
+
+def test_merge_renames_a_run_started_in_the_same_second():
+    # Two halves run side by side get the same start-time id; both runs must stay listed.
+    base = {"runs": {"t": {"command": "half:A"}}, "scenes": {}, "records": {"a/uic/0": {
+        "scene": "a", "engine": "uic", "seed": 0, "run": "t", "matched": {"status": "ok", "run": "t"}}}}
+    other = {"runs": {"t": {"command": "half:B"}}, "scenes": {}, "records": {"b/uic/0": {
+        "scene": "b", "engine": "uic", "seed": 0, "run": "t", "matched": {"status": "ok", "run": "t"}}}}
+    merged = quality.merge_results(base, other)
+    assert merged["runs"] == {"t": {"command": "half:A"}, "t-1": {"command": "half:B"}}
+    assert merged["records"]["a/uic/0"]["run"] == "t"
+    b = merged["records"]["b/uic/0"]
+    assert b["run"] == "t-1" and b["matched"]["run"] == "t-1"
