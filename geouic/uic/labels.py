@@ -17,17 +17,22 @@ import torch
 
 from geouic.errors import ParameterError
 from geouic.uic.data import PatchPool, SmoothedFeatures
+from geouic.uic.mixture import MIN_SHARE, FieldStatistics, refit_mixture
 from geouic.uic.model import UICNet
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["initial_labels", "fit_mixture", "count_distinct", "potts_smooth", "potts_field", "COVARIANCES",
-           "repair_empty", "FIELD_ITERATIONS"]
+           "repair_empty", "FIELD_ITERATIONS", "SPATIAL_EM_ROUNDS"]
+
+#: Rounds of spatially regularised EM of the starting mixture (chosen by issue 8's two-half
+#: protocol, seventh round: benchmarks/RESULTS.md).
+SPATIAL_EM_ROUNDS = 2
 
 
 def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "full", n_init: int = 4,
                    beta: float = 4.0, max_fit: int = 20_000, max_share: float = 0.9,
-                   chunk_pixels: int | None = None) -> np.ndarray:
+                   chunk_pixels: int | None = None, em_rounds: int = SPATIAL_EM_ROUNDS) -> np.ndarray:
     """Regularised starting labels: a Gaussian mixture of smoothed channels, then a Potts field.
 
     1. Each pool pixel is described by the median of its valid 3x3 neighbourhood, channel by
@@ -36,9 +41,15 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "ful
        starts (see :func:`fit_mixture`); the start with the highest likelihood whose
        clusters are not degenerate (no cluster above ``max_share`` of the pixels) is kept.
     3. Its class posteriors are regularised by a Potts random field (:func:`potts_smooth`,
-       interaction ``beta``) over each pool region, and the labels are their argmax.
+       interaction ``beta``) over each pool region.
+    4. Spatially regularised EM (:mod:`geouic.uic.mixture`): ``em_rounds`` times, the mixture's
+       weights, means and covariances are re-estimated from the field's class distributions
+       over all pool pixels, and the field is recomputed; a round whose refit is degenerate
+       ends it, as does one whose field leaves a class that held labels before with fewer than
+       :data:`~geouic.uic.mixture.MIN_SHARE` of them (or one above ``max_share``): the mixture
+       before is kept. The labels are the argmax of the kept mixture's field.
 
-    Step 2 reads only the sampled pixels' neighbourhoods; steps 1 and 3 run strip by strip of
+    Step 2 reads only the sampled pixels' neighbourhoods; steps 1, 3 and 4 run strip by strip of
     each region (``chunk_pixels``, see :mod:`geouic.uic.budget`), the field's strips with
     :data:`FIELD_ITERATIONS` rows of halo, so memory follows the strip, not the pool, and the
     labels do not depend on the strips (tested).
@@ -58,6 +69,8 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "ful
     max_share : float, default=0.9
     chunk_pixels : int, optional
         Most pixels of a strip (``None``: whole regions).
+    em_rounds : int, default=SPATIAL_EM_ROUNDS
+        Rounds of step 4 (0: the mixture as fitted; ignored when ``beta`` is 0).
 
     Returns
     -------
@@ -69,24 +82,62 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "ful
     fit = features.rows(rng.choice(pool.n_valid, max_fit, replace=False) if pool.n_valid > max_fit else None)
     seeds = rng.integers(0, 2**31 - 1, size=n_init)
     gmm = fit_mixture(fit, k, seeds, covariance=covariance, max_share=max_share)
+    centre = fit.mean(axis=0)
     del fit
-    out = []
+    rounds = em_rounds if beta > 0 else 0
+    before: tuple[np.ndarray, np.ndarray] | None = None  # labels and class shares of the mixture before
+    for r in range(rounds + 1):
+        stats = FieldStatistics(k, centre) if r < rounds else None
+        out = []
+        for X, q in _field_strips(pool, features, gmm, beta, chunk_pixels, with_features=stats is not None):
+            out.append(q.argmax(axis=1))
+            if stats is not None:
+                stats.add(X, q)
+        labels = np.concatenate(out).astype(np.int64)
+        del out
+        share = np.bincount(labels, minlength=k) / max(len(labels), 1)
+        if before is not None and (share.max() > max_share or ((share < MIN_SHARE) & (before[1] >= MIN_SHARE)).any()):
+            logger.info("spatial EM round %d emptied or swamped a class: the mixture before is kept", r)
+            return before[0]
+        if stats is None:
+            break
+        refit = refit_mixture(gmm, stats, max_share=max_share)
+        if refit is None:
+            logger.info("spatial EM round %d: degenerate refit, the mixture before is kept", r + 1)
+            break
+        before, gmm = (labels, share), refit
+    return labels
+
+
+def _field_strips(pool: PatchPool, features: SmoothedFeatures, gmm: Any, beta: float,
+                  chunk_pixels: int | None, *, with_features: bool = False) -> Any:
+    """``(X, q)`` per strip of the pool: the core's valid pixels and their field distributions.
+
+    ``q`` (n, k) is the Potts field of the mixture's posteriors over the strip and its halo
+    (:data:`FIELD_ITERATIONS` rows), kept on the core rows; the cores cover the pool in
+    :meth:`PatchPool.valid_features` order. ``X`` is their features when ``with_features``
+    (else ``None``).
+    """
+    k = gmm.n_components
     halo = FIELD_ITERATIONS if beta > 0 else 0
     for i, region in enumerate(pool.regions):
         for r0, r1, a, b in pool.strips(i, chunk_pixels, halo):
             if not region.valid[r0:r1].any():  # a strip of nodata rows labels nothing (and has no posterior)
                 continue
-            log_prob = np.log(np.maximum(gmm.predict_proba(features.strip(i, a, b)), 1e-30)).astype(np.float32)
-            if beta <= 0:
-                out.append(log_prob.argmax(axis=1))
-                continue
+            X = features.strip(i, a, b)
+            log_prob = np.log(np.maximum(gmm.predict_proba(X), 1e-30)).astype(np.float32)
             valid = region.valid[a:b]
-            img = np.zeros((k, *valid.shape), np.float32)
-            img[:, valid] = log_prob.T
-            del log_prob
-            q = potts_smooth(img, valid, beta=beta)[:, r0 - a : r1 - a]
-            out.append(q[:, region.valid[r0:r1]].argmax(axis=0))
-    return np.concatenate(out).astype(np.int64)
+            core = np.zeros(valid.shape, bool)
+            core[r0 - a : r1 - a] = True
+            core = core[valid]
+            if beta <= 0:
+                q = np.exp(log_prob[core])
+            else:
+                img = np.zeros((k, *valid.shape), np.float32)
+                img[:, valid] = log_prob.T
+                del log_prob
+                q = potts_smooth(img, valid, beta=beta)[:, valid][:, core].T
+            yield (X[core] if with_features else None), q
 
 
 #: Covariance types of the starting mixture.

@@ -1,0 +1,101 @@
+"""Spatially regularised EM of the starting mixture: the M-step and its use in initial_labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.mixture import GaussianMixture
+
+from geouic.uic.data import SmoothedFeatures
+from geouic.uic.labels import fit_mixture, initial_labels, potts_smooth
+from geouic.uic.mixture import MIN_SHARE, FieldStatistics, refit_mixture
+from tests.conftest import write_raster
+from tests.uic.conftest import blob_labels, blob_scene
+from tests.uic.test_budget import _pool
+
+pytest.importorskip("torch")
+
+
+def _data(seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.concatenate([rng.normal(m, s, (400, 3)) for m, s in ((0, 1.0), (5, 0.5), (-4, 2.0))]) + 1000.0
+    q = rng.dirichlet(np.ones(3) * 0.3, size=len(X))
+    return X, q
+
+
+@pytest.mark.parametrize("kind", ["full", "tied", "diag", "spherical"])
+def test_refit_is_the_weighted_estimate(kind):
+    X, q = _data()
+    gmm = GaussianMixture(3, covariance_type=kind, random_state=0, reg_covar=1e-4).fit(X)
+    stats = FieldStatistics(3, X.mean(axis=0))
+    for part in np.array_split(np.arange(len(X)), 7):  # strip by strip
+        stats.add(X[part], q[part])
+    out = refit_mixture(gmm, stats)
+    n = q.sum(axis=0)
+    means = (q.T @ X) / n[:, None]
+    full = np.stack([((X - means[c]) * q[:, c : c + 1]).T @ (X - means[c]) / n[c] for c in range(3)])
+    expect = {"full": full + 1e-4 * np.eye(3),
+              "tied": (full * (n / n.sum())[:, None, None]).sum(axis=0) + 1e-4 * np.eye(3),
+              "diag": np.diagonal(full, axis1=1, axis2=2) + 1e-4,
+              "spherical": np.diagonal(full, axis1=1, axis2=2).mean(axis=1) + 1e-4}[kind]
+    np.testing.assert_allclose(out.weights_, n / n.sum())
+    np.testing.assert_allclose(out.means_, means, rtol=1e-9)
+    np.testing.assert_allclose(out.covariances_, expect, rtol=1e-6, atol=1e-9)
+    # the refit predicts as a mixture built from those parameters does
+    ref = GaussianMixture(3, covariance_type=kind, reg_covar=1e-4, weights_init=out.weights_, means_init=out.means_,
+                          precisions_init=out.precisions_, max_iter=1)
+    ref._initialize_parameters(X, np.random.RandomState(0))
+    np.testing.assert_allclose(out._estimate_weighted_log_prob(X), ref._estimate_weighted_log_prob(X), rtol=1e-6)
+    assert gmm.means_ is not out.means_ and not np.allclose(gmm.means_, out.means_)  # the input is left alone
+
+
+def test_degenerate_refit_is_refused():
+    X, q = _data()
+    gmm = GaussianMixture(3, random_state=0).fit(X)
+    swamped = FieldStatistics(3, X.mean(axis=0))
+    swamped.add(X, np.tile([0.95, 0.04, 0.01], (len(X), 1)))
+    assert refit_mixture(gmm, swamped, max_share=0.9) is None
+    emptied = FieldStatistics(3, X.mean(axis=0))
+    emptied.add(X, np.tile([0.6, 0.4, MIN_SHARE / 10], (len(X), 1)))
+    assert refit_mixture(gmm, emptied) is None
+    assert refit_mixture(gmm, FieldStatistics(3, X.mean(axis=0))) is None  # nothing accumulated
+
+
+@pytest.fixture(scope="module")
+def noisy(tmp_path_factory):
+    labels = blob_labels(64, 4, seed=1)
+    return write_raster(tmp_path_factory.mktemp("em") / "noisy.tif", blob_scene(labels, noise=120, seed=1), nodata=0)
+
+
+def test_one_round_uses_the_refit_mixture(noisy):
+    """em_rounds=1: the labels are the field of the mixture re-estimated from the first field."""
+    pool = _pool(noisy)
+    features = SmoothedFeatures(pool, pool.geometry)
+    X = features.rows(None)
+    rng = np.random.default_rng(0)
+    gmm = fit_mixture(X, 4, rng.integers(0, 2**31 - 1, size=2), covariance="full", max_share=0.9)
+    valid = pool.regions[0].valid
+
+    def field(g):
+        img = np.zeros((4, *valid.shape), np.float32)
+        img[:, valid] = np.log(np.maximum(g.predict_proba(X), 1e-30)).T
+        return potts_smooth(img, valid, beta=4.0)[:, valid].T
+
+    stats = FieldStatistics(4, X.mean(axis=0))
+    stats.add(X, field(gmm))
+    expect = field(refit_mixture(gmm, stats)).argmax(axis=1)
+    got = initial_labels(pool, 4, 0, n_init=2, em_rounds=1)
+    assert (got == expect).mean() > 0.999  # float32 field: ties may round either way
+    assert not np.array_equal(got, initial_labels(pool, 4, 0, n_init=2, em_rounds=0))
+    assert np.array_equal(initial_labels(pool, 4, 0, n_init=2, em_rounds=3, beta=0),
+                          initial_labels(pool, 4, 0, n_init=2, em_rounds=0, beta=0))  # no field, no EM
+
+
+def test_rounds_that_empty_a_class_are_not_kept(tmp_path):
+    """K = 12 on 4 fields: refitting from the field would empty the smallest classes (measured: 3
+    of 12 after one round); the mixture before is kept, so every class that held labels still does."""
+    labels = blob_labels(64, 4, seed=1)
+    pool = _pool(write_raster(tmp_path / "s.tif", blob_scene(labels, seed=1), nodata=0))
+    share0 = np.bincount(initial_labels(pool, 12, 0, em_rounds=0), minlength=12) / pool.n_valid
+    share = np.bincount(initial_labels(pool, 12, 0), minlength=12) / pool.n_valid
+    assert (share[share0 >= MIN_SHARE] >= MIN_SHARE).all()
