@@ -64,7 +64,7 @@ class Params:
         self.weights, self.means, self.covs, self.reg = weights, means, covs, reg
 
     @classmethod
-    def of(cls, gmm: Any) -> "Params":
+    def of(cls, gmm: Any) -> Params:
         return cls(gmm.weights_.copy(), gmm.means_.copy(), gmm.covariances_.copy(), float(gmm.reg_covar))
 
     def log_post(self, X: np.ndarray, *, weights: bool = True, parts: int = 1 << 16) -> np.ndarray:
