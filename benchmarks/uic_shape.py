@@ -44,7 +44,8 @@ import json
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -141,7 +142,6 @@ class ShapeStage(Stage):
             pool, f, lognorm = self.shape_channels("unorm")
             var = np.var(f, axis=0)
             target = float(np.median(var) if arg == "med" else var[0])
-            ln = np.zeros_like(lognorm)
             # The log-norm's own 3x3 median, as every other channel gets.
             region = pool.regions[0]
             img = np.zeros((1, *region.valid.shape), np.float32)
