@@ -3,7 +3,8 @@
 ``fit`` learns the first stage (normalisation and PCA) from a pixel sample and reads a bounded
 pool of scene regions; it fits ONE full-covariance Gaussian mixture to the pool's
 3x3-median-smoothed channels and regularises its posteriors over space with a Potts random
-field (:func:`geouic.uic.labels.initial_labels`); then ``members`` short networks learn those
+field, whose class distributions then re-estimate the mixture (two rounds of spatially
+regularised EM, :func:`geouic.uic.labels.initial_labels`); then ``members`` short networks learn those
 labels (a distillation: the network is what predicts other scenes, tiles seamlessly and gives
 confidence and entropy), and the *medoid* non-degenerate member is kept (when every member is
 degenerate, one spare is trained with the next seed, so the default single member is not left
