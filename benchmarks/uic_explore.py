@@ -78,8 +78,8 @@ def build_pool(scene: Any, k: int, seed: int) -> tuple[Any, Any]:
     return pool, cfg
 
 
-def field_labels(pool: Any, log_prob: np.ndarray, beta: float) -> np.ndarray:
-    """Step 3 of ``initial_labels``: the Potts field per pool region, then argmax."""
+def field_posteriors(pool: Any, log_prob: np.ndarray, beta: float) -> np.ndarray:
+    """Step 3 of ``initial_labels``: the Potts field per pool region, (n_valid, k) float64."""
     from geouic.uic.labels import potts_smooth
 
     k = log_prob.shape[1]
@@ -88,9 +88,14 @@ def field_labels(pool: Any, log_prob: np.ndarray, beta: float) -> np.ndarray:
         n = int(region.valid.sum())
         img = np.zeros((k, *region.valid.shape), np.float32)
         img[:, region.valid] = log_prob[start : start + n].T
-        out.append(potts_smooth(img, region.valid, beta=beta)[:, region.valid].argmax(axis=0))
+        out.append(potts_smooth(img, region.valid, beta=beta)[:, region.valid].T)
         start += n
-    return np.concatenate(out).astype(np.int64)
+    return np.concatenate(out)
+
+
+def field_labels(pool: Any, log_prob: np.ndarray, beta: float) -> np.ndarray:
+    """The argmax of :func:`field_posteriors`."""
+    return field_posteriors(pool, log_prob, beta).argmax(axis=1).astype(np.int64)
 
 
 def _fit(X: np.ndarray, k: int, rng: np.random.Generator, n_init: int, covariance: str = "full",

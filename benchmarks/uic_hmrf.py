@@ -48,6 +48,7 @@ import numpy as np
 
 from benchmarks import _bench
 from benchmarks._quality_lib import expand_scenes, load_scene
+from benchmarks.uic_explore import field_posteriors as field
 from benchmarks.uic_merge import report
 from benchmarks.uic_realistic import OVERCLUSTER, score
 
@@ -85,21 +86,6 @@ class Params:
             ll -= np.log(np.exp(ll).sum(axis=1, keepdims=True))
             out[s : s + parts] = np.maximum(ll, FLOOR)
         return out
-
-
-def field(pool: Any, log_prob: np.ndarray, beta: float) -> np.ndarray:
-    """The engine's field posteriors (n_valid, k) float64, region by region."""
-    from geouic.uic.labels import potts_smooth
-
-    k = log_prob.shape[1]
-    out, start = [], 0
-    for region in pool.regions:
-        n = int(region.valid.sum())
-        img = np.zeros((k, *region.valid.shape), np.float32)
-        img[:, region.valid] = log_prob[start : start + n].T
-        out.append(potts_smooth(img, region.valid, beta=beta)[:, region.valid].T)
-        start += n
-    return np.concatenate(out)
 
 
 def m_step(X: np.ndarray, q: np.ndarray, reg: float) -> Params:

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 import warnings
 from pathlib import Path
 from collections.abc import Callable
@@ -51,10 +50,7 @@ import numpy as np
 
 from benchmarks import _bench
 from benchmarks._quality_lib import expand_scenes, load_scene
-from benchmarks.uic_explore import score as matched_score
-from benchmarks.uic_features import Stage, _pool_of, mixture_labels, report
-from benchmarks.uic_realistic import OVERCLUSTER
-from benchmarks.uic_realistic import score as realistic_score
+from benchmarks.uic_features import Stage, _pool_of, report, run_one
 
 HYPER_BANDS = 30
 
@@ -158,30 +154,6 @@ class ShapeStage(Stage):
             scale = np.sqrt(np.var(f0, axis=0).sum() * fs.shape[1] / 16.0 / max(np.var(fs, axis=0).sum(), 1e-12))
             return base, np.concatenate([f0, fs * scale], axis=1), {"d": f0.shape[1] + fs.shape[1]}
         return super().features(variant)
-
-
-def run_one(stage: ShapeStage, variant: str, workflow: str) -> tuple[dict[str, Any], float]:
-    """Scores of one variant in one workflow, and its CPU seconds (features + mixture + field)."""
-    from geouic.uic.labels import initial_labels
-
-    scene, seed, cfg = stage.scene, stage.seed, stage.cfg
-    k = scene.n_classes * (OVERCLUSTER if workflow == "majority" else 1)
-    t0 = time.process_time()
-    pool, X, info = stage.features(variant)
-    if X is None and variant != "base":
-        return {"same_as_base": True, "k": k, "info": info}, time.process_time() - t0
-    if X is None:
-        flat = initial_labels(pool, k, seed, covariance=cfg.covariance, n_init=int(cfg.init_n),
-                              beta=float(cfg.smoothing))
-    else:
-        flat = mixture_labels(pool, X, k, seed, cfg)
-    cpu = time.process_time() - t0
-    if workflow == "matched":
-        s = matched_score(pool, flat, scene, k)
-    else:
-        labels = pool.split((flat + 1).astype(np.uint16), fill=0)[0]
-        s = realistic_score(labels, scene, k, "majority")
-    return {**s, "k": k, "info": info}, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
