@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from geouic.errors import ParameterError
+from geouic.uic.budget import label_dtype
 from geouic.uic.data import PatchPool, SmoothedFeatures
 from geouic.uic.mixture import MIN_SHARE, FieldStatistics, refit_mixture
 from geouic.uic.model import UICNet
@@ -85,20 +86,21 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "ful
     centre = fit.mean(axis=0)
     del fit
     rounds = em_rounds if beta > 0 else 0
+    compact = label_dtype(k)  # the labels of the mixture before are held while the next round runs
     before: tuple[np.ndarray, np.ndarray] | None = None  # labels and class shares of the mixture before
     for r in range(rounds + 1):
         stats = FieldStatistics(k, centre) if r < rounds else None
         out = []
         for X, q in _field_strips(pool, features, gmm, beta, chunk_pixels, with_features=stats is not None):
-            out.append(q.argmax(axis=1))
+            out.append(q.argmax(axis=1).astype(compact))
             if stats is not None:
                 stats.add(X, q)
-        labels = np.concatenate(out).astype(np.int64)
+        labels = np.concatenate(out)
         del out
         share = np.bincount(labels, minlength=k) / max(len(labels), 1)
         if before is not None and (share.max() > max_share or ((share < MIN_SHARE) & (before[1] >= MIN_SHARE)).any()):
             logger.info("spatial EM round %d emptied or swamped a class: the mixture before is kept", r)
-            return before[0]
+            return before[0].astype(np.int64)
         if stats is None:
             break
         refit = refit_mixture(gmm, stats, max_share=max_share)
@@ -106,7 +108,7 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "ful
             logger.info("spatial EM round %d: degenerate refit, the mixture before is kept", r + 1)
             break
         before, gmm = (labels, share), refit
-    return labels
+    return labels.astype(np.int64)
 
 
 def _field_strips(pool: PatchPool, features: SmoothedFeatures, gmm: Any, beta: float,
