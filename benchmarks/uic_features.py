@@ -421,19 +421,28 @@ def main(argv: list[str] | None = None) -> int:
                 for wf in a.workflows.split(","):
                     if (name, seed, v, wf) in done:
                         continue
-                    s, cpu = run_one(stage, v, wf)
-                    if s.pop("same_as_base", False):  # identical features: the base scores, its CPU
-                        ref = next(r for r in records if (r["scene"], r["seed"], r["variant"], r["workflow"])
-                                   == (name, seed, "base", wf))
-                        s = {**{k: ref[k] for k in ref if k not in ("variant", "info", "cpu_s")}, **s}
-                        cpu = ref["cpu_s"]
-                        s["info"] = {**s["info"], "same_as_base": True}
-                    rec = {"scene": name, "seed": seed, "variant": v, "workflow": wf, "cpu_s": round(cpu, 2), **s}
-                    print(json.dumps({k: rec[k] for k in ("scene", "seed", "variant", "workflow", "k", "oa", "cpu_s")}),
-                          flush=True)
-                    key = {"scene": name, "seed": seed, "variant": v, "workflow": wf}
-                    records = _bench.replace_record(records, rec, key, a.json)
+                    records = run_and_record(records, stage, v, wf, a.json)
     return 0
+
+
+def run_and_record(records: list[dict[str, Any]], stage: Stage, variant: str, workflow: str,
+                   path: Path | None) -> list[dict[str, Any]]:
+    """:func:`run_one`, printed and recorded (replacing the same scene x seed x variant x workflow).
+
+    A variant whose features equal the base's takes the base record's scores and CPU.
+    """
+    name, seed = stage.scene.name, stage.seed
+    s, cpu = run_one(stage, variant, workflow)
+    if s.pop("same_as_base", False):  # identical features: the base scores, its CPU
+        ref = next(r for r in records if (r["scene"], r["seed"], r["variant"], r["workflow"])
+                   == (name, seed, "base", workflow))
+        s = {**{k: ref[k] for k in ref if k not in ("variant", "info", "cpu_s")}, **s}
+        cpu = ref["cpu_s"]
+        s["info"] = {**s["info"], "same_as_base": True}
+    rec = {"scene": name, "seed": seed, "variant": variant, "workflow": workflow, "cpu_s": round(cpu, 2), **s}
+    print(json.dumps({k: rec[k] for k in ("scene", "seed", "variant", "workflow", "k", "oa", "cpu_s")}), flush=True)
+    key = {"scene": name, "seed": seed, "variant": variant, "workflow": workflow}
+    return _bench.replace_record(records, rec, key, path)
 
 
 def report(paths: list[Path], variants: list[str] | None = None) -> None:

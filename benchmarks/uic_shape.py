@@ -50,7 +50,7 @@ import numpy as np
 
 from benchmarks import _bench
 from benchmarks._quality_lib import expand_scenes, load_scene
-from benchmarks.uic_features import Stage, _pool_of, report, run_one
+from benchmarks.uic_features import Stage, _pool_of, report, run_and_record
 
 HYPER_BANDS = 30
 
@@ -183,18 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             stage = ShapeStage(scene, seed)
             for v, wf in todo:
-                s, cpu = run_one(stage, v, wf)
-                if s.pop("same_as_base", False):  # identical features: the base scores, its CPU
-                    ref = next(r for r in records if (r["scene"], r["seed"], r["variant"], r["workflow"])
-                               == (name, seed, "base", wf))
-                    s = {**{k: ref[k] for k in ref if k not in ("variant", "info", "cpu_s")}, **s}
-                    cpu = ref["cpu_s"]
-                    s["info"] = {**s["info"], "same_as_base": True}
-                rec = {"scene": name, "seed": seed, "variant": v, "workflow": wf, "cpu_s": round(cpu, 2), **s}
-                print(json.dumps({k: rec[k] for k in ("scene", "seed", "variant", "workflow", "k", "oa", "cpu_s")}),
-                      flush=True)
-                key = {"scene": name, "seed": seed, "variant": v, "workflow": wf}
-                records = _bench.replace_record(records, rec, key, a.json)
+                records = run_and_record(records, stage, v, wf, a.json)
     return 0
 
 

@@ -86,29 +86,33 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "ful
     centre = fit.mean(axis=0)
     del fit
     rounds = em_rounds if beta > 0 else 0
-    compact = label_dtype(k)  # the labels of the mixture before are held while the next round runs
-    before: tuple[np.ndarray, np.ndarray] | None = None  # labels and class shares of the mixture before
-    for r in range(rounds + 1):
-        stats = FieldStatistics(k, centre) if r < rounds else None
-        out = []
-        for X, q in _field_strips(pool, features, gmm, beta, chunk_pixels, with_features=stats is not None):
-            out.append(q.argmax(axis=1).astype(compact))
-            if stats is not None:
-                stats.add(X, q)
-        labels = np.concatenate(out)
-        del out
-        share = np.bincount(labels, minlength=k) / max(len(labels), 1)
-        if before is not None and (share.max() > max_share or ((share < MIN_SHARE) & (before[1] >= MIN_SHARE)).any()):
-            logger.info("spatial EM round %d emptied or swamped a class: the mixture before is kept", r)
-            return before[0].astype(np.int64)
-        if stats is None:
-            break
+    compact = label_dtype(k)  # the labels of the kept mixture are held while the next round runs
+    stats = FieldStatistics(k, centre)
+    labels = _field_labels(pool, features, gmm, beta, chunk_pixels, compact, stats if rounds else None)
+    for r in range(rounds):
         refit = refit_mixture(gmm, stats, max_share=max_share)
         if refit is None:
             logger.info("spatial EM round %d: degenerate refit, the mixture before is kept", r + 1)
             break
-        before, gmm = (labels, share), refit
+        stats = FieldStatistics(k, centre)
+        new = _field_labels(pool, features, refit, beta, chunk_pixels, compact, stats if r + 1 < rounds else None)
+        share, kept = (np.bincount(x, minlength=k) / max(len(x), 1) for x in (new, labels))
+        if share.max() > max_share or ((share < MIN_SHARE) & (kept >= MIN_SHARE)).any():
+            logger.info("spatial EM round %d emptied or swamped a class: the mixture before is kept", r + 1)
+            break
+        gmm, labels = refit, new
     return labels.astype(np.int64)
+
+
+def _field_labels(pool: PatchPool, features: SmoothedFeatures, gmm: Any, beta: float, chunk_pixels: int | None,
+                  dtype: np.dtype, stats: FieldStatistics | None) -> np.ndarray:
+    """The argmax of the mixture's field over the pool, in ``dtype``; ``stats`` (if any) accumulates it."""
+    out = []
+    for X, q in _field_strips(pool, features, gmm, beta, chunk_pixels, with_features=stats is not None):
+        out.append(q.argmax(axis=1).astype(dtype))
+        if stats is not None:
+            stats.add(X, q)
+    return np.concatenate(out)
 
 
 def _field_strips(pool: PatchPool, features: SmoothedFeatures, gmm: Any, beta: float,
@@ -133,7 +137,7 @@ def _field_strips(pool: PatchPool, features: SmoothedFeatures, gmm: Any, beta: f
             core[r0 - a : r1 - a] = True
             core = core[valid]
             if beta <= 0:
-                q = np.exp(log_prob[core])
+                q = np.exp(log_prob[core])  # argmax as the float32 log-posteriors' (the labels before the field)
             else:
                 img = np.zeros((k, *valid.shape), np.float32)
                 img[:, valid] = log_prob.T
