@@ -226,7 +226,9 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
         """
         X = self._check_X(X)
         out = np.empty((len(X), len(self.classes_)))
-        for rows, d2 in self._iter_mahalanobis(X):
+        # float64 throughout: a float32 product's rounding depends on how many rows BLAS sees at
+        # once, and these are the scores themselves (predict and predict_proba keep float32)
+        for rows, d2 in self._iter_mahalanobis(X, precise=True):
             out[rows] = self._discriminant(d2)
         if len(self.classes_) == 2:
             return out[:, 1] - out[:, 0]
@@ -291,10 +293,13 @@ class MaximumLikelihood(ClassifierMixin, BaseEstimator):
         return check_data(X, who="MaximumLikelihood", estimator=self, reset=False,
                           n_features=self.means_.shape[1])
 
-    def _iter_mahalanobis(self, X: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
-        """Yield ``(rows, d2)`` per chunk, ``d2`` of shape (chunk, k) in float64."""
+    def _iter_mahalanobis(self, X: np.ndarray, precise: bool = False) -> Iterator[tuple[slice, np.ndarray]]:
+        """Yield ``(rows, d2)`` per chunk, ``d2`` of shape (chunk, k) in float64.
+
+        It is computed in float32 where :meth:`_float32_safe` holds, unless ``precise``.
+        """
         k, f = self.means_.shape
-        dtype = np.float32 if self._float32_safe() else np.float64
+        dtype = np.float32 if self._float32_safe() and not precise else np.float64
         centre = self.means_.mean(axis=0)
         # z_c = W_c (x - m_c) = W_c (x - centre) - W_c (m_c - centre): one matmul for all classes.
         weights = self.inv_chol_.transpose(2, 0, 1).reshape(f, k * f)

@@ -40,12 +40,22 @@ def _zscored(data: np.ndarray) -> np.ndarray:
 
 
 def test_plain_float32_mixture_collapses_on_the_quantised_scene():
-    """The regression scene reproduces the failure of a plain scikit-learn fit (the old code)."""
+    """The regression scene reproduces the failure of a plain scikit-learn fit (the old code).
+
+    scikit-learn 1.9.1 (what a fresh setup installed on 2026-12-02) fits this scene in float32
+    without the error, so there the scene only shows that :func:`fit_mixture` is unaffected (the next
+    test); with the versions that fail, the failure must be the one the guard is for.
+    """
+    import sklearn
     from sklearn.mixture import GaussianMixture
 
     Z = _zscored(quantised_scene()[0])
-    with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+    try:
         GaussianMixture(4, covariance_type="diag", random_state=0, reg_covar=1e-4).fit(Z)
+    except ValueError as exc:
+        assert "ill-defined empirical covariance" in str(exc)
+    else:
+        pytest.skip(f"scikit-learn {sklearn.__version__} fits the quantised scene in float32 without collapsing")
 
 
 @pytest.mark.parametrize("covariance", ["diag", "full"])
