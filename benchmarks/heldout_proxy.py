@@ -11,7 +11,7 @@ script cuts proxies of those shapes out of ``../shared/data`` and runs the quali
   near-infrared bands only (the held-out Landsat 8 scene's four), whole scene;
 * ``nc_win<i>``: 101 x 100 windows of nc_landsat7_landclass96 (dense reference, 6 bands);
   ``aber_win<i>``: 151 x 150 windows of rsgislib_aber_s2 (polygons, 10 bands; no 101 x 100
-  window holds 3 of its classes);
+  window holds 3 of its classes); ``aber2_win<i>``: the same size, windows holding 2 or more;
 * ``ip_win<i>`` / ``sa_win<i>`` / ``s150_win<i>``: 41 x 50 windows of indian_pines_85x70, salinas_a
   and salinas_150 holding 3 classes (hyperspectral, 200-204 bands).
 
@@ -72,6 +72,7 @@ CUTS = (
     Cut("landsat5_4", "landsat5_amazon", "multispectral", bands=(1, 2, 3, 4)),
     Cut("nc_win", "nc_landsat7_landclass96", "multispectral", window=(101, 100), min_classes=4),
     Cut("aber_win", "rsgislib_aber_s2", "multispectral", window=(151, 150), min_classes=3),
+    Cut("aber2_win", "rsgislib_aber_s2", "multispectral", window=(151, 150), min_classes=2, n_windows=4),
     Cut("ip_win", "indian_pines_85x70", "hyperspectral", window=(41, 50)),
     Cut("sa_win", "salinas_a", "hyperspectral", window=(41, 50)),
     Cut("s150_win", "salinas_150", "hyperspectral", window=(41, 50)),
