@@ -43,6 +43,7 @@ import torch
 
 from geouic.engine import Engine
 from geouic._memory import release_freed_memory
+from geouic._threads import single_threaded_blas
 from geouic.errors import ModelError, ParameterError
 from geouic.raster import RasterSource
 from geouic.sampling import sample_pixels
@@ -259,28 +260,10 @@ class UICEngine(Engine):
                                      params=("bands",))
         seed = 0 if cfg.seed is None else int(cfg.seed)
         t0 = time.perf_counter()
-        X = sample_pixels(sources, cfg.sample_size, seed=seed)
-        if len(X) < k:
-            raise ParameterError(f"{sources[0].path}: only {len(X)} valid pixels for {k} classes; "
-                                 "lower n_classes or check the nodata value.", params=("n_classes",))
-        distinct = count_distinct(X)
-        if distinct < k:
-            where = sources[0].path if len(sources) == 1 else f"{len(sources)} scenes ({sources[0].path}, ...)"
-            raise ParameterError(f"{where}: the {len(X)} sampled valid pixels hold only {distinct} distinct "
-                                 f"values, fewer than the {k} classes asked for; "
-                                 f"lower n_classes to {distinct} or less.", params=("n_classes",))
-        self.projection_ = Projection(cfg.normalize, cfg.pca_components).fit(X)
-        plan = plan_fit(mem_limit_mb, channels=self.projection_.n_channels, k=k, pool_pixels=cfg.pool_pixels,
-                        members_at_once=self._members_at_once(device),
-                        scene_pixels=sum(s.width * s.height for s in sources))
-        pool = PatchPool.from_sources(sources, self.projection_, pool_pixels=plan.pool_pixels, seed=seed)
-        read = sum(int(r.valid.size) for r in pool.regions)
-        chunk = plan.chunk_pixels(read)
-        #: What the fit's budget gave (also in the model file's training metadata).
-        self.fit_memory_: dict[str, Any] = {"mem_limit_mb": mem_limit_mb, "pool_pixels": read,
-                                            "asked_pool_pixels": cfg.pool_pixels, "chunk_pixels": chunk}
-        initial = initial_labels(pool, k, seed, covariance=cfg.covariance, n_init=int(cfg.init_n),
-                                 beta=float(cfg.smoothing), chunk_pixels=chunk).astype(label_dtype(k))
+        with single_threaded_blas():  # see geouic._threads; the members set torch's threads themselves
+            pool, chunk = self._first_stage_and_pool(sources, cfg, k, seed, device, mem_limit_mb)
+            initial = initial_labels(pool, k, seed, covariance=cfg.covariance, n_init=int(cfg.init_n),
+                                     beta=float(cfg.smoothing), chunk_pixels=chunk).astype(label_dtype(k))
         logger.info("starting labels: class shares %s", " ".join(
             f"{v:.3f}" for v in np.bincount(initial, minlength=k) / len(initial)))
         n = int(cfg.members)
@@ -315,6 +298,31 @@ class UICEngine(Engine):
         del pool, initial, results, kept
         release_freed_memory(collect=True)  # the pool's and members' temporaries (see geouic._memory)
         return self
+
+    def _first_stage_and_pool(self, sources: Sequence[RasterSource], cfg: UICConfig, k: int, seed: int,
+                              device: torch.device, mem_limit_mb: float | None) -> tuple[PatchPool, int | None]:
+        """Fit the first stage on a pixel sample and read the pool; return it and its strip size."""
+        X = sample_pixels(sources, cfg.sample_size, seed=seed)
+        if len(X) < k:
+            raise ParameterError(f"{sources[0].path}: only {len(X)} valid pixels for {k} classes; "
+                                 "lower n_classes or check the nodata value.", params=("n_classes",))
+        distinct = count_distinct(X)
+        if distinct < k:
+            where = sources[0].path if len(sources) == 1 else f"{len(sources)} scenes ({sources[0].path}, ...)"
+            raise ParameterError(f"{where}: the {len(X)} sampled valid pixels hold only {distinct} distinct "
+                                 f"values, fewer than the {k} classes asked for; "
+                                 f"lower n_classes to {distinct} or less.", params=("n_classes",))
+        self.projection_ = Projection(cfg.normalize, cfg.pca_components).fit(X)
+        plan = plan_fit(mem_limit_mb, channels=self.projection_.n_channels, k=k, pool_pixels=cfg.pool_pixels,
+                        members_at_once=self._members_at_once(device),
+                        scene_pixels=sum(s.width * s.height for s in sources))
+        pool = PatchPool.from_sources(sources, self.projection_, pool_pixels=plan.pool_pixels, seed=seed)
+        read = sum(int(r.valid.size) for r in pool.regions)
+        chunk = plan.chunk_pixels(read)
+        #: What the fit's budget gave (also in the model file's training metadata).
+        self.fit_memory_: dict[str, Any] = {"mem_limit_mb": mem_limit_mb, "pool_pixels": read,
+                                            "asked_pool_pixels": cfg.pool_pixels, "chunk_pixels": chunk}
+        return pool, chunk
 
     def _train_members(self, pool: PatchPool, initial: np.ndarray, seeds: list[int], device: torch.device,
                        report: _EpochReport, *, first: int = 0) -> list[MemberResult]:

@@ -338,3 +338,25 @@ def test_a_spare_member_replaces_a_degenerate_one(blobs, monkeypatch):
     assert engine.chosen_member_ == 1 and np.asarray(engine.member_nmi_).shape == (2, 2)
     assert calls[-1][1] == 4 and sum(a for a, _, _ in calls) == 4
     assert any(n and n.startswith("member 2/2, epoch 1/2") for _, _, n in calls)
+
+
+def test_first_stage_and_starting_labels_run_on_one_blas_thread(blobs, monkeypatch):
+    """The mixture's many small BLAS products spin when BLAS threads share cores with another
+    process (salinas_150's fit took 137 s against 4 s on a busy 2-core machine): the first stage
+    and the starting labels run with one BLAS thread, as the pixel engines' fits do."""
+    from threadpoolctl import threadpool_info
+
+    import geouic.uic.engine as uic_engine
+
+    seen: list[int] = []
+    real = uic_engine.initial_labels
+
+    def spy(*args, **kwargs):
+        seen.extend(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(uic_engine, "initial_labels", spy)
+    engine = make_engine("uic", n_classes=4, seed=0, **FAST)
+    with open_raster(blobs[0]) as src:
+        engine.fit([src])
+    assert seen and set(seen) == {1}
