@@ -135,7 +135,8 @@ class UICEngine(Engine):
     threads : int, optional
         CPU only: members trained side by side, each on one torch thread (default: the cores
         this process may use, at most ``members``). torch's thread count is restored after
-        ``fit``.
+        ``fit``. The first stage and the starting labels run with one BLAS thread (see
+        :mod:`geouic._threads`), so the map does not depend on the BLAS thread count.
     agreement : float, default=0.95
         Share of its labels a member must reproduce to stop before ``epochs``.
     balance_weight : float, default=0.1
