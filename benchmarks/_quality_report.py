@@ -22,10 +22,13 @@ PUBLISHED = "published:"
 
 #: Findings written by hand from the runs listed under *Runs*; re-check them after a re-run.
 NOTES = """
-- **Current UIC rows (third round of issue 8).** Every uic and uic-init row, both workflows, 3 seeds, ran on
-  2026-12-02 at f292417 (the regularised mixture distilled by the network, with the Potts field on the map; see
-  benchmarks/RESULTS.md, "Third round"), two processes side by side (half:A, half:B), load 6-13. The next
-  bullets (older commits, the "before" rows) describe the earlier engines and the classical rows' run.
+- **Current UIC rows (eighth round of issue 8).** Every uic and uic-init row, both workflows, 3 seeds, ran on
+  2026-12-02 15:17 UTC at 379521b, two processes side by side (half:A, half:B), load 0.6-2. That is the engine of
+  the seventh round: the spatially regularised mixture distilled by the network, with the Potts field on the map
+  (benchmarks/RESULTS.md, "UIC, seventh round: the spatial EM landed"). The eighth round changed only the fit's
+  BLAS threads (one), which `--threads 1` already gave the benchmark. Against the seventh round's run, uic-init is
+  identical and every uic mean is within 0.001. The next bullets (older commits, the "before" rows) describe the
+  earlier engines and the classical rows' run.
 - **Which code.** The uic rows of historical_map and the realistic-workflow uic rows of salinas_a, salinas_150 and
   landsat5_amazon come from commit 92c7663 (run 2026-11-24, 3 seeds; schema-1 records converted, so matched rows
   from it have no cluster-share column); the engine at HEAD 3010534 differs from it only in a docstring, and
