@@ -42,9 +42,11 @@ def _zscored(data: np.ndarray) -> np.ndarray:
 def test_plain_float32_mixture_collapses_on_the_quantised_scene():
     """The regression scene reproduces the failure of a plain scikit-learn fit (the old code).
 
-    scikit-learn 1.9.1 (what a fresh setup installed on 2026-12-02) fits this scene in float32
-    without the error, so there the scene only shows that :func:`fit_mixture` is unaffected (the next
-    test); with the versions that fail, the failure must be the one the guard is for.
+    Whether the plain float32 fit collapses depends on the machine as well as on the versions: on
+    2026-12-02 one machine with scikit-learn 1.9.1 and numpy 2.4.6, the versions it had collapsed
+    with before, fitted the scene without the error. There the scene only shows that
+    :func:`fit_mixture` is unaffected (the next test); where the plain fit fails, the failure must
+    be the one the guard is for.
     """
     import sklearn
     from sklearn.mixture import GaussianMixture
@@ -55,7 +57,7 @@ def test_plain_float32_mixture_collapses_on_the_quantised_scene():
     except ValueError as exc:
         assert "ill-defined empirical covariance" in str(exc)
     else:
-        pytest.skip(f"scikit-learn {sklearn.__version__} fits the quantised scene in float32 without collapsing")
+        pytest.skip(f"scikit-learn {sklearn.__version__} fits the quantised scene in float32 without collapsing here")
 
 
 @pytest.mark.parametrize("covariance", ["diag", "full"])
