@@ -12,7 +12,11 @@ the mixture's own fit but not the spatial-EM refits. Scenes: the dev scenes (``h
 ``--bimodality`` instead prints, per scene (seed 0), Ashman's D of a 2-means split of each
 component of the engine's own fit in the component's whitened coordinates (a single Gaussian
 gives about 2.65; two separated modes more): the label-free check of whether a component holds
-two classes.
+two classes. ``--starts N`` prints, per scene (seed 0, no field), N scikit-learn starts (random
+states 0..N-1) of the full mixture on the engine's 20k-pixel subsample: log-likelihood per
+pixel, mean posterior entropy and matched OA (the likelihood's and ICL's choices against the best
+start). ``--choose-dis`` keeps, per scene and seed, the ``--lambdas`` labels with the lowest
+class-size-normalised neighbour disagreement (:func:`benchmarks.uic_explore.disagreement`).
 
 Run: ``PYTHONPATH=. OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.uic_shrink --scenes half:A,half:B
 --lambdas 0,0.1,0.25,0.5 --seeds 0`` (one JSON line per scene x seed: matched OA per ``lam``).
@@ -114,8 +118,37 @@ def bimodality(name: str) -> dict[str, Any]:
             "weights": [round(float(gmm.weights_[j]), 2) for j in order]}
 
 
-def main(argv: list[str] | None = None) -> int:
+def starts(name: str, n: int) -> dict[str, Any]:
+    """The ``--starts`` record of one scene (seed 0)."""
+    from sklearn.mixture import GaussianMixture
+
     from benchmarks.uic_explore import build_pool
+    from geouic.uic.data import SmoothedFeatures
+
+    sc = _scene(name)
+    k = sc.n_classes
+    pool, _ = build_pool(sc, k, 0)
+    F = SmoothedFeatures(pool, pool.geometry).rows(None).astype(np.float64)
+    rng = np.random.default_rng(0)
+    sub = F[rng.choice(len(F), min(20_000, len(F)), replace=False)]
+    scale = float(np.mean(sub.var(axis=0)))
+    ref = sc.primary
+    out = []
+    for s in range(n):
+        g = GaussianMixture(k, covariance_type="full", random_state=s, reg_covar=1e-3 * scale).fit(sub)
+        p = g.predict_proba(sub)
+        lab = pool.split((g.predict(F) + 1).astype(np.uint16), fill=0)[0]
+        out.append({"ll": round(float(g.score(sub)), 4),
+                    "entropy": round(float(-(p * np.log(np.maximum(p, 1e-300))).sum(axis=1).mean()), 4),
+                    "oa": round(float(ql.matched_scores(lab[ref.rows, ref.cols], ref.codes, k)["oa"]), 4)})
+    by_ll = max(out, key=lambda r: r["ll"])
+    by_icl = max(out, key=lambda r: r["ll"] - r["entropy"])
+    return {"scene": name, "k": k, "ll_pick_oa": by_ll["oa"], "icl_pick_oa": by_icl["oa"],
+            "best_oa": max(r["oa"] for r in out), "starts": out}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.uic_explore import build_pool, disagreement
     from benchmarks.uic_realistic import score
     from geouic.uic.labels import initial_labels
 
@@ -125,14 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", default="0")
     p.add_argument("--fit-only", action="store_true", help="shrink the mixture's fit, not the spatial-EM refits")
     p.add_argument("--bimodality", action="store_true", help="print the components' Ashman's D and exit")
+    p.add_argument("--starts", type=int, default=0, help="print N mixture starts' ll / entropy / OA and exit")
+    p.add_argument("--choose-dis", action="store_true", help="also keep the lam with the lowest disagreement")
     a = p.parse_args(argv)
     warnings.simplefilter("ignore")
     if (heldout_proxy.PROXY_DIR / "proxies.json").exists():
         heldout_proxy.register()
     names = ql.expand_scenes(a.scenes.split(","))
-    if a.bimodality:
+    if a.bimodality or a.starts:
         for name in names:
-            print(json.dumps(bimodality(name)), flush=True)
+            print(json.dumps(bimodality(name) if a.bimodality else starts(name, a.starts)), flush=True)
         return 0
     _install()
     _Setting.refits = not a.fit_only
@@ -148,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
                                       beta=float(cfg.smoothing))
                 lab = pool.split((flat + 1).astype(np.uint16), fill=0)[0]
                 row[f"{lam:g}"] = score(lab, sc, k, "matched")["oa"]
+                if a.choose_dis:
+                    row[f"dis{lam:g}"] = round(disagreement(pool, flat, k), 4)
+            if a.choose_dis:
+                pick = min((key for key in row if key.startswith("dis")), key=lambda key: row[key])[3:]
+                row["pick"], row["gain"] = pick, round(row[pick] - row[next(iter(
+                    key for key in row if key[:1].isdigit()))], 4)
             print(json.dumps(row), flush=True)
     return 0
 
