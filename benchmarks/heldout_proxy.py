@@ -94,19 +94,26 @@ def _clean(lab: np.ndarray, min_share: float = 0.02) -> np.ndarray:
     return np.where(np.isin(lab, small), 0, lab)
 
 
-def choose_windows(lab: np.ndarray, valid: np.ndarray, size: tuple[int, int], min_classes: int,
-                   n: int, step: int = 3) -> list[tuple[int, int]]:
-    """Top-left corners of the windows the module docstring's rule picks (reference only)."""
+def window_stats(lab: np.ndarray, valid: np.ndarray, size: tuple[int, int],
+                 step: int = 3) -> list[tuple[int, int, int, int]]:
+    """``(labelled pixels, classes of at least 5 %, row, col)`` of every window, after :func:`_clean`."""
     h, w = size
     rows, cols = lab.shape
-    scored = []
+    stats = []
     for r in range(0, max(rows - h, 0) + 1, step):
         for c in range(0, max(cols - w, 0) + 1, step):
             sub = _clean(np.where(valid[r:r + h, c:c + w], lab[r:r + h, c:c + w], 0))
             _, counts = np.unique(sub[sub > 0], return_counts=True)
-            if (counts >= 0.05 * counts.sum()).sum() >= min_classes:
-                scored.append((int(counts.sum()), r, c))
-    scored.sort(key=lambda t: (-t[0], t[1], t[2]))
+            stats.append((int(counts.sum()), int((counts >= 0.05 * counts.sum()).sum()), r, c))
+    return stats
+
+
+def pick_windows(stats: list[tuple[int, int, int, int]], size: tuple[int, int], min_classes: int,
+                 n: int) -> list[tuple[int, int]]:
+    """The rule of the module docstring applied to :func:`window_stats`' windows."""
+    h, w = size
+    scored = sorted(((count, r, c) for count, major, r, c in stats if major >= min_classes),
+                    key=lambda t: (-t[0], t[1], t[2]))
     picked: list[tuple[int, int]] = []
     for _, r, c in scored:
         if all(max(0, h - abs(r - pr)) * max(0, w - abs(c - pc)) <= 0.25 * h * w for pr, pc in picked):
@@ -114,6 +121,12 @@ def choose_windows(lab: np.ndarray, valid: np.ndarray, size: tuple[int, int], mi
         if len(picked) == n:
             break
     return picked
+
+
+def choose_windows(lab: np.ndarray, valid: np.ndarray, size: tuple[int, int], min_classes: int,
+                   n: int, step: int = 3) -> list[tuple[int, int]]:
+    """Top-left corners of the windows the module docstring's rule picks (reference only)."""
+    return pick_windows(window_stats(lab, valid, size, step), size, min_classes, n)
 
 
 def _write(folder: Path, src_path: Path, bands: tuple[int, ...] | None, win: tuple[int, int, int, int] | None,
@@ -144,15 +157,22 @@ def build_proxies(data_dir: Path = _bench.DATA, out: Path = PROXY_DIR) -> dict[s
     import warnings
 
     made: dict[str, dict[str, Any]] = {}
+    scenes: dict[str, tuple[ql.Scene, np.ndarray]] = {}  # nc and aber each serve two cuts
+    stats: dict[tuple[str, tuple[int, int]], list[tuple[int, int, int, int]]] = {}
     for cut in CUTS:
-        scene = ql.load_scene(cut.source, data_dir)
-        lab = _labels(scene)
+        if cut.source not in scenes:
+            loaded = ql.load_scene(cut.source, data_dir)
+            scenes[cut.source] = (loaded, _labels(loaded))
+        scene, lab = scenes[cut.source]
         src_path = Path(data_dir) / ql.SCENES[cut.source].image
         if cut.window is None:
             jobs = [(cut.prefix, None, lab)]
         else:
             h, w = cut.window
-            corners = choose_windows(lab, scene.valid, cut.window, cut.min_classes, cut.n_windows)
+            key = (cut.source, cut.window)
+            if key not in stats:
+                stats[key] = window_stats(lab, scene.valid, cut.window)
+            corners = pick_windows(stats[key], cut.window, cut.min_classes, cut.n_windows)
             jobs = [(f"{cut.prefix}{i}", (r, c, h, w), _clean(np.where(scene.valid, lab, 0)[r:r + h, c:c + w]))
                     for i, (r, c) in enumerate(corners)]
         for name, win, sub in jobs:

@@ -171,13 +171,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     _install()
     _Setting.refits = not a.fit_only
+    lambdas = [float(x) for x in a.lambdas.split(",")]
     for name in names:
         sc = _scene(name)
         k = sc.n_classes
         for seed in (int(s) for s in a.seeds.split(",")):
             pool, cfg = build_pool(sc, k, seed)
             row: dict[str, Any] = {"scene": name, "seed": seed, "k": k, "fit_only": a.fit_only}
-            for lam in (float(x) for x in a.lambdas.split(",")):
+            for lam in lambdas:
                 _Setting.lam = lam
                 flat = initial_labels(pool, k, seed, covariance="full", n_init=int(cfg.init_n),
                                       beta=float(cfg.smoothing))
@@ -186,9 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                 if a.choose_dis:
                     row[f"dis{lam:g}"] = round(disagreement(pool, flat, k), 4)
             if a.choose_dis:
-                pick = min((key for key in row if key.startswith("dis")), key=lambda key: row[key])[3:]
-                row["pick"], row["gain"] = pick, round(row[pick] - row[next(iter(
-                    key for key in row if key[:1].isdigit()))], 4)
+                keys = [f"{lam:g}" for lam in lambdas]
+                pick = min(keys, key=lambda key: row["dis" + key])
+                row["pick"], row["gain"] = pick, round(row[pick] - row[keys[0]], 4)
             print(json.dumps(row), flush=True)
     return 0
 
