@@ -56,7 +56,7 @@ class UICConfig:
     n_spatial : int, default=2
     pca_components : int, default=16
     pool_pixels : int, default=1048576
-    covariance : {"full", "diag", "tied", "spherical"}, default="full"
+    covariance : {"auto", "full", "diag", "tied", "spherical"}, default="auto"
     smoothing : float, default=4.0
         Potts interaction of the starting labels and of the map (0: none).
     init_n : int, default=4
@@ -90,7 +90,7 @@ class UICConfig:
     n_spatial: int = 2
     pca_components: int = 16
     pool_pixels: int = 1 << 20
-    covariance: str = "full"
+    covariance: str = "auto"
     smoothing: float = 4.0
     init_n: int = 4
     threads: int | None = None

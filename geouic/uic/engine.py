@@ -2,7 +2,8 @@
 
 ``fit`` learns the first stage (normalisation and PCA) from a pixel sample and reads a bounded
 pool of scene regions; it fits ONE full-covariance Gaussian mixture to the pool's
-3x3-median-smoothed channels and regularises its posteriors over space with a Potts random
+3x3-median-smoothed channels (tied where a tied and a diagonal mixture agree against it,
+:func:`geouic.uic.labels.choose_mixture`) and regularises its posteriors over space with a Potts random
 field, whose class distributions then re-estimate the mixture (two rounds of spatially
 regularised EM, :func:`geouic.uic.labels.initial_labels`); then ``members`` short networks learn those
 labels (a distillation: the network is what predicts other scenes, tiles seamlessly and gives
@@ -122,9 +123,11 @@ class UICEngine(Engine):
         Most pixels of the training scenes held in memory for cutting patches and labelling.
         Scenes up to this size are used whole. ``fit(..., mem_limit_mb=)`` takes fewer when
         the budget cannot hold them (see :mod:`geouic.uic.budget`).
-    covariance : {"full", "diag", "tied", "spherical"}, default="full"
+    covariance : {"auto", "full", "diag", "tied", "spherical"}, default="auto"
         Covariance of the Gaussian mixture that gives the starting labels (fitted once, on the
-        3x3-median-smoothed channels; see :func:`geouic.uic.labels.initial_labels`).
+        3x3-median-smoothed channels; see :func:`geouic.uic.labels.initial_labels`). ``"auto"``
+        is full, or tied where the tied and diagonal mixtures agree with each other much better
+        than with the full one (:func:`geouic.uic.labels.choose_mixture`).
     smoothing : float, default=4.0
         Strength of the Potts random field that regularises the mixture's posteriors over
         space before the networks learn them, and the network's log-probabilities on the map

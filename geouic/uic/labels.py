@@ -23,15 +23,15 @@ from geouic.uic.model import UICNet
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["initial_labels", "fit_mixture", "count_distinct", "potts_smooth", "potts_field", "COVARIANCES",
-           "repair_empty", "FIELD_ITERATIONS", "SPATIAL_EM_ROUNDS"]
+__all__ = ["initial_labels", "fit_mixture", "choose_mixture", "count_distinct", "potts_smooth", "potts_field",
+           "COVARIANCES", "CONSENSUS_MARGIN", "repair_empty", "FIELD_ITERATIONS", "SPATIAL_EM_ROUNDS"]
 
 #: Rounds of spatially regularised EM of the starting mixture (chosen by issue 8's two-half
 #: protocol, seventh round: benchmarks/RESULTS.md).
 SPATIAL_EM_ROUNDS = 2
 
 
-def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "full", n_init: int = 4,
+def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "auto", n_init: int = 4,
                    beta: float = 4.0, max_fit: int = 20_000, max_share: float = 0.9,
                    chunk_pixels: int | None = None, em_rounds: int = SPATIAL_EM_ROUNDS) -> np.ndarray:
     """Regularised starting labels: a Gaussian mixture of smoothed channels, then a Potts field.
@@ -41,6 +41,7 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "ful
     2. A Gaussian mixture with ``covariance`` is fitted on ``max_fit`` of them, ``n_init``
        starts (see :func:`fit_mixture`); the start with the highest likelihood whose
        clusters are not degenerate (no cluster above ``max_share`` of the pixels) is kept.
+       ``"auto"`` chooses between a full and a tied covariance by :func:`choose_mixture`.
     3. Its class posteriors are regularised by a Potts random field (:func:`potts_smooth`,
        interaction ``beta``) over each pool region.
     4. Spatially regularised EM (:mod:`geouic.uic.mixture`): ``em_rounds`` times, the mixture's
@@ -61,7 +62,7 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "ful
     k : int
         Number of classes.
     seed : int
-    covariance : {"full", "diag", "tied", "spherical"}, default="full"
+    covariance : {"auto", "full", "diag", "tied", "spherical"}, default="auto"
     n_init : int, default=4
     beta : float, default=4.0
         Potts interaction (0: the mixture's own labels).
@@ -82,7 +83,10 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "ful
     rng = np.random.default_rng(seed)
     fit = features.rows(rng.choice(pool.n_valid, max_fit, replace=False) if pool.n_valid > max_fit else None)
     seeds = rng.integers(0, 2**31 - 1, size=n_init)
-    gmm = fit_mixture(fit, k, seeds, covariance=covariance, max_share=max_share)
+    if covariance == "auto":
+        gmm = choose_mixture(fit, k, seeds, max_share=max_share)
+    else:
+        gmm = fit_mixture(fit, k, seeds, covariance=covariance, max_share=max_share)
     centre = fit.mean(axis=0)
     del fit
     rounds = em_rounds if beta > 0 else 0
@@ -146,8 +150,12 @@ def _field_strips(pool: PatchPool, features: SmoothedFeatures, gmm: Any, beta: f
             yield (X[core] if with_features else None), q
 
 
-#: Covariance types of the starting mixture.
-COVARIANCES = ("full", "diag", "tied", "spherical")
+#: Covariance types of the starting mixture (``"auto"``: :func:`choose_mixture`).
+COVARIANCES = ("auto", "full", "diag", "tied", "spherical")
+#: How much better the tied and diagonal mixtures must agree with each other than either agrees
+#: with the full one (adjusted Rand index on the fitted pixels) for :func:`choose_mixture` to
+#: keep the tied one (issue 8, ninth round: benchmarks/RESULTS.md).
+CONSENSUS_MARGIN = 0.2
 #: Covariance regularisation of the mixtures, relative to the mean variance of the features.
 REG_COVAR = 1e-3
 
@@ -208,6 +216,50 @@ def fit_mixture(X: np.ndarray, k: int, seeds: np.ndarray, *, covariance: str = "
         raise ParameterError(f"no Gaussian mixture of {k} components could be fitted to {len(X)} pixels "
                              f"({count_distinct(X)} distinct values); lower n_classes.", params=("n_classes",))
     return best
+
+
+def choose_mixture(X: np.ndarray, k: int, seeds: np.ndarray, *, max_share: float = 1.0,
+                   margin: float = CONSENSUS_MARGIN) -> Any:
+    """A full-covariance mixture of ``X``, or a tied one where the full one stands alone.
+
+    A full covariance per class fits the most shapes, and its likelihood always wins (BIC and
+    held-out likelihood pick it on every dev scene), but on small scenes of few classes its
+    optimum can merge two classes into one elongated component and split another: a partition
+    that only the flexible model supports. Two constrained models tell: a tied mixture (one
+    covariance shared by the classes) and a diagonal one reach their optima by different
+    constraints, so where they agree with each other much better than either agrees with the
+    full mixture, the full mixture's partition is an artefact of its freedom. Then the tied
+    mixture is kept (the more constrained of the two in shape, and k-means' geometry up to a
+    whitening); otherwise the full one. All three are fitted by :func:`fit_mixture` with the
+    same ``seeds`` and compared by the adjusted Rand index of their labels of ``X``. Needs no
+    reference labels.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, features)
+    k : int
+    seeds : ndarray of int
+    max_share : float, default=1.0
+        As in :func:`fit_mixture`.
+    margin : float, default=CONSENSUS_MARGIN
+        ``ARI(tied, diag) - max(ARI(full, tied), ARI(full, diag))`` at or above which the tied
+        mixture is kept.
+
+    Returns
+    -------
+    sklearn.mixture.GaussianMixture
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    X = np.asarray(X, dtype=np.float64)
+    fits = {c: fit_mixture(X, k, seeds, covariance=c, max_share=max_share) for c in ("full", "tied", "diag")}
+    labels = {c: g.predict(X) for c, g in fits.items()}
+    ft, fd, td = (float(adjusted_rand_score(labels[a], labels[b]))
+                  for a, b in (("full", "tied"), ("full", "diag"), ("tied", "diag")))
+    chosen = "tied" if td - max(ft, fd) >= margin else "full"
+    logger.info("starting mixture: %s covariance (ARI full-tied %.2f, full-diag %.2f, tied-diag %.2f)",
+                chosen, ft, fd, td)
+    return fits[chosen]
 
 
 def count_distinct(X: np.ndarray) -> int:

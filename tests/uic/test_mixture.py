@@ -7,7 +7,7 @@ import pytest
 from sklearn.mixture import GaussianMixture
 
 from geouic.uic.data import SmoothedFeatures
-from geouic.uic.labels import fit_mixture, initial_labels, potts_smooth
+from geouic.uic.labels import CONSENSUS_MARGIN, choose_mixture, fit_mixture, initial_labels, potts_smooth
 from geouic.uic.mixture import MIN_SHARE, FieldStatistics, refit_mixture
 from tests.conftest import write_raster
 from tests.uic.conftest import blob_labels, blob_scene
@@ -99,3 +99,40 @@ def test_rounds_that_empty_a_class_are_not_kept(tmp_path):
     share0 = np.bincount(initial_labels(pool, 12, 0, em_rounds=0), minlength=12) / pool.n_valid
     share = np.bincount(initial_labels(pool, 12, 0), minlength=12) / pool.n_valid
     assert (share[share0 >= MIN_SHARE] >= MIN_SHARE).all()
+
+
+def _elongated(seed: int) -> np.ndarray:
+    """One large class stretched along the bands' common direction beside two small close ones.
+
+    Measured (seeds 0-3): the tied and the diagonal mixtures agree with each other (ARI about
+    0.7) and not with the full one (0.1-0.25), which models the stretch instead.
+    """
+    rng = np.random.default_rng(seed)
+    u, v, w = np.ones(4) / 2, np.array([1, -1, 0, 0]) / np.sqrt(2), np.array([0, 0, 1, -1]) / np.sqrt(2)
+    big = rng.normal(0, 0.3, (4800, 4)) + np.outer(rng.normal(0, 3, 4800), u)
+    small = [rng.normal(0, 0.3, (600, 4)) + 2 * v + g * w for g in (0.0, 1.2)]
+    return np.concatenate([big, *small])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_choose_mixture_takes_tied_where_tied_and_diag_agree_against_full(seed):
+    X = _elongated(seed)
+    seeds = np.arange(4)
+    got = choose_mixture(X, 3, seeds)
+    assert got.covariance_type == "tied"
+    np.testing.assert_allclose(got.means_, fit_mixture(X, 3, seeds, covariance="tied").means_)
+    assert choose_mixture(X, 3, seeds, margin=1.0).covariance_type == "full"  # no margin is reached
+
+
+def test_choose_mixture_keeps_full_where_the_three_agree():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(m, 0.5, (500, 3)) for m in (0.0, 6.0, 12.0)])
+    got = choose_mixture(X, 3, np.arange(2))
+    assert got.covariance_type == "full"
+    assert CONSENSUS_MARGIN > 0  # equal agreement (every ARI 1) never switches
+
+
+def test_auto_is_full_where_full_is_chosen(noisy):
+    """On the blob scene every covariance finds the blobs, so "auto" gives exactly the full labels."""
+    pool = _pool(noisy)
+    assert np.array_equal(initial_labels(pool, 4, 0, n_init=2), initial_labels(pool, 4, 0, n_init=2, covariance="full"))
