@@ -22,13 +22,15 @@ PUBLISHED = "published:"
 
 #: Findings written by hand from the runs listed under *Runs*; re-check them after a re-run.
 NOTES = """
-- **Current UIC rows (eighth round of issue 8).** Every uic and uic-init row, both workflows, 3 seeds, ran on
-  2026-12-02 15:17 UTC at 379521b, two processes side by side (half:A, half:B), load 0.6-2. That is the engine of
-  the seventh round: the spatially regularised mixture distilled by the network, with the Potts field on the map
-  (benchmarks/RESULTS.md, "UIC, seventh round: the spatial EM landed"). The eighth round changed only the fit's
-  BLAS threads (one), which `--threads 1` already gave the benchmark. Against the seventh round's run, uic-init is
-  identical and every uic mean is within 0.001. The next bullets (older commits, the "before" rows) describe the
-  earlier engines and the classical rows' run.
+- **Current UIC rows (ninth round of issue 8).** Every uic and uic-init row, both workflows, 3 seeds, ran on
+  2026-12-02 16:00-16:20 UTC at a8e8cd5, two processes side by side (half:A, half:B, each beside a benchmark
+  process). That engine chooses the starting mixture's covariance per scene (`covariance="auto"`, full unless a tied
+  and a diagonal mixture agree against it: `geouic.uic.labels.choose_mixture`). It keeps full on every scene and
+  seed here, so every OA equals the eighth round's run (15:17 UTC at 379521b) to the last digit; the fit times
+  include the two extra mixtures (benchmarks/RESULTS.md, "UIC, ninth round"). The eighth round's engine was the
+  seventh's: the spatially regularised mixture distilled by the network, with the Potts field on the map
+  (RESULTS, "UIC, seventh round: the spatial EM landed"), fitted on one BLAS thread. The next bullets (older
+  commits, the "before" rows) describe the earlier engines and the classical rows' run.
 - **Which code.** The uic rows of historical_map and the realistic-workflow uic rows of salinas_a, salinas_150 and
   landsat5_amazon come from commit 92c7663 (run 2026-11-24, 3 seeds; schema-1 records converted, so matched rows
   from it have no cluster-share column); the engine at HEAD 3010534 differs from it only in a docstring, and
