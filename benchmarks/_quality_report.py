@@ -23,7 +23,8 @@ PUBLISHED = "published:"
 #: Findings written by hand from the runs listed under *Runs*; re-check them after a re-run.
 NOTES = """
 - **Current UIC rows (ninth round of issue 8).** Every uic and uic-init row, both workflows, 3 seeds, ran on
-  2026-12-02 16:00-16:20 UTC at a8e8cd5, two processes side by side (half:A, half:B, each beside a benchmark
+  2026-12-02 16:02-16:20 UTC with geouic/ as committed in a8e8cd5 (the runs list 24f9734 plus those
+  then-uncommitted changes), two processes side by side (half:A, half:B, each beside a benchmark
   process). That engine chooses the starting mixture's covariance per scene (`covariance="auto"`, full unless a tied
   and a diagonal mixture agree against it: `geouic.uic.labels.choose_mixture`). It keeps full on every scene and
   seed here, so every OA equals the eighth round's run (15:17 UTC at 379521b) to the last digit; the fit times
