@@ -266,8 +266,11 @@ class UICEngine(Engine):
         t0 = time.perf_counter()
         with single_threaded_blas():  # see geouic._threads; the members set torch's threads themselves
             pool, chunk = self._first_stage_and_pool(sources, cfg, k, seed, device, mem_limit_mb)
+            #: The starting mixture's covariance (and, for "auto", the agreements that chose it).
+            self.mixture_: dict[str, Any] = {}
             initial = initial_labels(pool, k, seed, covariance=cfg.covariance, n_init=int(cfg.init_n),
-                                     beta=float(cfg.smoothing), chunk_pixels=chunk).astype(label_dtype(k))
+                                     beta=float(cfg.smoothing), chunk_pixels=chunk,
+                                     info=self.mixture_).astype(label_dtype(k))
         logger.info("starting labels: class shares %s", " ".join(
             f"{v:.3f}" for v in np.bincount(initial, minlength=k) / len(initial)))
         n = int(cfg.members)
@@ -514,6 +517,7 @@ class UICEngine(Engine):
             "chosen_member": self.chosen_member_,
             "epochs_run": len(self.history_),
             "memory": getattr(self, "fit_memory_", {}),
+            "mixture": getattr(self, "mixture_", {}),
             "history": self.history_,
         }
 

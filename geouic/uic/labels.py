@@ -33,7 +33,8 @@ SPATIAL_EM_ROUNDS = 2
 
 def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "auto", n_init: int = 4,
                    beta: float = 4.0, max_fit: int = 20_000, max_share: float = 0.9,
-                   chunk_pixels: int | None = None, em_rounds: int = SPATIAL_EM_ROUNDS) -> np.ndarray:
+                   chunk_pixels: int | None = None, em_rounds: int = SPATIAL_EM_ROUNDS,
+                   info: dict[str, Any] | None = None) -> np.ndarray:
     """Regularised starting labels: a Gaussian mixture of smoothed channels, then a Potts field.
 
     1. Each pool pixel is described by the median of its valid 3x3 neighbourhood, channel by
@@ -73,6 +74,9 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "aut
         Most pixels of a strip (``None``: whole regions).
     em_rounds : int, default=SPATIAL_EM_ROUNDS
         Rounds of step 4 (0: the mixture as fitted; ignored when ``beta`` is 0).
+    info : dict, optional
+        Filled with ``"covariance"`` (the covariance kept) and, for ``"auto"``, the three
+        agreements :func:`choose_mixture` compared (provenance for the model file).
 
     Returns
     -------
@@ -84,9 +88,11 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "aut
     fit = features.rows(rng.choice(pool.n_valid, max_fit, replace=False) if pool.n_valid > max_fit else None)
     seeds = rng.integers(0, 2**31 - 1, size=n_init)
     if covariance == "auto":
-        gmm = choose_mixture(fit, k, seeds, max_share=max_share)
+        gmm = choose_mixture(fit, k, seeds, max_share=max_share, info=info)
     else:
         gmm = fit_mixture(fit, k, seeds, covariance=covariance, max_share=max_share)
+        if info is not None:
+            info["covariance"] = covariance
     centre = fit.mean(axis=0)
     del fit
     rounds = em_rounds if beta > 0 else 0
@@ -219,7 +225,7 @@ def fit_mixture(X: np.ndarray, k: int, seeds: np.ndarray, *, covariance: str = "
 
 
 def choose_mixture(X: np.ndarray, k: int, seeds: np.ndarray, *, max_share: float = 1.0,
-                   margin: float = CONSENSUS_MARGIN) -> Any:
+                   margin: float = CONSENSUS_MARGIN, info: dict[str, Any] | None = None) -> Any:
     """A full-covariance mixture of ``X``, or a tied one where the full one stands alone.
 
     A full covariance per class fits the most shapes, and its likelihood always wins (BIC and
@@ -244,6 +250,8 @@ def choose_mixture(X: np.ndarray, k: int, seeds: np.ndarray, *, max_share: float
     margin : float, default=CONSENSUS_MARGIN
         ``ARI(tied, diag) - max(ARI(full, tied), ARI(full, diag))`` at or above which the tied
         mixture is kept.
+    info : dict, optional
+        Filled with ``"covariance"`` (the kept type) and ``"ari"`` (the three agreements).
 
     Returns
     -------
@@ -257,6 +265,9 @@ def choose_mixture(X: np.ndarray, k: int, seeds: np.ndarray, *, max_share: float
     ft, fd, td = (float(adjusted_rand_score(labels[a], labels[b]))
                   for a, b in (("full", "tied"), ("full", "diag"), ("tied", "diag")))
     chosen = "tied" if td - max(ft, fd) >= margin else "full"
+    if info is not None:
+        info.update(covariance=chosen, ari={"full_tied": round(ft, 4), "full_diag": round(fd, 4),
+                                            "tied_diag": round(td, 4)})
     logger.info("starting mixture: %s covariance (ARI full-tied %.2f, full-diag %.2f, tied-diag %.2f)",
                 chosen, ft, fd, td)
     return fits[chosen]

@@ -87,6 +87,9 @@ def test_model_round_trip(fitted, blobs, tmp_path):
     assert meta["map_field"] == {"beta": 4.0, "iterations": 5}
     assert meta["normalizer"]["method"] == "zscore"
     assert "torch_version" in meta and meta["training"]["config"]["patch_size"] == 16
+    # the starting mixture's covariance and the agreements that chose it (blobs: full, all agree)
+    assert meta["training"]["mixture"] == fitted.mixture_ and fitted.mixture_["covariance"] == "full"
+    assert set(fitted.mixture_["ari"]) == {"full_tied", "full_diag", "tied_diag"}
     assert any(k.startswith("net.") for k in arrays) and "norm.center" in arrays
     # the file holds plain arrays and JSON: no pickle
     from safetensors import safe_open

@@ -118,8 +118,10 @@ def _elongated(seed: int) -> np.ndarray:
 def test_choose_mixture_takes_tied_where_tied_and_diag_agree_against_full(seed):
     X = _elongated(seed)
     seeds = np.arange(4)
-    got = choose_mixture(X, 3, seeds)
-    assert got.covariance_type == "tied"
+    info: dict = {}
+    got = choose_mixture(X, 3, seeds, info=info)
+    assert got.covariance_type == "tied" and info["covariance"] == "tied"
+    assert info["ari"]["tied_diag"] - max(info["ari"]["full_tied"], info["ari"]["full_diag"]) >= CONSENSUS_MARGIN
     np.testing.assert_allclose(got.means_, fit_mixture(X, 3, seeds, covariance="tied").means_)
     assert choose_mixture(X, 3, seeds, margin=1.0).covariance_type == "full"  # no margin is reached
 
