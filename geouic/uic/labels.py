@@ -1,7 +1,8 @@
 """Pseudo-label assignment: the regularised starting labels and empty-class repair.
 
-* :func:`initial_labels`: the labels a UIC member starts from, a full-covariance Gaussian mixture of
-  the pool's 3x3-median-smoothed channels regularised by a Potts field;
+* :func:`initial_labels`: the labels a UIC member starts from, a Gaussian mixture of the pool's
+  3x3-median-smoothed channels (coarsely quantised ones scaled) (full covariance, or tied where :func:`choose_mixture`
+  says so) regularised by a Potts field;
 * :func:`repair_empty`: a class that is empty or vanishing takes half of the largest class,
   split by 2-means in the network's feature space (not by random halving), and the classifier
   is split the same way.
@@ -23,8 +24,9 @@ from geouic.uic.model import UICNet
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["initial_labels", "fit_mixture", "choose_mixture", "count_distinct", "potts_smooth", "potts_field",
-           "COVARIANCES", "CONSENSUS_MARGIN", "repair_empty", "FIELD_ITERATIONS", "SPATIAL_EM_ROUNDS"]
+__all__ = ["initial_labels", "fit_mixture", "choose_mixture", "lattice_steps", "quantisation_scale", "count_distinct",
+           "potts_smooth", "potts_field", "COVARIANCES", "CONSENSUS_MARGIN", "repair_empty", "FIELD_ITERATIONS",
+           "SPATIAL_EM_ROUNDS"]
 
 #: Rounds of spatially regularised EM of the starting mixture (chosen by issue 8's two-half
 #: protocol, seventh round: benchmarks/RESULTS.md).
@@ -34,12 +36,13 @@ SPATIAL_EM_ROUNDS = 2
 def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "auto", n_init: int = 4,
                    beta: float = 4.0, max_fit: int = 20_000, max_share: float = 0.9,
                    chunk_pixels: int | None = None, em_rounds: int = SPATIAL_EM_ROUNDS,
-                   info: dict[str, Any] | None = None) -> np.ndarray:
+                   dequantise: bool = True, info: dict[str, Any] | None = None) -> np.ndarray:
     """Regularised starting labels: a Gaussian mixture of smoothed channels, then a Potts field.
 
     1. Each pool pixel is described by the median of its valid 3x3 neighbourhood, channel by
        channel, in the first stage's un-whitened geometry (:meth:`PatchPool.smoothed_features`).
-    2. A Gaussian mixture with ``covariance`` is fitted on ``max_fit`` of them, ``n_init``
+    2. A Gaussian mixture with ``covariance`` is fitted on ``max_fit`` of them (coarsely
+       quantised channels scaled, see below), ``n_init``
        starts (see :func:`fit_mixture`); the start with the highest likelihood whose
        clusters are not degenerate (no cluster above ``max_share`` of the pixels) is kept.
        ``"auto"`` chooses between a full and a tied covariance by :func:`choose_mixture`.
@@ -51,6 +54,18 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "aut
        ends it, as does one whose field leaves a class that held labels before with fewer than
        :data:`~geouic.uic.mixture.MIN_SHARE` of them (or one above ``max_share``): the mixture
        before is kept. The labels are the argmax of the kept mixture's field.
+
+    *Dequantisation.* Integer bands put every channel on a lattice (one digital number apart),
+    and a band with few levels (a 60 m cirrus band resampled to 10 m, an 8-bit thermal band)
+    lets a component sit on one level with almost no variance along it: it then models the
+    band's levels instead of a class (measured: a simulated four-level cirrus band took a
+    Sentinel-2 window's realistic OA from 1.000 to 0.590; benchmarks/RESULTS.md, ninth round).
+    So no component may be narrower than the data's resolution: a channel whose quantisation
+    variance (lattice step^2 / 12, :func:`lattice_steps`) exceeds the mixture's covariance
+    regularisation is scaled down until the regularisation covers it
+    (:func:`quantisation_scale`; a full, tied or diagonal mixture is otherwise unchanged by
+    scaling a channel), for the fit, the field and the refits alike. Channels finer than that
+    are left as they are, so most scenes are labelled exactly as without it.
 
     Step 2 reads only the sampled pixels' neighbourhoods; steps 1, 3 and 4 run strip by strip of
     each region (``chunk_pixels``, see :mod:`geouic.uic.budget`), the field's strips with
@@ -74,9 +89,12 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "aut
         Most pixels of a strip (``None``: whole regions).
     em_rounds : int, default=SPATIAL_EM_ROUNDS
         Rounds of step 4 (0: the mixture as fitted; ignored when ``beta`` is 0).
+    dequantise : bool, default=True
+        Scale coarsely quantised channels as above.
     info : dict, optional
-        Filled with ``"covariance"`` (the covariance kept) and, for ``"auto"``, the three
-        agreements :func:`choose_mixture` compared (provenance for the model file).
+        Filled with ``"covariance"`` (the covariance kept), ``"dequantised"`` (channel: factor,
+        for the channels scaled down, if any) and, for ``"auto"``, the three agreements
+        :func:`choose_mixture` compared (provenance for the model file).
 
     Returns
     -------
@@ -85,15 +103,24 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "aut
     """
     features = SmoothedFeatures(pool, pool.geometry)
     rng = np.random.default_rng(seed)
-    fit = features.rows(rng.choice(pool.n_valid, max_fit, replace=False) if pool.n_valid > max_fit else None)
+    pick = rng.choice(pool.n_valid, max_fit, replace=False) if pool.n_valid > max_fit else None
+    fit = features.rows(pick)
     seeds = rng.integers(0, 2**31 - 1, size=n_init)
+    if dequantise:
+        shrink = quantisation_scale(fit)
+        if (shrink < 1).any():
+            geometry = np.ones(pool.n_channels) if pool.geometry is None else np.asarray(pool.geometry, np.float64)
+            features = SmoothedFeatures(pool, (geometry * shrink).astype(np.float32))
+            fit = features.rows(pick)
+            if info is not None:
+                info["dequantised"] = {int(j): round(float(shrink[j]), 4) for j in np.flatnonzero(shrink < 1)}
+    centre = fit.mean(axis=0)
     if covariance == "auto":
         gmm = choose_mixture(fit, k, seeds, max_share=max_share, info=info)
     else:
         gmm = fit_mixture(fit, k, seeds, covariance=covariance, max_share=max_share)
         if info is not None:
             info["covariance"] = covariance
-    centre = fit.mean(axis=0)
     del fit
     rounds = em_rounds if beta > 0 else 0
     compact = label_dtype(k)  # the labels of the kept mixture are held while the next round runs
@@ -271,6 +298,62 @@ def choose_mixture(X: np.ndarray, k: int, seeds: np.ndarray, *, max_share: float
     logger.info("starting mixture: %s covariance (ARI full-tied %.2f, full-diag %.2f, tied-diag %.2f)",
                 chosen, ft, fd, td)
     return fits[chosen]
+
+
+def lattice_steps(X: np.ndarray) -> np.ndarray:
+    """Each channel's lattice step: the median gap between its distinct values.
+
+    Values closer than 1e-4 of the channel's standard deviation are one value (float32
+    rounding of the same digital number). On an integer band seen through a linear
+    normalisation the median gap is the step of one digital number (half of it where 3x3
+    medians of an even count average two levels); on a continuous channel it is about
+    range / n, which is negligible.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, features)
+
+    Returns
+    -------
+    ndarray of shape (features,), float64
+        0 for a channel with a single value.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    out = np.zeros(X.shape[1])
+    for j in range(X.shape[1]):
+        x = X[:, j]
+        tol = 1e-4 * (float(x.std()) + 1e-12)
+        gaps = np.diff(np.unique(np.round(x / tol)) * tol)
+        out[j] = float(np.median(gaps)) if len(gaps) else 0.0
+    return out
+
+
+def quantisation_scale(X: np.ndarray, reg: float = REG_COVAR) -> np.ndarray:
+    """Per-channel factors that make the mixture's regularisation cover each channel's quantisation.
+
+    :func:`fit_mixture` adds ``reg`` times the mean channel variance to every variance. A
+    channel whose quantisation variance ``step^2 / 12`` (:func:`lattice_steps`) is larger is
+    multiplied by ``sqrt(that regularisation / (step^2 / 12))``, so in the scaled features the
+    same regularisation is, for that channel, about its quantisation variance (about: the mean
+    variance is the unscaled one); other channels keep factor 1.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, features)
+    reg : float, default=REG_COVAR
+
+    Returns
+    -------
+    ndarray of shape (features,), float64, in (0, 1]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    base = reg * float(np.mean(X.var(axis=0))) if len(X) > 1 else 0.0
+    quant = lattice_steps(X) ** 2 / 12.0
+    out = np.ones(X.shape[1])
+    coarse = quant > base
+    if base > 0:
+        out[coarse] = np.sqrt(base / quant[coarse])
+    return out
 
 
 def count_distinct(X: np.ndarray) -> int:
