@@ -54,6 +54,11 @@ class Projection:
     geometry_ : ndarray of shape (channels,)
         Factors that turn whitened channels back into the PCA geometry (relative scale of each
         component); ones when not whitened. Clustering uses that geometry.
+    lattice_ : ndarray of shape (channels,)
+        Each channel's quantisation step: the raw bands' steps (the smallest gap between the
+        sample's distinct values, one digital number for integer bands) through the first
+        stage, ``sqrt(sum_b W[c, b]^2 step_b^2)``. Clustering floors its variances with it
+        (:func:`geouic.uic.labels.quantisation_scale`).
     """
 
     def __init__(self, normalize: str = "zscore", n_components: int = 16, whiten: bool = True):
@@ -93,6 +98,8 @@ class Projection:
             self.geometry_ = np.ones(bands, np.float32)
             self.components_ = np.eye(bands, dtype=np.float32)
         self.mean_ = self.mean_.astype(np.float32)
+        W, _ = self.affine()
+        self.lattice_ = np.sqrt((W.astype(np.float64) ** 2) @ (_band_steps(X) ** 2))
         logger.info("first stage: %d bands -> %d channels (%.1f %% of the variance)", bands,
                     self.n_channels, 100 * self.explained_)
         return self
@@ -137,7 +144,17 @@ class Projection:
         obj.components_ = np.asarray(arrays["proj.components"], np.float32)
         obj.explained_ = float(meta.get("explained_variance", 1.0))
         obj.geometry_ = np.ones(obj.n_channels, np.float32)
+        obj.lattice_ = np.zeros(obj.n_channels)  # clustering only: a loaded first stage is not refitted
         return obj
+
+
+def _band_steps(X: np.ndarray) -> np.ndarray:
+    """Each band's smallest gap between distinct sampled values (0 for a constant band)."""
+    out = np.zeros(X.shape[1])
+    for b in range(X.shape[1]):
+        gaps = np.diff(np.unique(X[:, b]))
+        out[b] = float(gaps.min()) if len(gaps) else 0.0
+    return out
 
 
 @dataclass
@@ -163,10 +180,14 @@ class PatchPool:
     regions : list of Region
     geometry : ndarray of shape (channels,), optional
         Channel factors for clustering (see :attr:`Projection.geometry_`).
+    lattice : ndarray of shape (channels,), optional
+        Channel quantisation steps (see :attr:`Projection.lattice_`), before ``geometry``.
     """
 
-    def __init__(self, regions: list[Region], geometry: np.ndarray | None = None):
+    def __init__(self, regions: list[Region], geometry: np.ndarray | None = None,
+                 lattice: np.ndarray | None = None):
         self.geometry = geometry
+        self.lattice = lattice
         self.regions = [r for r in regions if r.valid.any()]
         if not self.regions:
             raise RasterInputError("no valid pixel in the training regions; check the nodata value.")
@@ -204,7 +225,7 @@ class PatchPool:
                 n += int(win.width * win.height)
                 if n >= share:
                     break
-        pool = cls(regions, getattr(projection, "geometry_", None))
+        pool = cls(regions, getattr(projection, "geometry_", None), getattr(projection, "lattice_", None))
         logger.info("training pool: %d regions, %d valid pixels", len(pool.regions), pool.n_valid)
         return pool
 

@@ -24,7 +24,7 @@ from geouic.uic.model import UICNet
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["initial_labels", "fit_mixture", "choose_mixture", "lattice_steps", "quantisation_scale", "count_distinct",
+__all__ = ["initial_labels", "fit_mixture", "choose_mixture", "quantisation_scale", "count_distinct",
            "potts_smooth", "potts_field", "COVARIANCES", "CONSENSUS_MARGIN", "repair_empty", "FIELD_ITERATIONS",
            "SPATIAL_EM_ROUNDS"]
 
@@ -61,7 +61,8 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "aut
     band's levels instead of a class (measured: a simulated four-level cirrus band took a
     Sentinel-2 window's realistic OA from 1.000 to 0.590; benchmarks/RESULTS.md, ninth round).
     So no component may be narrower than the data's resolution: a channel whose quantisation
-    variance (lattice step^2 / 12, :func:`lattice_steps`) exceeds the mixture's covariance
+    variance (lattice step^2 / 12, :attr:`~geouic.uic.data.Projection.lattice_`: one digital
+    number through the first stage) exceeds the mixture's covariance
     regularisation is scaled down until the regularisation covers it
     (:func:`quantisation_scale`; a full, tied or diagonal mixture is otherwise unchanged by
     scaling a channel), for the fit, the field and the refits alike. Channels finer than that
@@ -106,10 +107,10 @@ def initial_labels(pool: PatchPool, k: int, seed: int, *, covariance: str = "aut
     pick = rng.choice(pool.n_valid, max_fit, replace=False) if pool.n_valid > max_fit else None
     fit = features.rows(pick)
     seeds = rng.integers(0, 2**31 - 1, size=n_init)
-    if dequantise:
-        shrink = quantisation_scale(fit)
+    if dequantise and pool.lattice is not None:
+        geometry = np.ones(pool.n_channels) if pool.geometry is None else np.asarray(pool.geometry, np.float64)
+        shrink = quantisation_scale(fit, pool.lattice * geometry)
         if (shrink < 1).any():
-            geometry = np.ones(pool.n_channels) if pool.geometry is None else np.asarray(pool.geometry, np.float64)
             features = SmoothedFeatures(pool, (geometry * shrink).astype(np.float32))
             fit = features.rows(pick)
             if info is not None:
@@ -300,39 +301,12 @@ def choose_mixture(X: np.ndarray, k: int, seeds: np.ndarray, *, max_share: float
     return fits[chosen]
 
 
-def lattice_steps(X: np.ndarray) -> np.ndarray:
-    """Each channel's lattice step: the median gap between its distinct values.
-
-    Values closer than 1e-4 of the channel's standard deviation are one value (float32
-    rounding of the same digital number). On an integer band seen through a linear
-    normalisation the median gap is the step of one digital number (half of it where 3x3
-    medians of an even count average two levels); on a continuous channel it is about
-    range / n, which is negligible.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, features)
-
-    Returns
-    -------
-    ndarray of shape (features,), float64
-        0 for a channel with a single value.
-    """
-    X = np.asarray(X, dtype=np.float64)
-    out = np.zeros(X.shape[1])
-    for j in range(X.shape[1]):
-        x = X[:, j]
-        tol = 1e-4 * (float(x.std()) + 1e-12)
-        gaps = np.diff(np.unique(np.round(x / tol)) * tol)
-        out[j] = float(np.median(gaps)) if len(gaps) else 0.0
-    return out
-
-
-def quantisation_scale(X: np.ndarray, reg: float = REG_COVAR) -> np.ndarray:
+def quantisation_scale(X: np.ndarray, steps: np.ndarray, reg: float = REG_COVAR) -> np.ndarray:
     """Per-channel factors that make the mixture's regularisation cover each channel's quantisation.
 
     :func:`fit_mixture` adds ``reg`` times the mean channel variance to every variance. A
-    channel whose quantisation variance ``step^2 / 12`` (:func:`lattice_steps`) is larger is
+    channel whose quantisation variance ``step^2 / 12`` (``steps``: the channels' lattice
+    steps, :attr:`geouic.uic.data.Projection.lattice_` in the features' geometry) is larger is
     multiplied by ``sqrt(that regularisation / (step^2 / 12))``, so in the scaled features the
     same regularisation is, for that channel, about its quantisation variance (about: the mean
     variance is the unscaled one); other channels keep factor 1.
@@ -340,6 +314,7 @@ def quantisation_scale(X: np.ndarray, reg: float = REG_COVAR) -> np.ndarray:
     Parameters
     ----------
     X : ndarray of shape (n, features)
+    steps : ndarray of shape (features,)
     reg : float, default=REG_COVAR
 
     Returns
@@ -348,7 +323,7 @@ def quantisation_scale(X: np.ndarray, reg: float = REG_COVAR) -> np.ndarray:
     """
     X = np.asarray(X, dtype=np.float64)
     base = reg * float(np.mean(X.var(axis=0))) if len(X) > 1 else 0.0
-    quant = lattice_steps(X) ** 2 / 12.0
+    quant = np.asarray(steps, dtype=np.float64) ** 2 / 12.0
     out = np.ones(X.shape[1])
     coarse = quant > base
     if base > 0:

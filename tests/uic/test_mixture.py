@@ -7,8 +7,9 @@ import pytest
 from sklearn.mixture import GaussianMixture
 
 from geouic.uic.data import SmoothedFeatures
-from geouic.uic.labels import (CONSENSUS_MARGIN, choose_mixture, fit_mixture, initial_labels, lattice_steps,
-                               potts_smooth, quantisation_scale)
+from geouic.uic.data import Projection
+from geouic.uic.labels import (CONSENSUS_MARGIN, choose_mixture, fit_mixture, initial_labels, potts_smooth,
+                               quantisation_scale)
 from geouic.uic.mixture import MIN_SHARE, FieldStatistics, refit_mixture
 from tests.conftest import write_raster
 from tests.uic.conftest import blob_labels, blob_scene
@@ -141,17 +142,20 @@ def test_auto_is_full_where_full_is_chosen(noisy):
     assert np.array_equal(initial_labels(pool, 4, 0, n_init=2), initial_labels(pool, 4, 0, n_init=2, covariance="full"))
 
 
-def test_lattice_steps():
+def test_first_stage_lattice_and_quantisation_scale():
+    """One digital number through the first stage: 1 / scale per z-scored band; 0 for a continuous band
+    (up to float spacing); through a PCA, the steps combine."""
     rng = np.random.default_rng(0)
-    levels = rng.integers(0, 4, 5000).astype(np.float32) * np.float32(0.37) + np.float32(1.1)  # float32 rounding
-    continuous = rng.normal(0, 1, 5000)
-    steps = lattice_steps(np.column_stack([levels, continuous, np.full(5000, 3.0)]))
-    assert steps[0] == pytest.approx(0.37, rel=1e-3)
-    assert 0 < steps[1] < 1e-2 and steps[2] == 0.0
-    X = np.column_stack([levels, continuous, rng.normal(0, 1, 5000).round(2) * 5])
-    shrink = quantisation_scale(X)  # a 0.05 step (variance 2e-4) is below the regularisation (about 9e-3)
-    assert shrink[0] < 1 and shrink[1] == 1 and shrink[2] == 1
-    assert shrink[0] == pytest.approx(np.sqrt(1e-3 * X.var(axis=0).mean() / (0.37**2 / 12)), rel=1e-2)
+    X = np.column_stack([rng.integers(0, 4, 5000) * 2.0, rng.normal(0, 1, 5000), rng.integers(0, 400, 5000) * 1.0])
+    proj = Projection("zscore").fit(X)
+    np.testing.assert_allclose(proj.lattice_[[0, 2]], [2.0, 1.0] / X[:, [0, 2]].std(axis=0), rtol=1e-3)
+    assert proj.lattice_[1] < 1e-4
+    pca = Projection("zscore", n_components=2).fit(X)
+    assert pca.lattice_.shape == (2,) and (pca.lattice_ > 0).all()
+    Z = proj.transform_block(X.T[:, :, None], np.ones((5000, 1), bool))[:, :, 0].T
+    shrink = quantisation_scale(Z, proj.lattice_)  # 1e-3 x mean variance 1: only the four-level band
+    assert shrink[0] == pytest.approx(np.sqrt(1e-3 * Z.var(axis=0).mean() / (proj.lattice_[0] ** 2 / 12)), rel=1e-6)
+    assert shrink[1] == 1 and shrink[2] == 1
 
 
 def _levels_scene(tmp_path):
