@@ -1,8 +1,8 @@
 """Pseudo-label assignment: the regularised starting labels and empty-class repair.
 
 * :func:`initial_labels`: the labels a UIC member starts from, a Gaussian mixture of the pool's
-  3x3-median-smoothed channels (coarsely quantised ones scaled) (full covariance, or tied where :func:`choose_mixture`
-  says so) regularised by a Potts field;
+  3x3-median-smoothed channels (full covariance, or tied where :func:`choose_mixture` says so;
+  coarsely quantised channels scaled, :func:`quantisation_scale`), regularised by a Potts field;
 * :func:`repair_empty`: a class that is empty or vanishing takes half of the largest class,
   split by 2-means in the network's feature space (not by random halving), and the classifier
   is split the same way.
