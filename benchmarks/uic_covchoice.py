@@ -4,10 +4,11 @@ For each scene, seed and workflow (``--mult 1``: K = classes, Hungarian-matched 
 K = 3 x classes, the realistic majority workflow), the starting labels
 (:func:`geouic.uic.labels.initial_labels`, as the ``uic-init`` row of the quality benchmark
 builds them) with a full, a tied and a diagonal covariance, their OA, and the adjusted Rand
-indices between the three mixtures' own labels of the fitted 20k-pixel subsample, which is what
-:func:`geouic.uic.labels.choose_mixture` compares: ``margin = ARI(tied, diag) - max(ARI(full,
-tied), ARI(full, diag))``, and ``pick`` (tied when the margin reaches
-:data:`~geouic.uic.labels.CONSENSUS_MARGIN`, else full) with ``auto``, the OA of the pick.
+indices between the three mixtures' own labels of the fitted 20k-pixel subsample, as the
+engine's :func:`geouic.uic.labels.choose_mixture` reports them (``initial_labels(info=)``):
+``margin = ARI(tied, diag) - max(ARI(full, tied), ARI(full, diag))``, and ``pick`` (tied when
+the margin reaches :data:`~geouic.uic.labels.CONSENSUS_MARGIN`, else full) with ``auto``, the
+OA of the engine's own starting labels.
 Scenes: the dev scenes (``half:A``, ``half:B``) and the proxies of :mod:`benchmarks.heldout_proxy`
 (cut them first).
 
@@ -34,13 +35,10 @@ TYPES = ("full", "tied", "diag")
 
 def row(name: str, seed: int, mult: int) -> dict[str, Any]:
     """The record of one scene, seed and workflow."""
-    from sklearn.metrics import adjusted_rand_score
-
-    from benchmarks.uic_explore import FIT, build_pool
+    from benchmarks.uic_explore import build_pool
     from benchmarks.uic_realistic import score
     from geouic._threads import single_threaded_blas
-    from geouic.uic.data import SmoothedFeatures
-    from geouic.uic.labels import CONSENSUS_MARGIN, fit_mixture, initial_labels
+    from geouic.uic.labels import CONSENSUS_MARGIN, initial_labels
 
     data = heldout_proxy.PROXY_DIR if ql.SCENES[name].half == "P" else _bench.DATA
     sc = ql.load_scene(name, data)
@@ -48,21 +46,17 @@ def row(name: str, seed: int, mult: int) -> dict[str, Any]:
     workflow = "matched" if mult == 1 else "majority"
     pool, cfg = build_pool(sc, k, seed)
     out: dict[str, Any] = {"scene": name, "half": ql.SCENES[name].half, "seed": seed, "k": k, "workflow": workflow}
-    rng = np.random.default_rng(seed)  # the subsample and start seeds initial_labels draws
-    fit = SmoothedFeatures(pool, pool.geometry).rows(
-        rng.choice(pool.n_valid, FIT, replace=False) if pool.n_valid > FIT else None)
-    starts = rng.integers(0, 2**31 - 1, size=int(cfg.init_n))
-    own = {}
+    info: dict[str, Any] = {}
     with single_threaded_blas():
-        for c in TYPES:
-            own[c] = fit_mixture(fit, k, starts, covariance=c, max_share=0.9).predict(fit)
-            flat = initial_labels(pool, k, seed, covariance=c, n_init=int(cfg.init_n), beta=float(cfg.smoothing))
+        for c in (*TYPES, "auto"):
+            flat = initial_labels(pool, k, seed, covariance=c, n_init=int(cfg.init_n), beta=float(cfg.smoothing),
+                                  info=info if c == "auto" else None)
             out[c] = score(pool.split((flat + 1).astype(np.uint16), fill=0)[0], sc, k, workflow)["oa"]
-    for a, b in (("full", "tied"), ("full", "diag"), ("tied", "diag")):
-        out[f"ari_{a}_{b}"] = round(float(adjusted_rand_score(own[a], own[b])), 4)
+    for pair, value in info["ari"].items():  # what the engine's choose_mixture compared
+        out[f"ari_{pair}"] = value
     out["margin"] = round(out["ari_tied_diag"] - max(out["ari_full_tied"], out["ari_full_diag"]), 4)
-    out["pick"] = "tied" if out["margin"] >= CONSENSUS_MARGIN else "full"
-    out["auto"] = out[out["pick"]]
+    out["pick"] = info["covariance"]
+    assert (out["pick"] == "tied") == (out["margin"] >= CONSENSUS_MARGIN)
     return out
 
 
