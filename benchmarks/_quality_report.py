@@ -23,17 +23,16 @@ PUBLISHED = "published:"
 #: Findings written by hand from the runs listed under *Runs*; re-check them after a re-run.
 NOTES = """
 - **Current UIC rows (ninth round of issue 8).** Every uic and uic-init row, both workflows, 3 seeds, ran on
-  2026-12-02 16:02-16:20 UTC with geouic/ as committed in a8e8cd5 (the runs list 24f9734 plus those then-uncommitted
-  changes), two processes side by side (half:A, half:B, each beside a benchmark process). That engine chooses the
-  starting mixture's covariance per scene (`covariance="auto"`, full unless a tied and a diagonal mixture agree
-  against it: `geouic.uic.labels.choose_mixture`). It keeps full on every scene and seed here, so every OA equals
-  the eighth round's run (15:17 UTC at 379521b) to the last digit; the fit times include the two extra mixtures.
-  landsat5_amazon's rows were then re-run at 17:15 UTC at 124f531, once dequantisation landed (see RESULTS, "UIC,
-  ninth round: coarsely quantised bands"): scaling coarsely quantised channels changes only that scene among the dev
-  scenes (its 8-bit bands), no channel of any other dev scene is scaled for seeds 0-2 (checked), so their starting
-  labels are bit for bit the same, so their rows stand. The eighth round's engine was the seventh's: the spatially
-  regularised mixture distilled by the network, with the Potts field on the map, fitted on one BLAS thread. The next
-  bullets (older commits, the "before" rows) describe the earlier engines and the classical rows' run.
+  2026-12-02 17:52-18:02 UTC at d4dfebf, the round's final engine, two processes side by side (half:A, half:B). That
+  engine chooses the starting mixture's covariance per scene (`covariance="auto"`, full unless a tied and a diagonal
+  mixture agree against it: `geouic.uic.labels.choose_mixture`; it keeps full on every dev scene and seed) and
+  scales coarsely quantised channels (`quantisation_scale`; among the dev scenes only landsat5_amazon's 8-bit
+  bands). Every OA equals the eighth round's run (15:17 UTC at 379521b) to the last digit except landsat5_amazon's
+  (benchmarks/RESULTS.md, "UIC, ninth round"), and equals this round's two earlier runs (a8e8cd5 both halves,
+  124f531 landsat5_amazon). The fit times include the two extra mixtures. The eighth round's engine was the
+  seventh's: the spatially regularised mixture distilled by the network, with the Potts field on the map, fitted on
+  one BLAS thread. The next bullets (older commits, the "before" rows) describe the earlier engines and the
+  classical rows' run.
 - **Which code.** The uic rows of historical_map and the realistic-workflow uic rows of salinas_a, salinas_150 and
   landsat5_amazon come from commit 92c7663 (run 2026-11-24, 3 seeds; schema-1 records converted, so matched rows
   from it have no cluster-share column); the engine at HEAD 3010534 differs from it only in a docstring, and
