@@ -174,7 +174,7 @@ def starts(name: str, n: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.uic_explore import build_pool, disagreement
     from benchmarks.uic_realistic import score
-    from geouic.uic.labels import initial_labels
+    from geouic.uic.labels import COVARIANCES, initial_labels
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.uic_shrink", description=__doc__.split("\n\n")[0])
     p.add_argument("--scenes", default="half:A,half:B")
@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--choose-dis", action="store_true", help="also keep the lam with the lowest disagreement")
     p.add_argument("--mode", choices=("pooled", "shape"), default="pooled",
                    help="shrink toward the pooled covariance, or only the shapes toward the pooled shape")
-    p.add_argument("--covariance", default="full", help="initial_labels' covariance (auto: the engine's rule)")
+    p.add_argument("--covariance", choices=COVARIANCES, default="full",
+                   help="initial_labels' covariance (auto: the engine's rule)")
     p.add_argument("--workflow", choices=("matched", "majority"), default="matched")
     a = p.parse_args(argv)
     warnings.simplefilter("ignore")
